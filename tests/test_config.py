@@ -1,0 +1,68 @@
+"""Config loading and validation: every error names the file, the key and what was expected."""
+
+from pathlib import Path
+
+import pytest
+
+from tf3dgan.config import ConfigError, load_config
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_are_valid(path):
+    config = load_config(path)
+    assert config.model.variant in path.stem or path.stem == "quickstart"
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "text, fragments",
+    [
+        ("model:\n  cube_size: 64\n", ["bad.yaml", "model.cube_size", "known keys"]),
+        ("modle:\n  cube_len: 64\n", ["bad.yaml", "unknown section 'modle'"]),
+        ("train:\n  steps: ten\n", ["bad.yaml", "train.steps", "integer", "'ten'"]),
+        ("train:\n  d_thresh: 1.5\n", ["bad.yaml", "train.d_thresh", "[0, 1]"]),
+        ("model:\n  cube_len: 48\n", ["bad.yaml", "model.cube_len", "power of two"]),
+        ("train:\n  g_loss: wasserstein\n", ["bad.yaml", "train.g_loss", "'non_saturating'"]),
+        ("model:\n  variant: wgan\n", ["bad.yaml", "model.variant", "'wgan'", "mit_biasfree"]),
+        ("variant:\n  weight: 2.0\n", ["bad.yaml", "variant.weight", "mit_biasfree"]),
+        ("model:\n  variant: feature_matching\nvariant:\n  weight: heavy\n", ["bad.yaml", "variant.weight", "float"]),
+        ("model:\n  variant: feature_matching\nvariant:\n  norm: l3\n", ["bad.yaml", "variant.norm"]),
+        ("model: [1, 2]\n", ["bad.yaml", "section 'model'", "mapping"]),
+        ("train:\n  use_bias: true\n", ["bad.yaml", "train.use_bias"]),
+        ("model:\n  use_bias: 1\n", ["bad.yaml", "model.use_bias", "true or false"]),
+        ("- 1\n- 2\n", ["bad.yaml", "mapping"]),
+        ("model: {cube_len: 64\n", ["bad.yaml", "not valid YAML"]),
+    ],
+)
+def test_bad_configs_name_file_key_and_expectation(tmp_path, text, fragments):
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, text))
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+def test_missing_file():
+    with pytest.raises(ConfigError, match="nowhere.yaml: config file not found"):
+        load_config("nowhere.yaml")
+
+
+def test_overrides_parse_yaml_values():
+    config = load_config(None, ["train.steps=7", "train.g_lr=1e-4", "data.classes=[chair, table]", "model.use_bias=true"])
+    assert config.train.steps == 7 and config.train.g_lr == 1e-4
+    assert config.data.classes == ["chair", "table"] and config.model.use_bias is True
+    with pytest.raises(ConfigError, match="--set 'steps=7'"):
+        load_config(None, ["steps=7"])
+    with pytest.raises(ConfigError, match="train.stepz"):
+        load_config(None, ["train.stepz=7"])
+
+
+def test_variant_defaults_fill_in():
+    config = load_config(None, ["model.variant=autoencoder", "variant.pretrain_steps=5"])
+    assert config.variant == {"pretrain_steps": 5, "recon_loss": "bce", "recon_weight": 1.0, "recon_weight_after": 0.0}

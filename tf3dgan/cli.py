@@ -1,0 +1,49 @@
+"""The ``tf3dgan`` command line: one subcommand per module in ``tf3dgan.commands``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# Each module has ``add_parser(subparsers)``, which sets ``func`` on its parser(s).
+COMMAND_MODULES = [
+    "train",
+    "describe",
+    "sample",
+    "data",
+]
+
+
+class CLIError(Exception):
+    """A user error reported as one line on stderr, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tf3dgan", description="Volumetric 3D-GANs in Keras 3 / TensorFlow.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"tf3dgan.commands.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the CLI
+    args = build_parser().parse_args(argv)
+    from data_io.errors import DataError
+    from tf3dgan.config import ConfigError
+    from tf3dgan.run_folder import RunFolderError
+
+    try:
+        return args.func(args) or 0
+    except (CLIError, ConfigError, DataError, RunFolderError) as err:
+        print(f"tf3dgan {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\ntf3dgan {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

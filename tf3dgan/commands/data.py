@@ -1,0 +1,137 @@
+"""``tf3dgan data info`` and ``tf3dgan data convert``: inspect and pack voxel datasets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``data`` with its ``info`` and ``convert`` subcommands."""
+    parser = subparsers.add_parser("data", help="inspect and convert voxel datasets")
+    parser.set_defaults(func=run, data_command=None)
+    commands = parser.add_subparsers(dest="data_command", metavar="{info,convert}")
+
+    info = commands.add_parser("info", help="counts per class, grid shape, occupancy, empty grids")
+    info.add_argument("path", help="a .mat/.binvox/.off/.npy/.npz file, a volumetric_data folder or a folder")
+    info.add_argument("--json", action="store_true", help="print the report as JSON")
+    info.add_argument("--array-key", default=None, help="array name inside an .npz")
+    info.set_defaults(func=run_info)
+
+    convert = commands.add_parser("convert", help="pack any supported source into one compressed .npz")
+    convert.add_argument("path", help="the source file or folder")
+    convert.add_argument("--out", required=True, help="output .npz (keys voxels, labels, names, class_names)")
+    convert.add_argument("--cube-len", type=int, default=None, choices=[32, 64],
+                         help="resize grids to this size (max-pool down, nearest up); default: keep")
+    convert.add_argument("--classes", nargs="+", default=None, help="class names to keep")
+    convert.add_argument("--split", choices=["train", "test"], default="train")
+    convert.add_argument("--rotations", choices=["all", "first"], default="all",
+                         help="3D ShapeNets .mat: all 12 rotations or only _1")
+    convert.add_argument("--array-key", default=None, help="array name inside an .npz")
+    convert.set_defaults(func=run_convert)
+    return parser
+
+
+def run(args) -> int:
+    """``tf3dgan data`` without a subcommand: show usage."""
+    print("usage: tf3dgan data {info,convert} ...  (see tf3dgan data --help)", file=sys.stderr)
+    return 2
+
+
+def _splits_of(path: Path) -> list:
+    """The splits a source holds: ['train', 'test'] for split-aware sources, else [None]."""
+    from data_io.arrays import npz_keys
+    from data_io.volumetric import SPLITS, RESOLUTION_DIR, is_volumetric_layout, locate
+
+    if path.is_dir() and is_volumetric_layout(path):
+        root, classes, split = locate(path)
+        if path.name in SPLITS:
+            return [split]
+        names = classes or [d.name for d in root.iterdir() if (d / RESOLUTION_DIR).is_dir()]
+        return [s for s in SPLITS if any((root / c / RESOLUTION_DIR / s).is_dir() for c in names)]
+    if path.is_file() and path.suffix.lower() == ".npz":
+        keys = npz_keys(path)
+        found = [s for s in SPLITS if f"X_{s}" in keys or f"x_{s}" in keys]
+        return found or [None]
+    return [None]
+
+
+def collect_info(path: str | Path, array_key=None, progress: bool = True) -> dict:
+    """The report of ``data info`` as a dict (one entry per split)."""
+    from data_io import occupancy_stats, read_source
+
+    path = Path(path)
+    if not path.exists():
+        from data_io import DataError
+
+        raise DataError(f"{path}: no such file or folder")
+    report = {"source": str(path), "splits": {}}
+    for split in _splits_of(path):
+        data = read_source(path, split=split or "train", array_key=array_key, progress=progress,
+                           drop_empty=False)
+        empty = data.empty_mask()
+        report["splits"][split or "all"] = {
+            "count": len(data),
+            "grid_shape": list(data.voxels.shape[1:]),
+            "dtype": str(data.voxels.dtype),
+            "class_counts": data.class_counts(),
+            "occupancy": occupancy_stats(data.voxels[~empty]),  # of the non-empty grids
+            "empty": int(empty.sum()),
+            "empty_names": [data.names[i] for i in empty.nonzero()[0]],
+        }
+    return report
+
+
+def format_info(report: dict) -> str:
+    lines = [f"source: {report['source']}"]
+    total_empty = 0
+    for split, r in report["splits"].items():
+        shape = "x".join(str(s) for s in r["grid_shape"])
+        lines.append(f"[{split}] {r['count']} grids of {shape} ({r['dtype']})")
+        if list(r["class_counts"]) != ["all"]:
+            lines.append(f"  classes ({len(r['class_counts'])}): "
+                         + ", ".join(f"{k} {v}" for k, v in r["class_counts"].items()))
+        occ = r["occupancy"]
+        lines.append(f"  occupancy of non-empty grids: min {occ['min']:.4f}  mean {occ['mean']:.4f}  "
+                     f"max {occ['max']:.4f}")
+        shown = ", ".join(r["empty_names"][:5]) + (", ..." if r["empty"] > 5 else "")
+        lines.append(f"  empty grids: {r['empty']}" + (f" ({shown})" if r["empty"] else ""))
+        total_empty += r["empty"]
+    if len(report["splits"]) > 1:
+        lines.append(f"total empty grids: {total_empty} (dropped when training)")
+    return "\n".join(lines)
+
+
+def run_info(args) -> int:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # empty grids are part of the report
+        report = collect_info(args.path, args.array_key, progress=not args.json)
+    print(json.dumps(report, indent=2) if args.json else format_info(report))
+    return 0
+
+
+def run_convert(args) -> int:
+    from data_io import DataError, occupancy_stats, read_source, resize, write_npz
+    from data_io.voxelset import VoxelSet
+
+    data = read_source(args.path, classes=args.classes, split=args.split, rotations=args.rotations,
+                       array_key=args.array_key, size=args.cube_len, progress=True)
+    if args.cube_len and data.grid_size != args.cube_len:
+        try:
+            grids = resize(data.voxels, args.cube_len)
+        except ValueError as err:
+            raise DataError(f"{args.path}: {err}") from None
+        data = VoxelSet(grids, data.labels, data.names, data.class_names)
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        out = out.with_name(out.name + ".npz")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_npz(out, data)
+    occ = occupancy_stats(data.voxels)
+    size_mb = out.stat().st_size / 2**20
+    print(f"wrote {out}: {len(data)} grids of {data.grid_size}^3, classes {data.class_counts()}, "
+          f"mean occupancy {occ['mean']:.4f}, {size_mb:.1f} MiB")
+    return 0

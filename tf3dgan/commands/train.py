@@ -1,0 +1,35 @@
+"""``tf3dgan train``: train or resume a run."""
+
+from __future__ import annotations
+
+import sys
+
+from tf3dgan.commands import add_config_arguments
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("train", help="train a 3D-GAN (re-run on the same --out to resume)")
+    add_config_arguments(p)
+    p.add_argument("--out", required=True, help="run folder (config, metrics.jsonl, checkpoints, samples)")
+    p.add_argument("--steps", type=int, help="train up to this many steps in total (default: train.steps)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from tf3dgan.callbacks import read_metrics
+    from tf3dgan.config import load_config
+    from tf3dgan.training import train
+
+    config = load_config(args.config, args.overrides)
+    try:
+        gan = train(config, args.out, steps=args.steps, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"\nInterrupted: checkpoint saved in {args.out}; run the same command again to resume.", file=sys.stderr)
+        return 130
+    step = int(gan.step_counter.numpy())
+    records = read_metrics(args.out)
+    last = records[-1] if records else {}
+    summary = ", ".join(f"{k} {last[k]:.3f}" for k in ("d_loss", "g_loss", "d_acc", "d_real", "d_fake", "d_updated") if k in last)
+    print(f"{args.out}: {step} steps done" + (f"; last logged: {summary}" if summary else ""))
+    return 0

@@ -1,0 +1,271 @@
+"""Typed, validated run configuration, loaded from YAML with ``section.key=value`` overrides.
+
+A config has five sections (``model``, ``latent``, ``train``, ``data``, ``monitor``) plus a free-form
+``variant`` section whose keys the chosen variant declares and checks. Every error names the file, the key
+and what was expected, and is raised before any training starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config file or override is invalid; the message names the source, the key and what was expected."""
+
+
+@dataclass
+class ModelConfig:
+    variant: str = "mit_biasfree"
+    cube_len: int = 64
+    z_dim: int = 200
+    base_width: int = 64
+    use_bias: Optional[bool] = None  # None: the variant decides (mit_biasfree: False, mit: True)
+    leak: float = 0.2
+
+
+@dataclass
+class LatentConfig:
+    distribution: Literal["normal", "uniform"] = "normal"
+    std: float = 0.33  # for "normal": N(0, std); "uniform" draws U(0, 1) as the paper's release
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 10000
+    batch_size: int = 32
+    g_lr: float = 0.0025
+    d_lr: float = 1e-5
+    beta1: float = 0.5
+    beta2: float = 0.999
+    d_thresh: float = 0.8
+    d_gate: Literal["le", "lt", "always"] = "le"  # update D when accuracy <= thresh ("lt": tf-3dgan's <)
+    g_loss: Literal["non_saturating", "saturating"] = "non_saturating"
+    label_smoothing: float = 0.0  # real targets become 1 - s
+    fake_label_smoothing: float = 0.0  # fake targets become s (two-sided smoothing)
+    seed: int = 0
+    log_every: int = 10
+    checkpoint_every: int = 200
+    sample_every: int = 500
+    num_samples: int = 8  # shapes in each sample snapshot (from a fixed set of latent vectors)
+    mixed_precision: Literal["none", "mixed_bfloat16", "mixed_float16"] = "none"
+    jit_compile: Literal["auto", "true", "false"] = "auto"
+    distribute: Literal["none", "mirrored", "multi_worker"] = "none"
+
+
+@dataclass
+class DataConfig:
+    source: str = "synthetic"  # "synthetic" or a path to a file or folder data_io can read
+    classes: Optional[list] = None  # class names to keep (None: all)
+    split: Literal["train", "test"] = "train"
+    rotations: Literal["all", "first"] = "all"  # 3D ShapeNets .mat: all 12 rotations or only `_1`
+    fraction: float = 1.0  # keep this fraction of the shapes (tf-3dgan's obj_ratio)
+    array_key: Optional[str] = None  # key inside an .npz (None: data_io's default lookup)
+    synthetic_count: int = 512
+    upsample: Literal["nearest", "trilinear"] = "nearest"  # stored grids smaller than cube_len
+    seed: int = 0
+
+
+@dataclass
+class MonitorConfig:
+    visdom: bool = False
+    visdom_host: str = "127.0.0.1"
+    visdom_port: int = 8097
+    visdom_env: str = "tf3dgan"
+    plot_every: int = 50  # steps between posts of the scalar plots
+    html_every: int = 0  # steps between offline HTML sample pages (0: only at sample snapshots)
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    latent: LatentConfig = field(default_factory=LatentConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    variant: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+SECTIONS = {f.name: f.default_factory for f in dataclasses.fields(Config)}  # type: ignore[misc]
+
+
+def _check_value(where: str, key: str, value: Any, annotation: Any) -> Any:
+    """Return ``value`` coerced to ``annotation`` or raise a ConfigError naming ``where`` and ``key``."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Union:  # Optional[X]
+        if value is None:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _check_value(where, key, value, inner)
+    if origin is Literal:
+        if isinstance(value, bool) and "true" in args:  # YAML reads true/false/on/off as booleans
+            value = "true" if value else "false"
+        if value not in args:
+            choices = ", ".join(repr(a) for a in args)
+            raise ConfigError(f"{where}: {key} must be one of {choices}, got {value!r}")
+        return value
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: {key} must be true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: {key} must be an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, str):  # YAML 1.1 reads 1e-4 (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: {key} must be a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: {key} must be a string, got {value!r}")
+        return value
+    if annotation is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: {key} must be a list, got {value!r}")
+        return value
+    raise TypeError(f"unsupported annotation {annotation!r} for {key}")
+
+
+def _build_section(where: str, name: str, raw: Any):
+    cls = SECTIONS[name]
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: section '{name}' must be a mapping, got {raw!r}")
+    if name == "variant":
+        return dict(raw)
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(
+                f"{where}: unknown key '{name}.{key}' (known keys: {', '.join(sorted(known))})"
+            )
+    values = {k: _check_value(where, f"{name}.{k}", v, hints[k]) for k, v in raw.items()}
+    return cls(**values)
+
+
+def _require(condition: bool, where: str, key: str, expected: str, value: Any) -> None:
+    if not condition:
+        raise ConfigError(f"{where}: {key} must be {expected}, got {value!r}")
+
+
+def validate(config: Config, where: str = "config") -> Config:
+    """Check value ranges and cross-key constraints; return ``config`` unchanged."""
+    m, t, lat, d, mon = config.model, config.train, config.latent, config.data, config.monitor
+    _require(
+        m.cube_len >= 8 and not m.cube_len & (m.cube_len - 1),
+        where, "model.cube_len", "a power of two >= 8 (e.g. 32 or 64)", m.cube_len,
+    )
+    _require(m.z_dim >= 1, where, "model.z_dim", ">= 1", m.z_dim)
+    _require(m.base_width >= 1, where, "model.base_width", ">= 1", m.base_width)
+    _require(0.0 <= m.leak < 1.0, where, "model.leak", "in [0, 1)", m.leak)
+    _require(lat.std > 0, where, "latent.std", "> 0", lat.std)
+    _require(t.steps >= 0, where, "train.steps", ">= 0", t.steps)
+    _require(t.batch_size >= 1, where, "train.batch_size", ">= 1", t.batch_size)
+    for key in ("g_lr", "d_lr"):
+        _require(getattr(t, key) > 0, where, f"train.{key}", "> 0", getattr(t, key))
+    for key in ("beta1", "beta2"):
+        _require(0 <= getattr(t, key) < 1, where, f"train.{key}", "in [0, 1)", getattr(t, key))
+    _require(0 <= t.d_thresh <= 1, where, "train.d_thresh", "in [0, 1]", t.d_thresh)
+    for key in ("label_smoothing", "fake_label_smoothing"):
+        _require(0 <= getattr(t, key) < 0.5, where, f"train.{key}", "in [0, 0.5)", getattr(t, key))
+    for key in ("log_every", "checkpoint_every"):
+        _require(getattr(t, key) >= 1, where, f"train.{key}", ">= 1", getattr(t, key))
+    _require(t.sample_every >= 0, where, "train.sample_every", ">= 0 (0: off)", t.sample_every)
+    _require(t.num_samples >= 1, where, "train.num_samples", ">= 1", t.num_samples)
+    _require(0 < d.fraction <= 1, where, "data.fraction", "in (0, 1]", d.fraction)
+    _require(d.synthetic_count >= 1, where, "data.synthetic_count", ">= 1", d.synthetic_count)
+    _require(1 <= mon.visdom_port <= 65535, where, "monitor.visdom_port", "a port number", mon.visdom_port)
+    _require(mon.plot_every >= 1, where, "monitor.plot_every", ">= 1", mon.plot_every)
+    _require(mon.html_every >= 0, where, "monitor.html_every", ">= 0", mon.html_every)
+
+    from variants import get_variant  # late import: variants depend on this module
+
+    try:
+        variant = get_variant(m.variant)
+    except KeyError as err:
+        raise ConfigError(f"{where}: model.variant {err.args[0]}") from None
+    config.variant = variant.resolve_options(config.variant, where)
+    return config
+
+
+def from_dict(raw: Any, where: str = "config") -> Config:
+    """Build and validate a Config from a plain mapping (as read from YAML)."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: the top level must be a mapping of sections, got {type(raw).__name__}")
+    for name in raw:
+        if name not in SECTIONS:
+            raise ConfigError(
+                f"{where}: unknown section '{name}' (known sections: {', '.join(SECTIONS)})"
+            )
+    sections = {name: _build_section(where, name, raw.get(name)) for name in SECTIONS}
+    return validate(Config(**sections), where)
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Apply ``section.key=value`` strings (values parsed as YAML) to a raw config mapping."""
+    raw = {k: dict(v or {}) if isinstance(v, dict) or v is None else v for k, v in (raw or {}).items()}
+    for item in overrides or []:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise ConfigError(f"--set {item!r}: expected section.key=value, e.g. train.steps=100")
+        dotted, text = item.split("=", 1)
+        section, key = dotted.split(".", 1)
+        if section not in SECTIONS:
+            raise ConfigError(
+                f"--set {item!r}: unknown section '{section}' (known sections: {', '.join(SECTIONS)})"
+            )
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError as err:
+            raise ConfigError(f"--set {item!r}: value is not valid YAML ({err})") from None
+        target = raw.setdefault(section, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"--set {item!r}: section '{section}' is not a mapping")
+        target[key] = value
+    return raw
+
+
+def read_yaml(path: str | Path) -> dict:
+    """Read a YAML mapping, with errors naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+    return raw if raw is not None else {}
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Load ``path`` (or the defaults when None), apply ``--set`` overrides, validate."""
+    raw = read_yaml(path) if path is not None else {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    where = str(path) if path is not None else "config"
+    if overrides:
+        where += " (with --set " + " ".join(overrides) + ")"
+    return from_dict(apply_overrides(raw, overrides or []), where)
+
+
+def save_config(config: Config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))

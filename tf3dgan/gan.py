@@ -1,0 +1,224 @@
+"""``GAN``: the one Keras model and the one ``train_step`` every variant trains through."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tf3dgan import losses
+from tf3dgan.latent import LatentSampler
+from variants import GeneratorStepTensors, get_variant
+
+BASE_METRICS = ("d_loss", "g_loss", "d_acc", "d_real", "d_fake", "d_updated")
+
+
+def replica_mean(value):
+    """Mean of ``value`` over the replicas of a tf.distribute strategy (the value itself on one device)."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return value
+    return ctx.all_reduce(tf.distribute.ReduceOp.MEAN, value)
+
+
+@keras.saving.register_keras_serializable(package="tf3dgan")
+class GAN(keras.Model):
+    """Holds G, D (and a variant's encoder) and trains them with one step per batch of real shapes.
+
+    Each step: draw z, compute D's loss and accuracy on the real batch and G(z); update D only where the
+    variant allows it and its accuracy passes the gate (``d_gate``: "le" accuracy <= d_thresh as the paper,
+    "lt" as tf-3dgan's ``<``, "always"); then update G with the chosen adversarial loss plus the
+    variant's extra terms. A skipped D step leaves D's weights and optimizer state untouched.
+    """
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        discriminator: keras.Model,
+        encoder: keras.Model | None = None,
+        variant: str = "mit_biasfree",
+        variant_options: dict | None = None,
+        latent_distribution: str = "normal",
+        latent_std: float = 0.33,
+        d_thresh: float = 0.8,
+        d_gate: str = "le",
+        g_loss: str = "non_saturating",
+        label_smoothing: float = 0.0,
+        fake_label_smoothing: float = 0.0,
+        seed: int = 0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if d_gate not in ("le", "lt", "always"):
+            raise ValueError(f"d_gate must be 'le', 'lt' or 'always', got {d_gate!r}")
+        if g_loss not in losses.GENERATOR_LOSSES:
+            raise ValueError(f"g_loss must be one of {sorted(losses.GENERATOR_LOSSES)}, got {g_loss!r}")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.encoder = encoder
+        self.variant_name = variant
+        self.variant_options = dict(get_variant(variant).resolve_options(variant_options))
+        self.variant = get_variant(variant)(self.variant_options)
+        self.z_dim = int(generator.input_shape[-1])
+        self.latent = LatentSampler(self.z_dim, latent_distribution, latent_std)
+        self.d_thresh = float(d_thresh)
+        self.d_gate = d_gate
+        self.g_loss_name = g_loss
+        self.label_smoothing = float(label_smoothing)
+        self.fake_label_smoothing = float(fake_label_smoothing)
+        self.seed = int(seed)
+        self.seed_generator = keras.random.SeedGenerator(seed, name="latent_seed")
+        self.step_counter = keras.Variable(0, dtype="int64", trainable=False, name="step")
+        names = BASE_METRICS + tuple(self.variant.extra_metrics)
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+
+    # -- Keras plumbing ------------------------------------------------------------------------------
+    def call(self, z, training=False):
+        return self.generator(z, training=training)
+
+    def build(self, input_shape=None):
+        # The networks are functional models, built at construction.
+        self.built = True
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    @property
+    def generator_variables(self):
+        """What the G optimizer trains: G's weights, plus the encoder's for the autoencoder variant."""
+        variables = list(self.generator.trainable_variables)
+        if self.encoder is not None:
+            variables += list(self.encoder.trainable_variables)
+        return variables
+
+    def compile(self, g_optimizer=None, d_optimizer=None, **kwargs):
+        """``g_optimizer`` trains G (and an encoder), ``d_optimizer`` trains D; both are built here."""
+        g_optimizer = g_optimizer or keras.optimizers.Adam(0.0025, beta_1=0.5)
+        d_optimizer = d_optimizer or keras.optimizers.Adam(1e-5, beta_1=0.5)
+        super().compile(optimizer=g_optimizer, **kwargs)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        # fit() would build self.optimizer on *all* trainable variables; build each on its own set.
+        self.g_optimizer.build(self.generator_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    def get_compile_config(self):
+        return {
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "jit_compile": self.jit_compile,
+        }
+
+    def compile_from_config(self, config):
+        self.compile(
+            g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]),
+            d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
+            jit_compile=config.get("jit_compile", "auto"),
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "encoder": keras.saving.serialize_keras_object(self.encoder) if self.encoder is not None else None,
+            "variant": self.variant_name,
+            "variant_options": self.variant_options,
+            "latent_distribution": self.latent.distribution,
+            "latent_std": self.latent.std,
+            "d_thresh": self.d_thresh,
+            "d_gate": self.d_gate,
+            "g_loss": self.g_loss_name,
+            "label_smoothing": self.label_smoothing,
+            "fake_label_smoothing": self.fake_label_smoothing,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("generator", "discriminator", "encoder"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+    # -- training ------------------------------------------------------------------------------------
+    def _gate(self, d_acc):
+        if self.d_gate == "always":
+            return tf.constant(True)
+        if self.d_gate == "lt":
+            return d_acc < self.d_thresh
+        return d_acc <= self.d_thresh
+
+    def train_step(self, real):
+        real = tf.convert_to_tensor(real)
+        batch_size = tf.shape(real)[0]
+        step = tf.convert_to_tensor(self.step_counter)
+        z = self.latent.sample(batch_size, self.seed_generator)
+
+        # D step.
+        with tf.GradientTape() as d_tape:
+            fake = self.generator(z, training=True)
+            real_logits, _ = self.discriminator(real, training=True)
+            fake_logits, _ = self.discriminator(fake, training=True)
+            d_loss = losses.discriminator_loss(
+                real_logits, fake_logits, self.label_smoothing, self.fake_label_smoothing
+            )
+        d_acc = replica_mean(losses.discriminator_accuracy(real_logits, fake_logits))
+        update_d = tf.logical_and(self._gate(d_acc), self.variant.discriminator_enabled(step))
+        d_variables = self.discriminator.trainable_variables
+
+        def apply_d_update():
+            # The gradient is only computed when it is used: the gate skips most D steps in practice.
+            grads = d_tape.gradient(d_loss, d_variables)
+            self.d_optimizer.apply(grads, d_variables)
+            return tf.constant(True)
+
+        tf.cond(update_d, apply_d_update, lambda: tf.constant(False))
+
+        # G step.
+        g_variables = self.generator_variables
+        with tf.GradientTape() as g_tape:
+            fake = self.generator(z, training=True)
+            fake_logits_g, fake_features = self.discriminator(fake, training=True)
+            real_features = None
+            if self.variant.needs_real_features:
+                _, real_features = self.discriminator(real, training=True)
+            adversarial = losses.GENERATOR_LOSSES[self.g_loss_name](fake_logits_g)
+            extra_loss, extra_metrics = self.variant.extra_generator_loss(
+                self,
+                GeneratorStepTensors(real, z, fake, fake_logits_g, fake_features, real_features, step),
+            )
+            g_loss = self.variant.adversarial_weight(step) * adversarial + extra_loss
+        g_grads = g_tape.gradient(g_loss, g_variables)
+        self.g_optimizer.apply(g_grads, g_variables)
+        self.step_counter.assign_add(1)
+
+        values = {
+            "d_loss": d_loss,
+            "g_loss": g_loss,
+            "d_acc": d_acc,
+            "d_real": tf.reduce_mean(tf.sigmoid(real_logits)),
+            "d_fake": tf.reduce_mean(tf.sigmoid(fake_logits)),
+            "d_updated": tf.cast(update_d, tf.float32),
+            **extra_metrics,
+        }
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    # -- inference -----------------------------------------------------------------------------------
+    def sample_latent(self, n: int, seed: int):
+        """``n`` latent vectors from the configured distribution, reproducible from ``seed``."""
+        return self.latent.sample(n, seed)
+
+    def generate(self, z, batch_size: int = 32):
+        """Occupancy probabilities for latent vectors ``z`` in inference mode, as a numpy array (N, D, D, D)."""
+        import numpy as np
+
+        z = np.asarray(z, dtype="float32")
+        out = [
+            keras.ops.convert_to_numpy(self.generator(z[i : i + batch_size], training=False))[..., 0]
+            for i in range(0, len(z), batch_size)
+        ]
+        return np.concatenate(out, 0) if out else np.zeros((0,) + tuple(self.generator.output_shape[1:4]), "float32")
