@@ -17,6 +17,7 @@ from tf3dgan.builder import build_gan
 from tf3dgan.callbacks import Checkpointer, MetricsLogger, ProgressBar, SampleSnapshot, truncate_metrics
 from tf3dgan.checkpoint import latest_checkpoint, restore_checkpoint, save_checkpoint
 from tf3dgan.config import Config, ConfigError, from_dict, read_yaml, save_config
+from tf3dgan.monitor import monitor_callbacks
 
 from tf3dgan.run_folder import CONFIG_FILE
 FIXED_Z_FILE = "fixed_z.npy"
@@ -109,12 +110,16 @@ def train(
         voxels, batch_size=t.batch_size, cube_len=m.cube_len, seed=t.seed, start_step=start,
         upsample=config.data.upsample,
     )
+    monitors, monitor_listeners = monitor_callbacks(config, run_dir)
     logger = MetricsLogger(run_dir, t.log_every, {"g_lr": t.g_lr, "d_lr": t.d_lr})
-    snapshot = SampleSnapshot(run_dir, t.sample_every, fixed_latents(run_dir, gan, config), snapshot_listeners)
+    snapshot = SampleSnapshot(
+        run_dir, t.sample_every, fixed_latents(run_dir, gan, config), [*monitor_listeners, *snapshot_listeners]
+    )
     callbacks = [
         logger,
         Checkpointer(run_dir, t.checkpoint_every),
         snapshot,
+        *monitors,
         *extra_callbacks,
         ProgressBar(start, t.steps, logger, disable=not progress),
     ]

@@ -95,7 +95,7 @@ def format_info(report: dict) -> str:
             lines.append(f"  classes ({len(r['class_counts'])}): "
                          + ", ".join(f"{k} {v}" for k, v in r["class_counts"].items()))
         occ = r["occupancy"]
-        lines.append(f"  occupancy of non-empty grids: min {occ['min']:.4f}  mean {occ['mean']:.4f}  "
+        lines.append(f"  occupancy of non-empty grids: min {occ['min']:.4g}  mean {occ['mean']:.4f}  "
                      f"max {occ['max']:.4f}")
         shown = ", ".join(r["empty_names"][:5]) + (", ..." if r["empty"] > 5 else "")
         lines.append(f"  empty grids: {r['empty']}" + (f" ({shown})" if r["empty"] else ""))
