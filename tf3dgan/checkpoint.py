@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +85,7 @@ def restore_checkpoint(gan, path: str | Path) -> int:
                     "was it written with a different config?"
                 )
             arrays = [data[f"v{i:04d}"] for i in range(len(variables))]
-    except (OSError, KeyError, EOFError, ValueError) as err:
+    except (OSError, KeyError, EOFError, ValueError, zipfile.BadZipFile) as err:
         if isinstance(err, ValueError) and str(err).startswith(str(path)):
             raise
         raise ValueError(f"{path}: not a readable tf3dgan checkpoint ({err})") from None

@@ -114,11 +114,15 @@ def run_info(args) -> int:
 
 
 def run_convert(args) -> int:
-    from data_io import DataError, occupancy_stats, read_source, resize, write_npz
+    from data_io import DataError, EmptyGridWarning, occupancy_stats, read_source, resize, write_npz
     from data_io.voxelset import VoxelSet
 
-    data = read_source(args.path, classes=args.classes, split=args.split, rotations=args.rotations,
-                       array_key=args.array_key, size=args.cube_len, progress=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EmptyGridWarning)
+        data = read_source(args.path, classes=args.classes, split=args.split, rotations=args.rotations,
+                           array_key=args.array_key, size=args.cube_len, progress=True)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
     if args.cube_len and data.grid_size != args.cube_len:
         try:
             grids = resize(data.voxels, args.cube_len)
@@ -131,7 +135,7 @@ def run_convert(args) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     write_npz(out, data)
     occ = occupancy_stats(data.voxels)
-    size_mb = out.stat().st_size / 2**20
+    size_kib = out.stat().st_size / 1024
     print(f"wrote {out}: {len(data)} grids of {data.grid_size}^3, classes {data.class_counts()}, "
-          f"mean occupancy {occ['mean']:.4f}, {size_mb:.1f} MiB")
+          f"mean occupancy {occ['mean']:.4f}, {size_kib:,.0f} KiB")
     return 0

@@ -1,0 +1,31 @@
+"""Voxel data for tf3dgan: readers, resampling, an embedded synthetic dataset and the tf.data pipeline.
+
+The pipeline (TensorFlow) is imported lazily: ``from data_io.pipeline import make_training_dataset``.
+"""
+
+from .arrays import read_array, write_npz
+from .binvox import Binvox, read_binvox, write_binvox
+from .errors import DataError, EmptyGridWarning
+from .folders import read_folder
+from .off_mesh import read_off, read_off_voxels, voxelize_mesh
+from .resample import downsample_max, pad_to, resize, upsample_nearest, upsample_trilinear
+from .sources import fit_to_cube_len, load_training_voxels, occupancy_stats, read_source
+from .synthetic import SYNTHETIC_CLASSES, generate_synthetic
+from .volumetric import read_mat, read_volumetric
+from .voxelset import VoxelSet
+
+
+def make_training_dataset(voxels, **kwargs):
+    """See ``data_io.pipeline.make_training_dataset`` (imported on first use: it loads TensorFlow)."""
+    from .pipeline import make_training_dataset as make
+
+    return make(voxels, **kwargs)
+
+
+__all__ = [
+    "Binvox", "DataError", "EmptyGridWarning", "SYNTHETIC_CLASSES", "VoxelSet", "downsample_max",
+    "fit_to_cube_len", "generate_synthetic", "load_training_voxels", "make_training_dataset",
+    "occupancy_stats", "pad_to", "read_array", "read_binvox", "read_folder", "read_mat", "read_off",
+    "read_off_voxels", "read_source", "read_volumetric", "resize", "upsample_nearest", "upsample_trilinear",
+    "voxelize_mesh", "write_binvox", "write_npz",
+]

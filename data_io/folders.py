@@ -1,0 +1,85 @@
+"""A folder of mixed voxel files (.mat, .binvox, .off, .npy, .npz), read by extension.
+
+Files in first-level subfolders are labelled by the subfolder name (``folder/chair/a.binvox`` is class
+``chair``); files directly in the folder have no label.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from .arrays import read_array
+from .binvox import read_binvox
+from .errors import DataError
+from .off_mesh import read_off_voxels
+from .resample import pad_to, resize
+from .volumetric import read_mat
+from .voxelset import VoxelSet
+
+EXTENSIONS = (".mat", ".binvox", ".off", ".npy", ".npz")
+
+
+def list_voxel_files(path: str | Path) -> list:
+    """Sorted voxel files under ``path`` (recursively), by extension."""
+    path = Path(path)
+    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS)
+
+
+def read_file(path: Path, size: Optional[int] = None, split: str = "train", key: Optional[str] = None) -> list:
+    """Return ``[(name, grid uint8)]`` for one file of any supported kind (an array file may hold many)."""
+    suffix = path.suffix.lower()
+    if suffix == ".mat":
+        grid = read_mat(path)
+        return [(path.stem, pad_to(grid, 32) if grid.shape[0] == 30 else grid)]
+    if suffix == ".binvox":
+        return [(path.stem, read_binvox(path).voxels)]
+    if suffix == ".off":
+        return [(path.stem, read_off_voxels(path, size or 32))]
+    if suffix in (".npy", ".npz"):
+        stack = read_array(path, key=key, split=split, drop_empty=False)
+        return list(zip(stack.names, stack.voxels))
+    raise DataError(f"{path}: unsupported file type (supported: {', '.join(EXTENSIONS)})")
+
+
+def read_folder(
+    path: str | Path,
+    size: Optional[int] = None,
+    split: str = "train",
+    key: Optional[str] = None,
+    progress: bool = False,
+    drop_empty: bool = True,
+) -> VoxelSet:
+    """Read every supported file under ``path``; grids of other sizes are resized to ``size`` when given."""
+    from tqdm.auto import tqdm
+
+    path = Path(path)
+    if not path.is_dir():
+        raise DataError(f"{path}: folder not found")
+    files = list_voxel_files(path)
+    if not files:
+        raise DataError(f"{path}: no voxel files found (looked for {', '.join(EXTENSIONS)})")
+    subfolders = [f.relative_to(path).parts[0] for f in files if len(f.relative_to(path).parts) > 1]
+    labelled = len(subfolders) == len(files)
+    class_names = sorted(set(subfolders)) if labelled else []
+    names, grids, labels = [], [], []
+    for f in tqdm(files, desc="reading files", unit="file", disable=not progress):
+        for name, grid in read_file(f, size, split, key):
+            if grid.ndim != 3 or len(set(grid.shape)) != 1:
+                raise DataError(f"{f}: expected a cubic grid, got shape {grid.shape}")
+            if size is not None and grid.shape[0] != size:
+                try:
+                    grid = resize(grid, size)
+                except ValueError as err:
+                    raise DataError(f"{f}: {err}") from None
+            names.append(str(f.relative_to(path).with_suffix("")) if name == f.stem else name)
+            grids.append(grid)
+            if labelled:
+                labels.append(class_names.index(f.relative_to(path).parts[0]))
+    shapes = sorted({g.shape for g in grids})
+    if len(shapes) > 1:
+        raise DataError(f"{path}: grids of different sizes {shapes}; choose a common size (--cube-len)")
+    result = VoxelSet(np.stack(grids), np.array(labels) if labelled else None, names, class_names)
+    return result.drop_empty(str(path)) if drop_empty else result

@@ -1,0 +1,104 @@
+"""Open any supported source (a file or a folder) by what it is, and prepare training grids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .arrays import read_array
+from .binvox import read_binvox
+from .errors import DataError
+from .folders import read_folder
+from .off_mesh import read_off_voxels
+from .resample import downsample_max, pad_to
+from .synthetic import generate_synthetic
+from .volumetric import is_volumetric_layout, read_mat, read_volumetric
+from .voxelset import VoxelSet
+
+
+def read_source(
+    path: str | Path,
+    *,
+    classes: Optional[Sequence[str]] = None,
+    split: str = "train",
+    rotations: str = "all",
+    fraction: float = 1.0,
+    array_key: Optional[str] = None,
+    size: Optional[int] = None,
+    progress: bool = False,
+    drop_empty: bool = True,
+) -> VoxelSet:
+    """Read a file (.mat, .binvox, .off, .npy, .npz) or a folder (volumetric_data layout or mixed files).
+
+    ``size`` is the voxelization size of meshes and the common size of grids in a mixed folder.
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder")
+    if path.is_dir():
+        if is_volumetric_layout(path):
+            result = read_volumetric(path, classes, split, rotations, fraction, progress=progress,
+                                     drop_empty=False)
+            classes, fraction = None, 1.0  # already applied while listing files
+        else:
+            result = read_folder(path, size, split, array_key, progress, drop_empty=False)
+    else:
+        suffix = path.suffix.lower()
+        if suffix in (".npy", ".npz"):
+            result = read_array(path, key=array_key, split=split, drop_empty=False)
+        elif suffix == ".mat":
+            grid = read_mat(path, array_key or "instance")
+            result = VoxelSet((pad_to(grid, 32) if grid.shape[0] == 30 else grid)[None], names=[path.stem])
+        elif suffix == ".binvox":
+            result = VoxelSet(read_binvox(path).voxels[None], names=[path.stem])
+        elif suffix == ".off":
+            result = VoxelSet(read_off_voxels(path, size or 32)[None], names=[path.stem])
+        else:
+            raise DataError(f"{path}: unsupported file type (supported: .mat .binvox .off .npy .npz)")
+    result = result.select_classes(classes, source).take_fraction(fraction)
+    if drop_empty:
+        result = result.drop_empty(source)
+    if len(result) == 0:
+        raise DataError(f"{path}: no non-empty grids to use")
+    return result
+
+
+def fit_to_cube_len(voxels: VoxelSet, cube_len: int, source: str = "") -> VoxelSet:
+    """Max-pool grids larger than ``cube_len``; smaller ones stay small (the pipeline upsamples them)."""
+    size = voxels.grid_size
+    if size > cube_len:
+        if size % cube_len:
+            raise DataError(f"{source}: grids of size {size} cannot be max-pooled to {cube_len}")
+        voxels = VoxelSet(downsample_max(voxels.voxels, size // cube_len), voxels.labels, voxels.names,
+                          voxels.class_names)
+    elif cube_len % size:
+        raise DataError(f"{source}: grids of size {size} cannot be upsampled to {cube_len} (not a divisor)")
+    return voxels
+
+
+def load_training_voxels(cfg, cube_len: int) -> VoxelSet:
+    """Training grids for a ``tf3dgan.config.DataConfig`` (duck-typed), at most ``cube_len`` in size."""
+    if cfg.source == "synthetic":
+        return generate_synthetic(cfg.synthetic_count, cube_len, cfg.seed, cfg.classes)
+    voxels = read_source(
+        cfg.source,
+        classes=cfg.classes,
+        split=cfg.split,
+        rotations=cfg.rotations,
+        fraction=cfg.fraction,
+        array_key=cfg.array_key,
+        size=cube_len,
+        progress=True,
+    )
+    return fit_to_cube_len(voxels, cube_len, str(cfg.source))
+
+
+def occupancy_stats(voxels: np.ndarray) -> dict:
+    """min / mean / max fraction of occupied voxels per grid."""
+    if len(voxels) == 0:
+        return {"min": 0.0, "mean": 0.0, "max": 0.0}
+    occupancy = voxels.reshape(len(voxels), -1).mean(axis=1, dtype=np.float64)
+    return {"min": float(occupancy.min()), "mean": float(occupancy.mean()), "max": float(occupancy.max())}
