@@ -1,0 +1,60 @@
+"""``tf3dgan arithmetic``: the shape of a latent expression such as "a - b + c" (the paper's Figure 8)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tf3dgan.cli import CLIError
+from tf3dgan.commands.interpolate import SPEC_HELP, write_strip_for
+from tf3dgan.commands.sample import add_postprocess_arguments, check_postprocess_arguments, write_outputs
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("arithmetic", help="generate the shape of a latent expression like 'a - b + c'")
+    p.add_argument("--run", required=True, help="run folder written by `tf3dgan train`")
+    p.add_argument("--expr", required=True, help="expression over names: + - unary - and * by a number")
+    p.add_argument("--latents", nargs="+", required=True, metavar="NAME=SPEC",
+                   help=f"the named vectors; SPEC is {SPEC_HELP}")
+    p.add_argument("--out", required=True,
+                   help="output (.npz default): the operands in order of appearance, then the result")
+    p.add_argument("--html", default=None, help="HTML strip (default: beside --out, .html)")
+    p.add_argument("--no-html", action="store_true", help="do not write the HTML strip")
+    add_postprocess_arguments(p)
+    p.set_defaults(func=run)
+
+
+def parse_bindings(items) -> dict:
+    bindings = {}
+    for item in items:
+        name, sep, spec = item.partition("=")
+        if not sep or not name.isidentifier() or not spec:
+            raise CLIError(f"--latents {item!r}: expected NAME=SPEC, e.g. a=samples.npz#3")
+        if name in bindings:
+            raise CLIError(f"--latents: {name!r} given twice")
+        bindings[name] = spec
+    return bindings
+
+
+def run(args) -> int:
+    from tf3dgan.latent_space import evaluate_expression, expression_names, resolve_latent
+    from tf3dgan.run_folder import load_run
+    from tf3dgan.shape_files import resolve_layout
+
+    check_postprocess_arguments(args)
+    bindings = parse_bindings(args.latents)
+    names = expression_names(args.expr)
+    missing = [n for n in names if n not in bindings]
+    if missing:
+        raise CLIError(f"--expr uses {', '.join(missing)}, not given in --latents")
+    resolve_layout(args.out, args.format, len(names) + 1)
+    config, gan, step = load_run(args.run)
+    latents = {name: resolve_latent(bindings[name], gan.z_dim, gan) for name in names}
+    result = evaluate_expression(args.expr, latents)
+    z = np.stack([latents[n] for n in names] + [result])
+    probabilities = gan.generate(z)
+    voxels, files = write_outputs(args, probabilities, z)
+    html = write_strip_for(args, voxels, probabilities, names + [args.expr], args.expr)
+    occupancy = voxels.reshape(len(voxels), -1).mean(1)
+    print(f"{args.out}: {', '.join(names)} and {args.expr!r} (last) from step {step}; occupancy "
+          + " ".join(f"{o:.3f}" for o in occupancy) + (f"; strip {html}" if html else ""))
+    return 0
