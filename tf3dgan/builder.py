@@ -5,15 +5,32 @@ from __future__ import annotations
 import keras
 
 from tf3dgan.config import Config
+from tf3dgan.distribute import check_global_batch, strategy_scope
 from tf3dgan.gan import GAN
+from tf3dgan.precision import dtype_policy, wrap_optimizer
 from variants import get_variant
 
 
 def build_gan(config: Config, compile: bool = True) -> GAN:
-    """G, D (and encoder) for ``config.model``, wrapped in a GAN with the training settings of ``config``."""
+    """G, D (and encoder) for ``config.model``, wrapped in a GAN with the training settings of ``config``.
+
+    The networks are built with the dtype policy of ``train.mixed_precision`` (restored afterwards), and
+    everything is built and compiled under the strategy of ``train.distribute``, whose ``fit`` then splits
+    each global batch across the replicas.
+    """
+    t = config.train
+    check_global_batch(t.batch_size, t.distribute)
+    with strategy_scope(t.distribute):
+        return _build(config, compile)
+
+
+def _build(config: Config, compile: bool) -> GAN:
     m, t = config.model, config.train
     variant = get_variant(m.variant)(config.variant)
-    generator, discriminator, encoder = variant.build_networks(m)
+    with dtype_policy(t.mixed_precision):
+        generator, discriminator, encoder = variant.build_networks(m)
+    if t.distribute != "none":
+        _synchronize_batchnorm(generator, discriminator, encoder)
     gan = GAN(
         generator,
         discriminator,
@@ -29,11 +46,22 @@ def build_gan(config: Config, compile: bool = True) -> GAN:
         fake_label_smoothing=t.fake_label_smoothing,
         seed=t.seed,
     )
+    gan.build(None)  # the networks are built; fit under a strategy would otherwise trace GAN.call on a batch
     if compile:
         jit = {"auto": "auto", "true": True, "false": False}[t.jit_compile]
         gan.compile(
-            g_optimizer=keras.optimizers.Adam(t.g_lr, beta_1=t.beta1, beta_2=t.beta2),
-            d_optimizer=keras.optimizers.Adam(t.d_lr, beta_1=t.beta1, beta_2=t.beta2),
+            g_optimizer=wrap_optimizer(keras.optimizers.Adam(t.g_lr, beta_1=t.beta1, beta_2=t.beta2), t.mixed_precision),
+            d_optimizer=wrap_optimizer(keras.optimizers.Adam(t.d_lr, beta_1=t.beta1, beta_2=t.beta2), t.mixed_precision),
             jit_compile=jit,
         )
     return gan
+
+
+def _synchronize_batchnorm(*models) -> None:
+    """BatchNorm statistics over the global batch rather than each replica's share (as on one device)."""
+    for model in models:
+        if model is None:
+            continue
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.synchronized = True

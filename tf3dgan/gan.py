@@ -20,6 +20,54 @@ def replica_mean(value):
     return ctx.all_reduce(tf.distribute.ReduceOp.MEAN, value)
 
 
+def replica_slice(global_batch, local_size):
+    """This replica's ``local_size`` rows of a tensor drawn for the global batch (all of it on one device).
+
+    Every replica draws the same global latent batch (the seed generator is mirrored) and keeps its own
+    slice, so the replicas together see exactly the latents one device would draw for the global batch.
+    """
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return global_batch
+    parts = tf.reshape(global_batch, tf.concat([[ctx.num_replicas_in_sync, local_size], tf.shape(global_batch)[1:]], 0))
+    return tf.gather(parts, ctx.replica_id_in_sync_group)
+
+
+def gradient_loss(loss, optimizer):
+    """The loss to differentiate: divided by the replica count (Keras sums replica gradients, so they add up
+    to the gradient of the global-batch mean) and multiplied by the optimizer's loss scale (mixed_float16)."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is not None and ctx.num_replicas_in_sync > 1:
+        loss = loss * (1.0 / ctx.num_replicas_in_sync)
+    return optimizer.scale_loss(loss)
+
+
+def apply_if(condition, optimizer, grads, variables):
+    """``optimizer.apply(grads, variables)`` where ``condition`` holds; weights and optimizer state untouched
+    otherwise. Under a strategy with several replicas the branch runs in cross-replica context (a ``tf.cond``
+    around a synchronization point in replica context is not allowed); ``condition`` must agree on all
+    replicas (the gate is computed on the global batch)."""
+
+    def apply():
+        optimizer.apply(grads, variables)
+        return tf.constant(True)
+
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return tf.cond(condition, apply, lambda: tf.constant(False))
+
+    def cross_replica(distribution, condition, grads):
+        decide = distribution.experimental_local_results(condition)[0]
+
+        def apply_each_replica():
+            distribution.extended.call_for_each_replica(optimizer.apply, args=(grads, variables))
+            return tf.constant(True)
+
+        return tf.cond(decide, apply_each_replica, lambda: tf.constant(False))
+
+    return ctx.merge_call(cross_replica, args=(condition, grads))
+
+
 @keras.saving.register_keras_serializable(package="tf3dgan")
 class GAN(keras.Model):
     """Holds G, D (and a variant's encoder) and trains them with one step per batch of real shapes.
@@ -116,6 +164,19 @@ class GAN(keras.Model):
             jit_compile=config.get("jit_compile", "auto"),
         )
 
+    # Keras does not save a model's own SeedGenerator state in a .keras file; without it a reloaded GAN
+    # would draw the latent batches of step 0 again.
+    _SEED_STATE_KEY = "latent_seed_state"
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store[self._SEED_STATE_KEY] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        super().load_own_variables({k: store[k] for k in store.keys() if k != self._SEED_STATE_KEY})
+        if self._SEED_STATE_KEY in store.keys():
+            self.seed_generator.state.assign(store[self._SEED_STATE_KEY])
+
     def get_config(self):
         return {
             **super().get_config(),
@@ -154,7 +215,8 @@ class GAN(keras.Model):
         real = tf.convert_to_tensor(real)
         batch_size = tf.shape(real)[0]
         step = tf.convert_to_tensor(self.step_counter)
-        z = self.latent.sample(batch_size, self.seed_generator)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        z = replica_slice(self.latent.sample(batch_size * replicas, self.seed_generator), batch_size)
 
         # D step.
         with tf.GradientTape() as d_tape:
@@ -164,17 +226,21 @@ class GAN(keras.Model):
             d_loss = losses.discriminator_loss(
                 real_logits, fake_logits, self.label_smoothing, self.fake_label_smoothing
             )
+            d_objective = gradient_loss(d_loss, self.d_optimizer)
         d_acc = replica_mean(losses.discriminator_accuracy(real_logits, fake_logits))
         update_d = tf.logical_and(self._gate(d_acc), self.variant.discriminator_enabled(step))
         d_variables = self.discriminator.trainable_variables
 
-        def apply_d_update():
+        if tf.distribute.get_strategy().num_replicas_in_sync == 1:
             # The gradient is only computed when it is used: the gate skips most D steps in practice.
-            grads = d_tape.gradient(d_loss, d_variables)
-            self.d_optimizer.apply(grads, d_variables)
-            return tf.constant(True)
+            def apply_d_update():
+                self.d_optimizer.apply(d_tape.gradient(d_objective, d_variables), d_variables)
+                return tf.constant(True)
 
-        tf.cond(update_d, apply_d_update, lambda: tf.constant(False))
+            tf.cond(update_d, apply_d_update, lambda: tf.constant(False))
+        else:
+            # Across replicas the gradient (an all-reduce with synchronized BatchNorm) cannot sit in a branch.
+            apply_if(update_d, self.d_optimizer, d_tape.gradient(d_objective, d_variables), d_variables)
 
         # G step.
         g_variables = self.generator_variables
@@ -190,7 +256,8 @@ class GAN(keras.Model):
                 GeneratorStepTensors(real, z, fake, fake_logits_g, fake_features, real_features, step),
             )
             g_loss = self.variant.adversarial_weight(step) * adversarial + extra_loss
-        g_grads = g_tape.gradient(g_loss, g_variables)
+            g_objective = gradient_loss(g_loss, self.g_optimizer)
+        g_grads = g_tape.gradient(g_objective, g_variables)
         self.g_optimizer.apply(g_grads, g_variables)
         self.step_counter.assign_add(1)
 

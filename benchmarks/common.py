@@ -1,0 +1,81 @@
+"""Shared helpers of the benchmark scripts: machine load, the matmul reference rate, timing, reporting."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as ``python benchmarks/<script>.py`` from a checkout
+    sys.path.insert(0, str(REPO))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def add_common_arguments(parser) -> None:
+    parser.add_argument("--intra-op", type=int, default=0, help="TensorFlow intra-op threads (0: TF's default)")
+    parser.add_argument("--inter-op", type=int, default=0, help="TensorFlow inter-op threads (0: TF's default)")
+    parser.add_argument("--matmul-size", type=int, default=2048, help="side of the square matmul reference")
+
+
+def configure_threads(intra_op: int, inter_op: int) -> None:
+    """Thread pools must be set before TensorFlow runs its first op."""
+    import tensorflow as tf
+
+    if intra_op:
+        tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+    if inter_op:
+        tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+
+
+def load_average() -> str:
+    """The 1-minute load average and the core count, e.g. ``load 0.42/2``."""
+    return f"load {os.getloadavg()[0]:.2f}/{os.cpu_count()}"
+
+
+def median(values) -> float:
+    return float(statistics.median(values))
+
+
+def time_call(fn, repeats: int) -> list[float]:
+    """Wall-clock seconds of ``repeats`` calls of ``fn`` (which must block until its work is done)."""
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+class MatmulReference:
+    """This machine's measured matmul rate: ``tf.matmul`` of two n x n matrices in fp32 and bf16.
+
+    Call ``measure()`` between the timed runs of a benchmark so the reference sees the same load.
+    """
+
+    def __init__(self, n: int = 2048, dtypes=("float32", "bfloat16")):
+        import tensorflow as tf
+
+        self.n = n
+        self.samples: dict[str, list[float]] = {d: [] for d in dtypes}
+        self._fns = {}
+        for dtype in dtypes:
+            a = tf.random.stateless_normal((n, n), (1, 2), dtype=tf.float32)
+            b = tf.random.stateless_normal((n, n), (3, 4), dtype=tf.float32)
+            a, b = tf.cast(a, dtype), tf.cast(b, dtype)
+            matmul = tf.function(lambda a=a, b=b: tf.reduce_sum(tf.cast(tf.matmul(a, b)[:1, :1], tf.float32)))
+            self._fns[dtype] = matmul
+            for _ in range(2):  # warm-up: trace, allocate, oneDNN primitive creation
+                matmul().numpy()
+
+    def measure(self, repeats: int = 3) -> None:
+        flops = 2.0 * self.n**3
+        for dtype, fn in self._fns.items():
+            seconds = min(time_call(lambda: fn().numpy(), repeats))  # best of a few: the machine's limit
+            self.samples[dtype].append(flops / seconds / 1e9)
+
+    def gflops(self, dtype: str) -> float:
+        """Median over the ``measure()`` calls of the GFLOP/s of ``dtype``."""
+        return median(self.samples[dtype])

@@ -1,0 +1,47 @@
+"""Mixed precision (``train.mixed_precision``): the dtype policy the networks are built with, loss scaling.
+
+The policy is applied only while the networks are built (``dtype_policy``), so it never leaks into later
+builds in the same process. Logits, probabilities and losses stay float32: the networks force their
+output layers to float32 and the losses cast. ``mixed_float16`` needs loss scaling (``wrap_optimizer``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import keras
+
+MIXED_PRECISION = ("none", "mixed_bfloat16", "mixed_float16")
+
+
+def policy_name(mixed_precision: str) -> str:
+    """The Keras dtype policy name for a ``train.mixed_precision`` value."""
+    if mixed_precision not in MIXED_PRECISION:
+        raise ValueError(f"train.mixed_precision must be one of {MIXED_PRECISION}, got {mixed_precision!r}")
+    return "float32" if mixed_precision == "none" else mixed_precision
+
+
+@contextlib.contextmanager
+def dtype_policy(mixed_precision: str):
+    """Within the block, layers are created with the policy of ``mixed_precision``; the old one is restored."""
+    previous = keras.mixed_precision.dtype_policy()
+    keras.mixed_precision.set_dtype_policy(policy_name(mixed_precision))
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)
+
+
+def wrap_optimizer(optimizer, mixed_precision: str):
+    """A ``LossScaleOptimizer`` around ``optimizer`` for ``mixed_float16`` (dynamic loss scale), else it unchanged."""
+    if policy_name(mixed_precision) == "mixed_float16":
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def compute_dtype(model) -> str:
+    """The compute dtype of a network's first weighted layer (``float32``, ``bfloat16`` or ``float16``)."""
+    for layer in model.layers:
+        if layer.weights:
+            return layer.compute_dtype
+    return model.compute_dtype
