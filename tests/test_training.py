@@ -40,7 +40,7 @@ def test_run_folder_contents(tmp_path, tiny_config, tiny_voxels):
     # d_updated is a fraction of the 2 steps in each line.
     assert all(r["d_updated"] in (0.0, 0.5, 1.0) for r in records)
     assert [p.name for p in list_checkpoints(tmp_path)] == ["ckpt-00000003.npz", "ckpt-00000006.npz", "ckpt-00000008.npz"]
-    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step_00000004.npz", "step_00000008.npz"]
+    assert sorted(p.name for p in (tmp_path / "samples").glob("*.npz")) == ["step_00000004.npz", "step_00000008.npz"]
     with np.load(tmp_path / "samples" / "step_00000008.npz") as snap:
         assert snap["probabilities"].shape == (2, 16, 16, 16)
         np.testing.assert_array_equal(snap["z"], np.load(tmp_path / "fixed_z.npy"))

@@ -13,6 +13,17 @@ COMMAND_MODULES = [
     "describe",
     "sample",
     "data",
+    "evaluate",
+    "svm",
+    "ablate",
+    "interpolate",
+    "arithmetic",
+    "dimension",
+    "neighbours",
+    "export",
+    "visdom",
+    "plot",
+    "view",
 ]
 
 

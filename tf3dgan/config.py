@@ -80,6 +80,7 @@ class MonitorConfig:
     visdom_env: str = "tf3dgan"
     plot_every: int = 50  # steps between posts of the scalar plots
     html_every: int = 0  # steps between offline HTML sample pages (0: only at sample snapshots)
+    html: bool = True  # write the offline pages samples/step_<step>.html and loss_curves.html
 
 
 @dataclass
@@ -195,6 +196,10 @@ def validate(config: Config, where: str = "config") -> Config:
     _require(1 <= mon.visdom_port <= 65535, where, "monitor.visdom_port", "a port number", mon.visdom_port)
     _require(mon.plot_every >= 1, where, "monitor.plot_every", ">= 1", mon.plot_every)
     _require(mon.html_every >= 0, where, "monitor.html_every", ">= 0", mon.html_every)
+    _require(
+        not (mon.html_every and t.sample_every) or mon.html_every % t.sample_every == 0,
+        where, "monitor.html_every", f"0 or a multiple of train.sample_every ({t.sample_every})", mon.html_every,
+    )
 
     from variants import get_variant  # late import: variants depend on this module
 

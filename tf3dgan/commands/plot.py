@@ -1,0 +1,52 @@
+"""``tf3dgan plot``: regenerate a run folder's offline HTML pages from metrics.jsonl and samples/*.npz."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tf3dgan.cli import CLIError
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("plot", help="write a run's loss_curves.html and samples/step_*.html pages")
+    p.add_argument("--run", required=True, help="run folder written by `tf3dgan train`")
+    p.add_argument("--threshold", type=float, default=0.5, help="iso-surface level in (0, 1) (default 0.5)")
+    p.add_argument("--latest", action="store_true", help="only the newest sample snapshot")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from tqdm.auto import tqdm
+
+    from tf3dgan.callbacks import METRICS_FILE, SAMPLES_DIR
+    from tf3dgan.monitor import write_loss_page, write_sample_page
+
+    run_dir = Path(args.run)
+    if not run_dir.is_dir():
+        raise CLIError(f"--run {run_dir}: run folder not found")
+    if not 0.0 < args.threshold < 1.0:
+        raise CLIError(f"--threshold must be in (0, 1), got {args.threshold}")
+    snapshots = sorted((run_dir / SAMPLES_DIR).glob("step_*.npz"))
+    if args.latest:
+        snapshots = snapshots[-1:]
+    loss_page = write_loss_page(run_dir)
+    if loss_page is None and not snapshots:
+        raise CLIError(f"--run {run_dir}: no {METRICS_FILE} records and no {SAMPLES_DIR}/step_*.npz to plot")
+    pages = []
+    for path in tqdm(snapshots, desc="sample pages", unit="page"):
+        try:
+            step = int(path.stem.split("_", 1)[1])
+            with np.load(path) as data:
+                probabilities = data["probabilities"].astype("float32")
+        except (ValueError, KeyError, OSError) as err:
+            raise CLIError(f"{path}: not a sample snapshot (expected step_<N>.npz with 'probabilities': {err})")
+        pages.append(write_sample_page(run_dir, step, probabilities, args.threshold))
+    if loss_page is not None:
+        print(f"{loss_page}: training curves")
+    else:
+        print(f"{run_dir}: no {METRICS_FILE} records yet, no loss page")
+    for page in pages:
+        print(f"{page}: sample panel")
+    return 0
