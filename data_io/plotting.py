@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 
+from .atomic import atomic_write_bytes
 from .errors import DataError
 from .meshes import voxels_to_mesh
 
@@ -220,27 +219,33 @@ def loss_figure(records: Sequence[dict], title: str = "Training curves"):
     return fig
 
 
-def write_html(fig, path, title: str = "tf3dgan") -> Path:
-    """Write ``fig`` (a plotly Figure or a ``{"data", "layout"}`` dict of plain lists) as a self-contained
-    HTML page (plotly.js inline: opens offline), atomically. Dicts skip plotly's validation (slow on meshes).
+def write_html(fig, path, title: str = "tf3dgan", shared_plotlyjs: bool = False) -> Path:
+    """Write ``fig`` (a plotly Figure or a ``{"data", "layout"}`` dict of plain lists) as an HTML page that
+    opens offline, atomically. Dicts skip plotly's validation (slow on meshes).
+
+    plotly.js (4.6 MB) is inlined, or with ``shared_plotlyjs`` written once as ``plotly.min.js`` beside the
+    page and referenced: many pages in one folder (training snapshots) then stay small.
     """
     import plotly.io as pio
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    html = pio.to_html(fig, include_plotlyjs=True, full_html=True, config={"displaylogo": False},
+    if shared_plotlyjs:
+        _ensure_plotlyjs(path.parent)
+    html = pio.to_html(fig, include_plotlyjs="directory" if shared_plotlyjs else True, full_html=True,
+                       config={"displaylogo": False},
                        validate=not isinstance(fig, dict))
     html = html.replace("<head>", f"<head><title>{_escape(title)}</title>", 1)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(html)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, lambda f: f.write(html.encode("utf-8")))
     return path
+
+
+def _ensure_plotlyjs(folder: Path) -> None:
+    from plotly.offline import get_plotlyjs
+
+    target = folder / "plotly.min.js"
+    if not target.exists():
+        atomic_write_bytes(target, lambda f: f.write(get_plotlyjs().encode("utf-8")))
 
 
 def _escape(text: str) -> str:

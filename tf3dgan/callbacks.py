@@ -8,7 +8,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from tf3dgan.checkpoint import atomic_write_bytes, save_checkpoint
+from data_io.atomic import atomic_write_bytes
+from tf3dgan.checkpoint import save_checkpoint
 
 METRICS_FILE = "metrics.jsonl"
 SAMPLES_DIR = "samples"

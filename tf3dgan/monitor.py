@@ -33,7 +33,7 @@ def write_sample_page(run_dir, step: int, probabilities, threshold: float = 0.5)
 
     grids = np.asarray(probabilities, dtype=np.float32)[:PANEL_MAX_SHAPES]
     fig = panel_figure(grids, threshold, title=f"{Path(run_dir).name}: step {step}")
-    return write_html(fig, sample_page_path(run_dir, step), title=f"samples at step {step}")
+    return write_html(fig, sample_page_path(run_dir, step), title=f"samples at step {step}", shared_plotlyjs=True)
 
 
 def write_loss_page(run_dir) -> Path | None:
@@ -44,7 +44,7 @@ def write_loss_page(run_dir) -> Path | None:
     if not records:
         return None
     fig = loss_figure(records, title=f"{Path(run_dir).name}: training curves")
-    return write_html(fig, Path(run_dir) / LOSS_PAGE, title="training curves")
+    return write_html(fig, Path(run_dir) / LOSS_PAGE, title="training curves", shared_plotlyjs=True)
 
 
 class HtmlRecorder(keras.callbacks.Callback):
