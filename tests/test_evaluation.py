@@ -1,0 +1,258 @@
+"""Shape metrics (checked against brute force and known cases), the SVM protocol, evaluate and ablate."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy.spatial import cKDTree
+
+from tf3dgan import shape_metrics as sm
+
+
+def random_sets(seed=0, n_a=7, n_b=5, size=8):
+    rng = np.random.default_rng(seed)
+    a = rng.random((n_a, size, size, size)) > rng.uniform(0.5, 0.95, (n_a, 1, 1, 1))
+    b = rng.random((n_b, size, size, size)) > rng.uniform(0.5, 0.95, (n_b, 1, 1, 1))
+    a[3] = False  # an empty grid on each side
+    b[1] = False
+    return a, b
+
+
+def blob(size, lo, hi):
+    grid = np.zeros((size, size, size), dtype=np.uint8)
+    grid[lo:hi, lo:hi, lo:hi] = 1
+    return grid
+
+
+# -- distances -----------------------------------------------------------------------------------------
+def brute_iou_distance(x, y):
+    union = (x | y).sum()
+    return 0.0 if union == 0 else 1.0 - (x & y).sum() / union
+
+
+@pytest.mark.parametrize("chunk_bytes", [4 * 512, 4 * 512 * 3, sm.DEFAULT_CHUNK_BYTES])
+def test_iou_matrix_equals_brute_force(chunk_bytes):
+    a, b = random_sets()
+    fast = sm.iou_distance_matrix(a, b, chunk_bytes=chunk_bytes)
+    brute = np.array([[brute_iou_distance(x, y) for y in b] for x in a])
+    np.testing.assert_array_equal(fast, brute)  # integer counts: exact
+    assert fast[3, 1] == 0.0 and fast[3, 0] == 1.0  # empty-empty 0, empty-nonempty 1
+
+
+def test_iou_distance_of_disjoint_blobs_is_one_and_of_identical_is_zero():
+    left, right = blob(16, 1, 5), blob(16, 9, 14)
+    d = sm.iou_distance_matrix(np.stack([left, right]), np.stack([left, right]))
+    np.testing.assert_array_equal(d, [[0.0, 1.0], [1.0, 0.0]])
+    half = left.copy()
+    half[1:3] = 0  # 2 of 4 slices kept: IoU 0.5
+    assert sm.iou_distance_matrix(half[None], left[None])[0, 0] == 0.5
+
+
+def test_chamfer_matrix_equals_kdtree_brute_force_without_subsampling():
+    a, b = random_sets(1, 4, 3)
+    fast = sm.chamfer_distance_matrix(a, b, n_points=10**6)
+    size = a.shape[1]
+    brute = np.empty((len(a), len(b)))
+    for i, x in enumerate(a):
+        for j, y in enumerate(b):
+            px, py = np.argwhere(x), np.argwhere(y)
+            if len(px) == 0 or len(py) == 0:
+                brute[i, j] = 0.0 if len(px) == len(py) else 2 * np.sqrt(3)
+                continue
+            brute[i, j] = (cKDTree(py).query(px)[0].mean() + cKDTree(px).query(py)[0].mean()) / size
+    np.testing.assert_allclose(fast, brute, rtol=1e-6, atol=1e-7)
+
+
+def test_chamfer_of_shifted_blob_is_the_shift():
+    a = blob(16, 2, 6)  # x layers 2..5
+    b = np.roll(a, 3, axis=0)  # x layers 5..8
+    # Layers 2, 3, 4, 5 of a are 3, 2, 1, 0 voxels from b: mean 1.5 each way; in cube-side units / 16.
+    assert sm.chamfer_distance_matrix(a[None], b[None], n_points=10**6)[0, 0] == pytest.approx(3.0 / 16)
+
+
+def test_distance_matrix_rejects_unknown_distance_and_size_mismatch():
+    with pytest.raises(ValueError, match="distance must be one of iou, chamfer"):
+        sm.distance_matrix(np.zeros((1, 8, 8, 8)), np.zeros((1, 8, 8, 8)), "l2")
+    with pytest.raises(ValueError, match="grid sizes differ"):
+        sm.iou_distance_matrix(np.zeros((1, 8, 8, 8)), np.zeros((1, 16, 16, 16)))
+
+
+# -- metrics -------------------------------------------------------------------------------------------
+def test_a_set_against_itself():
+    a, _ = random_sets(2, 6)
+    a[3] = True  # no duplicate grids
+    scores = sm.compare_sets(a, a)
+    assert scores["mmd"] == 0.0 and scores["cov"] == 1.0 and scores["jsd"] == 0.0
+    assert scores["nna"] == 0.0  # every shape's nearest other is its copy in the other set
+    chamfer = sm.compare_sets(a, a, "chamfer", n_points=10**6)
+    assert chamfer["mmd"] == 0.0 and chamfer["cov"] == 1.0
+
+
+def test_mmd_cov_on_a_known_matrix():
+    # 3 samples x 2 references: every sample is nearest to reference 0.
+    d_sr = np.array([[0.1, 0.9], [0.2, 0.5], [0.3, 0.4]])
+    mmd, cov = sm.mmd_cov(d_sr)
+    assert mmd == pytest.approx((0.1 + 0.4) / 2)
+    assert cov == 0.5
+
+
+def test_one_nna_known_cases():
+    # Two far-apart clusters: every point's nearest neighbour is in its own set.
+    samples = np.stack([blob(16, 1, 4 + k % 2) for k in range(4)])
+    reference = np.stack([blob(16, 10, 13 + k % 2) for k in range(4)])
+    assert sm.compare_sets(samples, reference)["nna"] == 1.0
+    # Hand-made: s0's nearest is r0 (wrong), s1's is s0 (right), r0's is s0 (wrong), r1's is r0 (right).
+    d_ss = np.array([[0, 0.2], [0.2, 0]])
+    d_rr = np.array([[0, 0.3], [0.3, 0]])
+    d_sr = np.array([[0.1, 0.9], [0.8, 0.9]])
+    assert sm.one_nna(d_ss, d_rr, d_sr) == 0.5
+
+
+def test_jsd_known_values():
+    left, right = blob(8, 0, 2), blob(8, 5, 7)
+    assert sm.jsd(left[None], right[None]) == pytest.approx(1.0)  # disjoint supports: 1 bit
+    assert sm.jsd(np.stack([left, right]), np.stack([right, left])) == 0.0  # same mean grid
+    # p uniform on 2 cells, q on the first: m = (0.75, 0.25); JSD = 1/2 KL(p||m) + 1/2 KL(q||m) in bits.
+    p = np.zeros((1, 8, 8, 8), np.uint8)
+    p[0, 0, 0, :2] = 1
+    q = np.zeros((1, 8, 8, 8), np.uint8)
+    q[0, 0, 0, 0] = 1
+    expected = 0.5 * (0.5 * np.log2(0.5 / 0.75) + 0.5 * np.log2(0.5 / 0.25)) + 0.5 * np.log2(1 / 0.75)
+    assert sm.jsd(p, q) == pytest.approx(expected)
+    assert expected == pytest.approx(0.311278, abs=1e-6)
+
+
+def test_diagnostics_count_components_empty_grids_and_near_half_voxels():
+    two = np.maximum(blob(16, 1, 4), blob(16, 8, 12))
+    diagonal = np.zeros((16, 16, 16), np.uint8)
+    diagonal[[0, 1, 2], [0, 1, 2], [0, 1, 2]] = 1  # touching corners: one 26-connected component
+    empty = np.zeros((16, 16, 16), np.uint8)
+    probabilities = np.full((3, 16, 16, 16), 0.9, np.float32)
+    probabilities[0, :8] = 0.45  # half of one grid in (0.4, 0.6)
+    d = sm.diagnostics(np.stack([two, diagonal, empty]), probabilities)
+    assert d["components"] == pytest.approx((2 + 1 + 0) / 3)
+    assert d["empty_fraction"] == pytest.approx(1 / 3)
+    assert d["occupancy"] == pytest.approx((27 + 64 + 3) / (3 * 16**3))
+    assert d["near_half_fraction"] == pytest.approx(1 / 6)
+
+
+# -- SVM protocol --------------------------------------------------------------------------------------
+def test_max_pool_to_2_takes_the_max_of_each_octant():
+    from tf3dgan.svm_eval import max_pool_to_2
+
+    x = np.arange(2 * 4**3 * 3, dtype=np.float32).reshape(2, 4, 4, 4, 3)
+    pooled = max_pool_to_2(x)
+    assert pooled.shape == (2, 24)
+    expected = np.array([[x[b, i * 2 : i * 2 + 2, j * 2 : j * 2 + 2, k * 2 : k * 2 + 2, c].max()
+                          for i in range(2) for j in range(2) for k in range(2) for c in range(3)] for b in range(2)])
+    np.testing.assert_array_equal(pooled, expected)
+
+
+@pytest.mark.parametrize("cube_len, base_width, expected", [(16, 4, 8 * 8), (32, 2, (4 + 8) * 8), (64, 64, 7168)])
+def test_feature_dimension_is_conv2_onwards_pooled_to_2(cube_len, base_width, expected):
+    from tf3dgan.networks import build_discriminator
+    from tf3dgan.svm_eval import feature_dimension
+
+    assert feature_dimension(build_discriminator(cube_len, base_width)) == expected
+
+
+def test_svm_protocol_end_to_end_on_tiny_labelled_grids(tmp_path):
+    from tf3dgan.config import load_config
+    from tf3dgan.svm_eval import evaluate_discriminator, untrained_discriminator
+
+    rng = np.random.default_rng(0)
+
+    def make(n):  # class 0: a low slab, class 1: a tall column, with noise
+        labels = np.arange(n) % 2
+        grids = (rng.random((n, 8, 8, 8)) > 0.9).astype(np.int32)
+        grids[labels == 0, :, :, :2] = 1
+        grids[labels == 1, 3:5, 3:5, :] = 1
+        return grids, labels
+
+    x_train, y_train = make(24)
+    x_test, y_test = make(12)
+    data = tmp_path / "tiny.npz"
+    np.savez(data, X_train=x_train, y_train=y_train, X_test=x_test, y_test=y_test)
+    config = load_config(None, ["model.cube_len=16", "model.base_width=4", "model.z_dim=8"])
+    result = evaluate_discriminator(untrained_discriminator(config), str(data), c=0.1, progress=False)
+    assert result["feature_dim"] == 64 and result["n_train"] == 24 and result["n_test"] == 12
+    assert set(result["per_class"]) == {"class_0", "class_1"}
+    assert result["accuracy"] == pytest.approx(np.mean(list(result["per_class"].values())))  # balanced test set
+    assert result["accuracy"] >= 0.75  # the classes are trivially separable even for random features
+
+
+# -- commands ------------------------------------------------------------------------------------------
+def test_evaluate_command_scores_a_set_against_itself(tmp_path, capsys):
+    from tf3dgan.cli import main
+
+    grids = np.stack([blob(16, 1, 4 + k) for k in range(6)])
+    np.savez(tmp_path / "shapes.npz", voxels=grids)
+    out = tmp_path / "m.json"
+    path = str(tmp_path / "shapes.npz")
+    assert main(["evaluate", "--samples", path, "--reference", path, "--split", "train", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["mmd"] == 0.0 and result["cov"] == 1.0 and result["n_reference"] == 6
+    assert "MMD 0.0000  COV 1.000" in capsys.readouterr().out
+    assert main(["evaluate", "--samples", path, "--reference", str(tmp_path / "nope.npz")]) == 2
+    assert "nope.npz" in capsys.readouterr().err
+
+    config = tmp_path / "tiny.yaml"  # the floor: an untrained G of a config, seeded like `tf3dgan train`
+    config.write_text("model: {cube_len: 16, base_width: 4, z_dim: 8}\n")
+    assert main(["evaluate", "--untrained", str(config), "--reference", path, "--split", "train", "--n", "4",
+                 "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["n_samples"] == 4 and result["near_half_fraction"] > 0.5  # an untrained G outputs ~0.5
+
+
+SUITE = """
+description: two tiny runs
+set: [model.cube_len=16, model.base_width=4, model.z_dim=8, train.batch_size=4, train.steps=4,
+      train.log_every=2, train.checkpoint_every=2, train.sample_every=0, data.source=synthetic,
+      data.synthetic_count=12]
+evaluate: {reference: synthetic, n: 6}
+runs:
+  - name: base
+  - name: saturating
+    set: [train.g_loss=saturating]
+"""
+
+
+def test_ablate_end_to_end_skips_finished_runs_and_rejects_a_bad_suite(tmp_path, capsys):
+    from tf3dgan.cli import main
+
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(SUITE)
+    out = tmp_path / "out"
+    assert main(["ablate", "--suite", str(suite), "--out", str(out), "--quiet"]) == 0
+    report = (out / "report.md").read_text()
+    assert "| saturating | mit_biasfree | train.g_loss=saturating | 4 |" in report
+    assert "| base | mit_biasfree | (base) | 4 |" in report
+    rows = (out / "results.csv").read_text().splitlines()
+    assert rows[0].startswith("run,variant,differs,steps") and len(rows) == 3
+    assert "plotly" in (out / "curves.html").read_text()[:200000]
+    metrics_before = (out / "base" / "metrics.jsonl").read_text()
+    capsys.readouterr()
+
+    assert main(["ablate", "--suite", str(suite), "--out", str(out), "--quiet"]) == 0
+    log = capsys.readouterr().out
+    assert "base: finished (4 steps), not trained again" in log
+    assert "saturating: finished (4 steps), not trained again" in log
+    assert (out / "base" / "metrics.jsonl").read_text() == metrics_before
+    assert (out / "report.md").read_text() == report
+
+    scores = tmp_path / "run_scores.json"  # evaluate --run on a trained folder (load_run + inference sampling)
+    assert main(["evaluate", "--run", str(out / "base"), "--reference", "synthetic", "--n", "5",
+                 "--n-reference", "6", "--out", str(scores)]) == 0
+    result = json.loads(scores.read_text())
+    assert result["n_samples"] == 5 and result["n_reference"] == 6 and result["cube_len"] == 16
+    assert 0.0 <= result["near_half_fraction"] <= 1.0 and "step 4" in result["samples"]
+    capsys.readouterr()
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SUITE.replace("train.g_loss=saturating", "train.g_loss=sideways"))
+    assert main(["ablate", "--suite", str(bad), "--out", str(tmp_path / "never"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml, run 'saturating'" in err and "train.g_loss" in err and "sideways" in err
+    assert not (tmp_path / "never" / "base").exists()  # nothing trained before the whole suite validated
