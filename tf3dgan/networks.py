@@ -16,6 +16,8 @@ import math
 import keras
 from keras import layers
 
+from tf3dgan.single_channel_convs import OneChannelConv3D, OneChannelConv3DTranspose
+
 
 def num_resolution_doublings(cube_len: int) -> int:
     """Stride-2 layers between the 4^3 core and a ``cube_len``^3 grid (4 for 64^3, 3 for 32^3)."""
@@ -62,7 +64,7 @@ def build_generator(
         x = layers.BatchNormalization(name=f"bn{i}")(x)
         x = layers.ReLU(name=f"relu{i}")(x)
     last = len(widths) + 1
-    x = layers.Conv3DTranspose(1, 4, strides=2, padding="same", use_bias=use_bias, name=f"deconv{last}")(x)
+    x = OneChannelConv3DTranspose(1, 4, strides=2, padding="same", use_bias=use_bias, name=f"deconv{last}")(x)
     # float32 output even under a mixed-precision policy: probabilities feed losses and thresholds.
     out = layers.Activation("sigmoid", dtype="float32", name="occupancy")(x)
     return keras.Model(z, out, name=name)
@@ -86,7 +88,8 @@ def build_discriminator(
     x = x_in
     features = []
     for i, width in enumerate(widths, start=1):
-        x = layers.Conv3D(width, 4, strides=2, padding="same", use_bias=use_bias, name=f"conv{i}")(x)
+        conv = OneChannelConv3D if i == 1 else layers.Conv3D
+        x = conv(width, 4, strides=2, padding="same", use_bias=use_bias, name=f"conv{i}")(x)
         x = layers.BatchNormalization(name=f"bn{i}")(x)
         x = layers.LeakyReLU(negative_slope=leak, name=f"lrelu{i}")(x)
         features.append(x)
