@@ -39,9 +39,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _start_tensorflow_quietly() -> None:
+    """Import TensorFlow and probe its devices with stderr muted.
+
+    Its C++ start-up lines (oneDNN notice, CUDA probing on machines without a GPU) ignore
+    TF_CPP_MIN_LOG_LEVEL. A failing import still raises, with stderr restored.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def main(argv=None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the CLI
     args = build_parser().parse_args(argv)
+    _start_tensorflow_quietly()
     from data_io.errors import DataError
     from tf3dgan.config import ConfigError
     from tf3dgan.run_folder import RunFolderError
