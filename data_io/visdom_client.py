@@ -61,7 +61,6 @@ class VisdomClient:
         self._vis = None
         self._down_since: Optional[float] = None
         self.warned = False
-        self.failures = 0
         self.posts = 0
         self._thread = threading.Thread(target=self._work, name="visdom-client", daemon=True)
         self._thread.start()
@@ -136,7 +135,6 @@ class VisdomClient:
         return True
 
     def _fail(self, err: Exception) -> None:
-        self.failures += 1
         self._down_since = time.monotonic()
         message = (
             f"visdom server at {self.url} not reachable ({type(err).__name__}: {err}); training goes on, "

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import pytest
 
-from data_io.plotting import figure_json, mesh_trace, panel_data
+from data_io.plotting import figure_json, mesh_trace
 from tf3dgan.callbacks import read_metrics
 from tf3dgan.cli import main
 from tf3dgan.config import ConfigError, load_config

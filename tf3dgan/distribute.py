@@ -37,11 +37,6 @@ def strategy_scope(distribute: str):
     return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
-def num_replicas() -> int:
-    """Replicas of the current strategy (1 outside any)."""
-    return tf.distribute.get_strategy().num_replicas_in_sync
-
-
 def check_global_batch(batch_size: int, distribute: str) -> None:
     """Raise ValueError unless ``batch_size`` splits evenly across the replicas of ``distribute``."""
     strategy = get_strategy(distribute)

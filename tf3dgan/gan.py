@@ -231,7 +231,7 @@ class GAN(keras.Model):
         update_d = tf.logical_and(self._gate(d_acc), self.variant.discriminator_enabled(step))
         d_variables = self.discriminator.trainable_variables
 
-        if tf.distribute.get_strategy().num_replicas_in_sync == 1:
+        if replicas == 1:
             # The gradient is only computed when it is used: the gate skips most D steps in practice.
             def apply_d_update():
                 self.d_optimizer.apply(d_tape.gradient(d_objective, d_variables), d_variables)

@@ -20,7 +20,3 @@ class LatentSampler:
         if self.distribution == "normal":
             return keras.random.normal((n, self.z_dim), mean=0.0, stddev=self.std, seed=seed)
         return keras.random.uniform((n, self.z_dim), minval=0.0, maxval=1.0, seed=seed)
-
-    @classmethod
-    def from_config(cls, model_cfg, latent_cfg) -> "LatentSampler":
-        return cls(model_cfg.z_dim, latent_cfg.distribution, latent_cfg.std)
