@@ -13,6 +13,9 @@ if str(REPO) not in sys.path:  # run as ``python benchmarks/<script>.py`` from a
     sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import tf3dgan  # noqa: E402,F401  (before TensorFlow: switches oneDNN on, see tf3dgan/cpu.py)
+from tf3dgan import cpu  # noqa: E402
+
 
 def add_common_arguments(parser) -> None:
     parser.add_argument("--intra-op", type=int, default=0, help="TensorFlow intra-op threads (0: TF's default)")
@@ -30,9 +33,27 @@ def configure_threads(intra_op: int, inter_op: int) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(inter_op)
 
 
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (``unknown`` elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def machine() -> str:
+    """The CPU, its vector ISA, whether oneDNN is on and bf16 native: printed beside every figure."""
+    return (f"CPU {cpu_model()}, {os.cpu_count()} cores; ISA {cpu.vector_isa()}; oneDNN "
+            f"{'on' if cpu.onednn_enabled() else 'OFF'}; bf16 {'native' if cpu.native_bf16() else 'not native'}")
+
+
 def load_average() -> str:
     """The 1-minute load average and the core count, e.g. ``load 0.42/2``."""
-    return f"load {os.getloadavg()[0]:.2f}/{os.cpu_count()}"
+    return f"load {os.getloadavg()[0]:.2f}/{os.cpu_count()} [{cpu.vector_isa()}]"
 
 
 def median(values) -> float:

@@ -7,12 +7,10 @@ Falls back to the synthetic dataset at 32^3 when the shared chairs are not found
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
+import common  # noqa: E402  (first: the repository on sys.path, oneDNN on)
 import data_io  # noqa: E402
 from data_io.pipeline import make_training_dataset  # noqa: E402
 
@@ -44,7 +42,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=200)
     args = parser.parse_args()
     voxels, what = load_voxels(args.data)
-    print(f"data: {what}, {voxels.nbytes / 2**20:.1f} MiB as uint8; cpu cores: {os.cpu_count()}")
+    print(f"data: {what}, {voxels.nbytes / 2**20:.1f} MiB as uint8; {common.machine()}")
     for batch_size in (32, 8):
         for upsample in ("nearest", "trilinear"):
             rate = measure(voxels, batch_size, 64, upsample, args.batches)

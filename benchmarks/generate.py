@@ -40,6 +40,7 @@ def main(argv=None) -> int:
     m = config.model
     print(f"generator {m.cube_len}^3 base_width {m.base_width}, mixed_precision {config.train.mixed_precision}, "
           f"F_G {f_g / 1e9:.2f} GFLOP/shape, {common.load_average()}")
+    print(common.machine())
     for batch in args.batches:
         z = gan.sample_latent(batch, seed=0)
         calls = max(1, args.shapes // batch)

@@ -9,9 +9,9 @@ reference-reference); the Chamfer distance is timed with the same N unless --cha
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
+import common  # first: the repository on sys.path, oneDNN on
 import data_io
 from tf3dgan import shape_metrics
 
@@ -21,7 +21,7 @@ def timed(label: str, fn):
     start, cpu = time.perf_counter(), time.process_time()
     result = fn()
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    print(f"{label}: {wall:.1f} s wall, {cpu:.1f} s CPU (load average {os.getloadavg()[0]:.1f})", flush=True)
+    print(f"{label}: {wall:.1f} s wall, {cpu:.1f} s CPU ({common.load_average()})", flush=True)
     return result
 
 

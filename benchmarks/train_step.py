@@ -1,12 +1,12 @@
 """Samples/s and achieved GFLOP/s of the full GAN train step (D step + G step), against this machine's
 measured fp32 and bf16 matmul rate taken in the same run (interleaved with the timed steps).
 
-FLOPs are counted from the analytic forward cost of ``describe`` (F_G, F_D per sample, convolutions only):
-the D step is G forward + D forward on the real and the fake batch + D backward on both (2 x forward each:
-input and weight gradients) = F_G + 6 F_D; the G step is G forward + D forward + D backward to its input
-only (D's weights are not differentiated) + G backward (2 x forward) = 3 F_G + 2 F_D. One iteration is
-therefore 4 F_G + 8 F_D per sample. The D gate is forced open (``train.d_gate=always``) so that every
-step does this work.
+FLOPs are counted from the analytic forward cost of ``describe`` (F_G, F_D per sample, convolutions only).
+One iteration is: the step's one G forward (F_G), shared by both updates; the D step, D forward on the
+real and the generated batch + D backward on both (2 x forward each: input and weight gradients) = 6 F_D;
+the G step, D forward + D backward to its input only (D's weights are not differentiated) + G backward
+(2 x forward) = 2 F_D + 2 F_G. In all 3 F_G + 8 F_D per sample. The D gate is forced open
+(``train.d_gate=always``) so that every step does this work.
 
     python benchmarks/train_step.py --config configs/mit_biasfree.yaml --batch 8 --precision mixed_bfloat16
 """
@@ -40,7 +40,7 @@ def iteration_flops(gan) -> dict:
 
     f_g = network_stats(gan.generator)["flops_per_sample"]
     f_d = network_stats(gan.discriminator)["flops_per_sample"]
-    return {"F_G": f_g, "F_D": f_d, "d_step": f_g + 6 * f_d, "g_step": 3 * f_g + 2 * f_d, "total": 4 * f_g + 8 * f_d}
+    return {"F_G": f_g, "F_D": f_d, "total": 3 * f_g + 8 * f_d}
 
 
 def main(argv=None) -> int:
@@ -76,7 +76,8 @@ def main(argv=None) -> int:
           f"mixed_precision {t.mixed_precision}, jit_compile {t.jit_compile} ({'on' if jit else 'off'}), "
           f"devices {[d.name for d in tf.config.list_logical_devices()]}")
     print(f"analytic FLOPs per sample: F_G {flops['F_G'] / 1e9:.2f} G, F_D {flops['F_D'] / 1e9:.2f} G; "
-          f"iteration 4 F_G + 8 F_D = {flops['total'] / 1e9:.1f} GFLOP (D gate forced open)")
+          f"iteration 3 F_G + 8 F_D = {flops['total'] / 1e9:.1f} GFLOP (D gate forced open)")
+    print(common.machine())
     print(f"{common.load_average()} before warm-up")
     start = time.perf_counter()
     reference = common.MatmulReference(args.matmul_size)

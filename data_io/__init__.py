@@ -3,6 +3,11 @@
 The pipeline (TensorFlow) is imported lazily: ``from data_io.pipeline import make_training_dataset``.
 """
 
+import os
+
+# Before anything loads TensorFlow: its oneDNN kernels, off by default on CPUs without AVX-512 (tf3dgan/cpu.py).
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
 from .arrays import read_array, write_npz
 from .binvox import Binvox, read_binvox, write_binvox
 from .errors import DataError, EmptyGridWarning

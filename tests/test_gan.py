@@ -102,3 +102,34 @@ def test_feature_matching_keeps_adversarial_term(tiny_overrides, real16):
     history = _fit(gan, real16, 1)
     assert history["g_loss"][-1] > 0.0  # the adversarial term alone
     assert history["fm_loss"][-1] > 0.0
+
+
+@pytest.mark.parametrize("variant", ["mit_biasfree", "feature_matching"])
+def test_one_generator_forward_and_two_d_statistics_updates_per_step(tiny_overrides, real16, variant):
+    """G's BatchNorm statistics see the step's one G(z) once; D's see the real and the generated batch once each
+    (the G step's passes through D, feature matching's real pass included, leave them alone)."""
+    import tensorflow as tf
+
+    gan = _tiny_gan(tiny_overrides, f"model.variant={variant}", "train.d_gate=lt", "train.d_thresh=0.0")
+    g, d = gan.generator, gan.discriminator
+    g_state = ([v.numpy() for v in g.trainable_variables], [v.numpy() for v in g.non_trainable_variables])
+    d_state = ([v.numpy() for v in d.trainable_variables], [v.numpy() for v in d.non_trainable_variables])
+    seed_state = gan.seed_generator.state.numpy()
+    real = tf.constant(real16[:4, ..., None].astype("float32"))
+    gan.train_step(real)
+    assert int(gan.d_optimizer.iterations.numpy()) == 0  # gate closed: D's weights are those of d_state
+
+    # Replay the step's forward passes from the saved state, each updating the statistics once.
+    after = gan.seed_generator.state.numpy()
+    gan.seed_generator.state.assign(seed_state)
+    z = gan.latent.sample(4, gan.seed_generator)
+    gan.seed_generator.state.assign(after)
+    fake, g_stats = g.stateless_call(*g_state, z, training=True)
+    _, d_stats = d.stateless_call(d_state[0], d_state[1], real, training=True)
+    _, d_stats = d.stateless_call(d_state[0], d_stats, fake, training=True)
+    for expected, variable in zip(g_stats, g.non_trainable_variables):
+        np.testing.assert_allclose(variable.numpy(), np.asarray(expected), rtol=1e-5, atol=1e-7)
+    for expected, variable in zip(d_stats, d.non_trainable_variables):
+        np.testing.assert_allclose(variable.numpy(), np.asarray(expected), rtol=1e-5, atol=1e-7)
+    _, third_update = d.stateless_call(d_state[0], d_stats, fake, training=True)
+    assert any(not np.allclose(np.asarray(a), np.asarray(b)) for a, b in zip(third_update, d_stats))

@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "visdom",
     "plot",
     "view",
+    "env",
 ]
 
 

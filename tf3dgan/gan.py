@@ -72,10 +72,11 @@ def apply_if(condition, optimizer, grads, variables):
 class GAN(keras.Model):
     """Holds G, D (and a variant's encoder) and trains them with one step per batch of real shapes.
 
-    Each step: draw z, compute D's loss and accuracy on the real batch and G(z); update D only where the
-    variant allows it and its accuracy passes the gate (``d_gate``: "le" accuracy <= d_thresh as the paper,
-    "lt" as tf-3dgan's ``<``, "always"); then update G with the chosen adversarial loss plus the
-    variant's extra terms. A skipped D step leaves D's weights and optimizer state untouched.
+    Each step: draw z and run G once; compute D's loss and accuracy on the real batch and G(z) (without
+    gradient to G); update D only where the variant allows it and its accuracy passes the gate (``d_gate``:
+    "le" accuracy <= d_thresh as the paper, "lt" as tf-3dgan's ``<``, "always"); then update G through the
+    updated D with the chosen adversarial loss plus the variant's extra terms. A skipped D step leaves D's
+    weights and optimizer state untouched; the G step's passes through D leave its BatchNorm statistics alone.
     """
 
     def __init__(
@@ -211,45 +212,60 @@ class GAN(keras.Model):
             return d_acc < self.d_thresh
         return d_acc <= self.d_thresh
 
+    def discriminate_without_updates(self, x):
+        """D(x) in training mode (batch statistics) with its BatchNorm moving-statistics updates discarded.
+
+        The G step's passes through D use this: D's moving statistics then see exactly one real and one
+        generated batch per step (the D step's), so D in inference mode (sampling scores, the SVM protocol)
+        is normalised as much by real shapes as by generated ones.
+        """
+        d = self.discriminator
+        outputs, _ = d.stateless_call(
+            [v.value for v in d.trainable_variables], [v.value for v in d.non_trainable_variables], x, training=True
+        )
+        return outputs
+
     def train_step(self, real):
         real = tf.convert_to_tensor(real)
         batch_size = tf.shape(real)[0]
         step = tf.convert_to_tensor(self.step_counter)
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         z = replica_slice(self.latent.sample(batch_size * replicas, self.seed_generator), batch_size)
-
-        # D step.
-        with tf.GradientTape() as d_tape:
-            fake = self.generator(z, training=True)
-            real_logits, _ = self.discriminator(real, training=True)
-            fake_logits, _ = self.discriminator(fake, training=True)
-            d_loss = losses.discriminator_loss(
-                real_logits, fake_logits, self.label_smoothing, self.fake_label_smoothing
-            )
-            d_objective = gradient_loss(d_loss, self.d_optimizer)
-        d_acc = replica_mean(losses.discriminator_accuracy(real_logits, fake_logits))
-        update_d = tf.logical_and(self._gate(d_acc), self.variant.discriminator_enabled(step))
-        d_variables = self.discriminator.trainable_variables
-
-        if replicas == 1:
-            # The gradient is only computed when it is used: the gate skips most D steps in practice.
-            def apply_d_update():
-                self.d_optimizer.apply(d_tape.gradient(d_objective, d_variables), d_variables)
-                return tf.constant(True)
-
-            tf.cond(update_d, apply_d_update, lambda: tf.constant(False))
-        else:
-            # Across replicas the gradient (an all-reduce with synchronized BatchNorm) cannot sit in a branch.
-            apply_if(update_d, self.d_optimizer, d_tape.gradient(d_objective, d_variables), d_variables)
-
-        # G step.
         g_variables = self.generator_variables
+
         with tf.GradientTape() as g_tape:
+            # The one G forward of the step: the D step sees it without gradient, the G step differentiates it.
             fake = self.generator(z, training=True)
-            fake_logits_g, fake_features = self.discriminator(fake, training=True)
+
+            # D step (not recorded on G's tape).
+            with g_tape.stop_recording():
+                fake_for_d = tf.stop_gradient(fake)
+                with tf.GradientTape() as d_tape:
+                    real_logits, _ = self.discriminator(real, training=True)
+                    fake_logits, _ = self.discriminator(fake_for_d, training=True)
+                    d_loss = losses.discriminator_loss(
+                        real_logits, fake_logits, self.label_smoothing, self.fake_label_smoothing
+                    )
+                    d_objective = gradient_loss(d_loss, self.d_optimizer)
+                d_acc = replica_mean(losses.discriminator_accuracy(real_logits, fake_logits))
+                update_d = tf.logical_and(self._gate(d_acc), self.variant.discriminator_enabled(step))
+                d_variables = self.discriminator.trainable_variables
+                if replicas == 1:
+                    # The gradient is only computed when it is used: the gate skips most D steps in practice.
+                    def apply_d_update():
+                        self.d_optimizer.apply(d_tape.gradient(d_objective, d_variables), d_variables)
+                        return tf.constant(True)
+
+                    tf.cond(update_d, apply_d_update, lambda: tf.constant(False))
+                else:
+                    # Across replicas the gradient (an all-reduce with synchronized BatchNorm) cannot sit in a branch.
+                    apply_if(update_d, self.d_optimizer, d_tape.gradient(d_objective, d_variables), d_variables)
+
+            # G step, through the D just updated.
+            fake_logits_g, fake_features = self.discriminate_without_updates(fake)
             real_features = None
             if self.variant.needs_real_features:
-                _, real_features = self.discriminator(real, training=True)
+                _, real_features = self.discriminate_without_updates(real)
             adversarial = losses.GENERATOR_LOSSES[self.g_loss_name](fake_logits_g)
             extra_loss, extra_metrics = self.variant.extra_generator_loss(
                 self,

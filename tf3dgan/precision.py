@@ -11,6 +11,8 @@ import contextlib
 
 import keras
 
+from tf3dgan import cpu
+
 MIXED_PRECISION = ("none", "mixed_bfloat16", "mixed_float16")
 
 
@@ -24,12 +26,33 @@ def policy_name(mixed_precision: str) -> str:
 @contextlib.contextmanager
 def dtype_policy(mixed_precision: str):
     """Within the block, layers are created with the policy of ``mixed_precision``; the old one is restored."""
+    warn_if_slow_here(mixed_precision)
     previous = keras.mixed_precision.dtype_policy()
     keras.mixed_precision.set_dtype_policy(policy_name(mixed_precision))
     try:
         yield
     finally:
         keras.mixed_precision.set_dtype_policy(previous)
+
+
+def warn_if_slow_here(mixed_precision: str) -> None:
+    """Warn once when a reduced precision will run slower than float32 on this machine's CPU.
+
+    bf16 is fast only where oneDNN has native bf16 dot products (AVX512_BF16 or AMX); elsewhere TensorFlow
+    emulates or falls back to Eigen and bf16 is slower than float32. fp16 has no fast CPU kernels at all.
+    """
+    if policy_name(mixed_precision) == "float32":
+        return
+    import tensorflow as tf
+
+    if tf.config.list_logical_devices("GPU"):
+        return
+    if mixed_precision == "mixed_float16":
+        cpu.warn_once("fp16", "train.mixed_precision=mixed_float16 on a CPU: TensorFlow has no fast float16 CPU "
+                      "kernels (~90x slower than float32 here); use none, or mixed_bfloat16 where bf16 is native.")
+    elif not cpu.native_bf16():
+        cpu.warn_once("bf16", f"train.mixed_precision=mixed_bfloat16 on a CPU without native bf16 (ISA: "
+                      f"{cpu.vector_isa()}): it will run slower than float32; use train.mixed_precision=none.")
 
 
 def wrap_optimizer(optimizer, mixed_precision: str):

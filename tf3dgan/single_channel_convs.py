@@ -7,6 +7,7 @@ overlap-add of the 4^3 taps into the 2x-finer grid. Split by output phase (the p
 along each axis), every output voxel sums exactly 2^3 taps of its neighbouring inputs, so the overlap-add is
 8 phases x 8 shifted slices and a depth-to-space. The layers below use it where oneDNN is slow and keep
 TensorFlow's own kernels where they are fast; weights, shapes and results are those of the Keras layers.
+It is a CPU measure: ``fast_path_applies`` keeps Keras' own kernels on a GPU (cuDNN; not measured here).
 """
 
 from __future__ import annotations
@@ -74,7 +75,11 @@ def _fast_input_gradient_conv(x, kernel):
     return tf.nn.conv3d(x, kernel_c, strides=STRIDES, padding="SAME"), grad
 
 
-def _is_k4_s2_same(layer) -> bool:
+def fast_path_applies(layer) -> bool:
+    """Whether ``layer`` uses the phase-split kernels: a k4 stride-2 "same" layer, on TensorFlow, with no GPU.
+
+    The one place that decides between them and Keras' own kernels.
+    """
     return (
         tuple(layer.kernel_size) == (4, 4, 4)
         and tuple(layer.strides) == (2, 2, 2)
@@ -82,6 +87,7 @@ def _is_k4_s2_same(layer) -> bool:
         and tuple(layer.dilation_rate) == (1, 1, 1)
         and layer.data_format == "channels_last"
         and keras.backend.backend() == "tensorflow"
+        and not tf.config.list_logical_devices("GPU")
     )
 
 
@@ -96,7 +102,7 @@ class OneChannelConv3DTranspose(keras.layers.Conv3DTranspose):
     """``Conv3DTranspose`` (k4, stride 2, "same") to one channel with a fast forward pass (see module)."""
 
     def call(self, inputs):
-        if self.filters != 1 or not _is_k4_s2_same(self):
+        if self.filters != 1 or not fast_path_applies(self):
             return super().call(inputs)
         return _finish(self, _fast_transpose_conv(inputs, tf.convert_to_tensor(self.kernel)))
 
@@ -106,6 +112,6 @@ class OneChannelConv3D(keras.layers.Conv3D):
     """``Conv3D`` (k4, stride 2, "same") from one channel with a fast input gradient (see module)."""
 
     def call(self, inputs):
-        if inputs.shape[-1] != 1 or self.groups != 1 or not _is_k4_s2_same(self):
+        if inputs.shape[-1] != 1 or self.groups != 1 or not fast_path_applies(self):
             return super().call(inputs)
         return _finish(self, _fast_input_gradient_conv(inputs, tf.convert_to_tensor(self.kernel)))
