@@ -79,6 +79,9 @@ class MatmulReference:
     def __init__(self, n: int = 2048, dtypes=("float32", "bfloat16")):
         import tensorflow as tf
 
+        if cpu.onednn_capped_below_avx512():
+            dtypes = tuple(d for d in dtypes if d != "bfloat16")
+
         self.n = n
         self.samples: dict[str, list[float]] = {d: [] for d in dtypes}
         self._fns = {}
@@ -97,6 +100,10 @@ class MatmulReference:
             seconds = min(time_call(lambda: fn().numpy(), repeats))  # best of a few: the machine's limit
             self.samples[dtype].append(flops / seconds / 1e9)
 
+    def last(self, dtype: str) -> float:
+        """The GFLOP/s of ``dtype`` at the last ``measure()`` (nan where it was not measured)."""
+        return self.samples[dtype][-1] if self.samples.get(dtype) else float("nan")
+
     def gflops(self, dtype: str) -> float:
-        """Median over the ``measure()`` calls of the GFLOP/s of ``dtype``."""
-        return median(self.samples[dtype])
+        """Median over the ``measure()`` calls of the GFLOP/s of ``dtype`` (nan where it was not measured)."""
+        return median(self.samples[dtype]) if self.samples.get(dtype) else float("nan")

@@ -91,7 +91,7 @@ def main(argv=None) -> int:
         step_rates.append(args.batch * args.steps / seconds)
         loads.append(common.load_average())
         print(f"  run {r + 1}: {step_rates[-1]:.3f} samples/s ({seconds / args.steps:.2f} s/step), "
-              f"matmul fp32 {reference.samples['float32'][-1]:.0f} / bf16 {reference.samples['bfloat16'][-1]:.0f} GFLOP/s, {loads[-1]}")
+              f"matmul fp32 {reference.last('float32'):.0f} / bf16 {reference.last('bfloat16'):.0f} GFLOP/s, {loads[-1]}")
     rate = common.median(step_rates)
     achieved = rate * flops["total"] / 1e9
     fp32, bf16 = reference.gflops("float32"), reference.gflops("bfloat16")

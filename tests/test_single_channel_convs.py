@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from tf3dgan.single_channel_convs import OneChannelConv3D, OneChannelConv3DTranspose
+from tf3dgan.single_channel_convs import OneChannelConv3D, OneChannelConv3DTranspose, fast_path_applies
 
 
 def _outputs_and_grads(layer, x):
@@ -27,6 +27,7 @@ def test_transpose_conv_to_one_channel_matches_keras(use_bias):
     ours.build(x.shape), ref.build(x.shape)
     ref.set_weights([rng.normal(size=w.shape).astype("float32") for w in ref.get_weights()])
     ours.set_weights(ref.get_weights())
+    assert fast_path_applies(ours)  # on this CPU-only machine the phase-split kernels run
     for a, b in zip(_outputs_and_grads(ours, x), _outputs_and_grads(ref, x)):
         assert a.shape == b.shape
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
@@ -39,6 +40,7 @@ def test_conv_from_one_channel_matches_keras():
     ref = layers.Conv3D(4, 4, strides=2, padding="same", use_bias=False)
     ours.build(x.shape), ref.build(x.shape)
     ours.set_weights(ref.get_weights())
+    assert fast_path_applies(ours)
     for a, b in zip(_outputs_and_grads(ours, x), _outputs_and_grads(ref, x)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 

@@ -17,8 +17,9 @@ import warnings
 ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
 # The ISA flags (as /proc/cpuinfo names them) that decide which kernels oneDNN can use, slowest first.
 VECTOR_ISA_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
-# ONEDNN_MAX_CPU_ISA values below which oneDNN has no native bf16 dot product.
-_ISA_CAPS_WITHOUT_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI")
+# ONEDNN_MAX_CPU_ISA values that keep oneDNN below AVX-512, and those that leave it no native bf16 dot product.
+_ISA_CAPS_BELOW_AVX512 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2")
+_ISA_CAPS_WITHOUT_BF16 = _ISA_CAPS_BELOW_AVX512 + ("AVX512_CORE", "AVX512_CORE_VNNI")
 
 _warned: set[str] = set()
 
@@ -67,6 +68,12 @@ def vector_isa() -> str:
     present = [isa for isa in VECTOR_ISA_FLAGS if isa in flags] or ["no avx2"]
     cap = os.environ.get("ONEDNN_MAX_CPU_ISA")
     return " ".join(present) + (f" (oneDNN capped at {cap})" if cap else "")
+
+
+def onednn_capped_below_avx512() -> bool:
+    """Whether ``ONEDNN_MAX_CPU_ISA`` keeps oneDNN below AVX-512 (TensorFlow still sends it bf16 work then,
+    which it cannot run: bf16 ops abort)."""
+    return os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper() in _ISA_CAPS_BELOW_AVX512
 
 
 def native_bf16() -> bool:

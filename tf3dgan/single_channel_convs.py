@@ -1,13 +1,14 @@
 """Faster exact versions of the two single-channel 3D convolutions of the 3D-GAN (k4, stride 2, "same").
 
-On CPU, oneDNN runs G's last layer (a transposed conv to ONE channel, 32^3x64 -> 64^3x1) and the input
-gradient of D's first conv (the same operation) at a few GFLOP/s, ~4x slower per FLOP than the wide layers.
-Both are the same linear map: a matmul of each input voxel's channels with the 64 kernel taps, then an
-overlap-add of the 4^3 taps into the 2x-finer grid. Split by output phase (the parity of the output index
-along each axis), every output voxel sums exactly 2^3 taps of its neighbouring inputs, so the overlap-add is
-8 phases x 8 shifted slices and a depth-to-space. The layers below use it where oneDNN is slow and keep
-TensorFlow's own kernels where they are fast; weights, shapes and results are those of the Keras layers.
-It is a CPU measure: ``fast_path_applies`` keeps Keras' own kernels on a GPU (cuDNN; not measured here).
+On CPU, oneDNN runs G's last layer (a transposed conv to ONE channel, e.g. 32^3x64 -> 64^3x1) and the input
+gradient of D's first conv (the same operation) at a few GFLOP/s, several times slower per FLOP than the
+wide layers. Split by output phase (the parity of the output index along each axis), every output voxel of
+that transposed conv sums a 2^3 window of its neighbouring inputs, each phase with its own 2^3 slice of the
+kernel. So the whole layer is ONE stride-1 2^3 convolution of the input padded by a voxel, to 8 channels
+(one per phase), then a depth-to-space (the "sub-pixel convolution" identity): a conv shape oneDNN runs
+fast on every ISA. The layers below use it where oneDNN is slow and keep TensorFlow's own kernels where they
+are fast; weights, shapes and results are those of the Keras layers. It is a CPU measure:
+``fast_path_applies`` keeps Keras' own kernels on a GPU (cuDNN; not measured here).
 """
 
 from __future__ import annotations
@@ -16,31 +17,35 @@ import keras
 import tensorflow as tf
 
 STRIDES = [1, 2, 2, 2, 1]
-# For an output phase p along one axis: (start in the input padded by one voxel, kernel tap) of its 2 terms.
-_PHASE_TERMS = {0: ((1, 1), (0, 3)), 1: ((2, 0), (1, 2))}
+# Kernel tap of a k4 stride-2 "same" transposed conv used by output phase p (row) at window offset d (column)
+# of the input padded by one voxel: phase 0 reads inputs i-1, i with taps 3, 1; phase 1 reads i, i+1 with 2, 0.
+_PHASE_TAPS = ((3, 1), (2, 0))
+
+
+def phase_kernel(kernel):
+    """The (2, 2, 2, C, 8) stride-1 kernel whose output channel pa*4 + pb*2 + pc is output phase (pa, pb, pc)
+    of the k4 stride-2 transposed conv with ``kernel`` (4, 4, 4, 1, C)."""
+    k = kernel[:, :, :, 0, :]
+    for axis in (0, 2, 4):  # each gather turns one tap axis into (phase, window offset)
+        k = tf.gather(k, _PHASE_TAPS, axis=axis)
+    k = tf.transpose(k, (1, 3, 5, 6, 0, 2, 4))  # (da, db, dc, C, pa, pb, pc)
+    return tf.reshape(k, (2, 2, 2, k.shape[3], 8))
 
 
 def transpose_conv_to_one_channel(x, kernel):
     """``conv3d_transpose(x, kernel)``, k4 stride 2 "same": x (B, n, n, n, C), kernel (4, 4, 4, 1, C) ->
     (B, 2n, 2n, 2n, 1)."""
-    n, channels = x.shape[1], x.shape[-1]
+    n = x.shape[1]
     batch = tf.shape(x)[0]
-    kernel = tf.cast(kernel, x.dtype)
-    taps_by_channel = tf.reshape(tf.transpose(kernel[:, :, :, 0, :], (3, 0, 1, 2)), (channels, 64))
-    taps = tf.matmul(tf.reshape(x, (-1, channels)), taps_by_channel)  # (B n^3, 64)
-    taps = tf.transpose(tf.reshape(taps, (batch, n, n, n, 64)), (4, 0, 1, 2, 3))
-    taps = tf.unstack(tf.pad(taps, [[0, 0], [0, 0], [1, 1], [1, 1], [1, 1]]), 64)
-    phases = []
-    for pa in (0, 1):
-        for pb in (0, 1):
-            for pc in (0, 1):
-                terms = [
-                    taps[ta * 16 + tb * 4 + tc][:, sa : sa + n, sb : sb + n, sc : sc + n]
-                    for sa, ta in _PHASE_TERMS[pa]
-                    for sb, tb in _PHASE_TERMS[pb]
-                    for sc, tc in _PHASE_TERMS[pc]
-                ]
-                phases.append(tf.add_n(terms))
+    padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [1, 1], [0, 0]])
+    windows = tf.nn.conv3d(padded, tf.cast(phase_kernel(kernel), x.dtype), [1, 1, 1, 1, 1], "VALID")
+    # Phase (pa, pb, pc) of output voxel i is window i + (pa, pb, pc): (B, n+1, n+1, n+1, 8) -> (B, n, n, n, 8).
+    phases = [
+        windows[:, pa : pa + n, pb : pb + n, pc : pc + n, pa * 4 + pb * 2 + pc]
+        for pa in (0, 1)
+        for pb in (0, 1)
+        for pc in (0, 1)
+    ]
     out = tf.reshape(tf.stack(phases, -1), (batch, n, n, n, 2, 2, 2))
     out = tf.transpose(out, (0, 1, 4, 2, 5, 3, 6))
     return tf.reshape(out, (batch, 2 * n, 2 * n, 2 * n, 1))
