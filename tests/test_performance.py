@@ -4,6 +4,7 @@ leave the D gate exact, and two replicas give the results of one device for the 
 import json
 import os
 import subprocess
+import warnings
 import sys
 import textwrap
 from pathlib import Path
@@ -37,7 +38,9 @@ def test_mixed_precision_trains_with_float32_logits_and_losses(policy, compute, 
     from tf3dgan import checkpoint, losses
     from tf3dgan.precision import compute_dtype
 
-    gan = build_gan(load_config(None, tiny_overrides + [f"train.mixed_precision={policy}", "train.d_gate=always"]))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "train.mixed_precision", RuntimeWarning)  # slow on a CPU: see test_cpu_setup
+        gan = build_gan(load_config(None, tiny_overrides + [f"train.mixed_precision={policy}", "train.d_gate=always"]))
     assert keras.mixed_precision.dtype_policy().name == "float32"  # not leaked by the build
     assert compute_dtype(gan.generator) == compute_dtype(gan.discriminator) == compute
     assert all(w.dtype == "float32" for w in gan.generator.weights)  # float32 master weights
