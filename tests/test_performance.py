@@ -4,9 +4,9 @@ leave the D gate exact, and two replicas give the results of one device for the 
 import json
 import os
 import subprocess
-import warnings
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import numpy as np
