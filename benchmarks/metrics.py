@@ -13,7 +13,7 @@ import os
 import time
 
 import data_io
-from tf3dgan import shape_metrics
+from tf3dgan.evaluation import shape_metrics
 
 
 def timed(label: str, fn):

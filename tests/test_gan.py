@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tf3dgan.builder import build_gan
+from tf3dgan.training.builder import build_gan
 from tf3dgan.config import load_config
 from variants import VARIANTS
 

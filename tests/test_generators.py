@@ -14,12 +14,12 @@ import pytest
 from data_io.errors import DataError
 from data_io.mesh_io import face_normals, read_obj, read_ply, read_stl, signed_volume, write_obj, write_ply, write_stl
 from data_io.meshes import voxels_to_mesh
-from tf3dgan.latent_space import (
+from tf3dgan.generation.latent_space import (
     dimension_effect, evaluate_expression, expression_names, interpolate, l1_distance_matrix, lerp,
     nearest_neighbours, resolve_latent, slerp,
 )
-from tf3dgan.postprocess import fill_holes, largest_component, mesh_field, postprocess, threshold_grids
-from tf3dgan.shape_files import resolve_layout, write_shapes
+from tf3dgan.generation.postprocess import fill_holes, largest_component, mesh_field, postprocess, threshold_grids
+from tf3dgan.generation.shape_files import resolve_layout, write_shapes
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,8 +29,8 @@ def trained_run(tmp_path_factory):
     """A 16^3, z_dim 8 run trained for 2 steps: ``(run_dir, config, gan, step)``, trained once per file."""
     from conftest import TINY
     from tf3dgan.config import load_config
-    from tf3dgan.run_folder import load_run
-    from tf3dgan.training import train
+    from tf3dgan.training.run_folder import load_run
+    from tf3dgan.training.loop import train
 
     run_dir = tmp_path_factory.mktemp("gen") / "run"
     voxels = (np.random.default_rng(0).random((20, 8, 8, 8)) > 0.7).astype("uint8")
@@ -305,7 +305,7 @@ def test_nearest_neighbours_iou_and_l1():
 # -- export --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def exported(trained_run, tmp_path_factory):
-    from tf3dgan.export import export_run
+    from tf3dgan.generation.export import export_run
 
     run_dir = trained_run[0]
     out = tmp_path_factory.mktemp("export") / "export"
@@ -404,7 +404,7 @@ def test_keras_file_round_trip_continues_training(trained_run, exported):
     import keras
     import tensorflow as tf
 
-    from tf3dgan.run_folder import load_run
+    from tf3dgan.training.run_folder import load_run
 
     run_dir = trained_run[0]
     out, _ = exported

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from tf3dgan import losses
+from tf3dgan.nn import losses
 
 LN2 = math.log(2.0)
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from data_io.plotting import figure_json, mesh_trace
-from tf3dgan.callbacks import read_metrics
+from tf3dgan.training.callbacks import read_metrics
 from tf3dgan.cli import main
 from tf3dgan.config import ConfigError, load_config
 
@@ -30,7 +30,7 @@ def free_port() -> int:
 
 
 class VisdomServer:
-    """``python -m tf3dgan.visdom_server`` in a subprocess on 127.0.0.1 (no network needed)."""
+    """``python -m tf3dgan.visdom.server`` in a subprocess on 127.0.0.1 (no network needed)."""
 
     def __init__(self, tmp_path: Path, port: int | None = None):
         self.port = port or free_port()
@@ -41,7 +41,7 @@ class VisdomServer:
     def start(self) -> "VisdomServer":
         static = self.tmp_path / f"static_{time.monotonic_ns()}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tf3dgan.visdom_server", "--port", str(self.port),
+            [sys.executable, "-m", "tf3dgan.visdom.server", "--port", str(self.port),
              "--env-path", str(self.tmp_path / "envs"), "--static-dir", str(static)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
@@ -110,7 +110,7 @@ def parse_page(path: Path) -> list[dict]:
 
 
 def test_static_folder_holds_every_asset_the_page_loads(tmp_path):
-    from tf3dgan.visdom_server import build_static
+    from tf3dgan.visdom.server import build_static
 
     static = build_static(tmp_path / "static")
     index = (static / "index.html").read_text()
@@ -128,7 +128,7 @@ def test_static_folder_holds_every_asset_the_page_loads(tmp_path):
 
 @pytest.mark.slow
 def test_live_plots_read_back_from_server(server, tmp_path, tiny_overrides, tiny_voxels):
-    from tf3dgan.training import train
+    from tf3dgan.training.loop import train
 
     config = tiny_config(
         tiny_overrides, "train.steps=8", "monitor.visdom=true", f"monitor.visdom_port={server.port}",
@@ -162,7 +162,7 @@ def test_live_plots_read_back_from_server(server, tmp_path, tiny_overrides, tiny
 @pytest.mark.slow
 def test_server_killed_mid_run_training_finishes_with_a_warning(server, tmp_path, tiny_overrides, tiny_voxels):
     from data_io.visdom_client import VisdomUnavailableWarning
-    from tf3dgan.training import train
+    from tf3dgan.training.loop import train
 
     class KillServer(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -215,7 +215,7 @@ def test_client_reconnects_and_resends_history(tmp_path):
 
 def test_panel_meshes_exact_on_a_known_grid(tmp_path):
     from data_io.meshes import voxels_to_mesh
-    from tf3dgan.monitor import write_sample_page
+    from tf3dgan.training.monitor import write_sample_page
 
     grids = np.zeros((3, 16, 16, 16), np.float32)
     grids[0, 4:12, 4:12, 4:12] = 1.0  # an 8^3 cube
@@ -246,7 +246,7 @@ def test_large_meshes_are_decimated_in_the_same_frame():
 
 
 def test_training_writes_pages_and_plot_regenerates_them(tmp_path, tiny_overrides, tiny_voxels, capsys):
-    from tf3dgan.training import train
+    from tf3dgan.training.loop import train
 
     run_dir = tmp_path / "run"
     train(tiny_config(tiny_overrides, "train.steps=5"), run_dir, voxels=tiny_voxels, progress=False)
@@ -269,7 +269,7 @@ def test_training_writes_pages_and_plot_regenerates_them(tmp_path, tiny_override
 
 
 def test_html_every_selects_snapshots_and_is_validated(tmp_path, tiny_overrides, tiny_voxels):
-    from tf3dgan.training import train
+    from tf3dgan.training.loop import train
 
     run_dir = tmp_path / "run"
     train(tiny_config(tiny_overrides, "train.steps=8", "monitor.html_every=8"), run_dir, voxels=tiny_voxels,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tf3dgan import networks
-from tf3dgan.model_stats import network_stats
+from tf3dgan.nn import networks
+from tf3dgan.nn.model_stats import network_stats
 
 
 @pytest.mark.parametrize("use_bias", [False, True])

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tf3dgan.builder import build_gan
+from tf3dgan.training.builder import build_gan
 from tf3dgan.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,8 +34,9 @@ def test_mixed_precision_trains_with_float32_logits_and_losses(policy, compute, 
     import keras
     import tensorflow as tf
 
-    from tf3dgan import checkpoint, losses
-    from tf3dgan.precision import compute_dtype
+    from tf3dgan.nn import losses
+    from tf3dgan.training import checkpoint
+    from tf3dgan.training.precision import compute_dtype
 
     gan = build_gan(load_config(None, tiny_overrides + [f"train.mixed_precision={policy}", "train.d_gate=always"]))
     assert keras.mixed_precision.dtype_policy().name == "float32"  # not leaked by the build
@@ -65,7 +66,7 @@ def test_mixed_precision_trains_with_float32_logits_and_losses(policy, compute, 
 
 
 def test_policy_does_not_leak_into_later_builds(tiny_overrides):
-    from tf3dgan.precision import compute_dtype
+    from tf3dgan.training.precision import compute_dtype
 
     build_gan(load_config(None, tiny_overrides + ["train.mixed_precision=mixed_bfloat16"]))
     gan = build_gan(load_config(None, tiny_overrides))
@@ -87,7 +88,7 @@ def test_loss_scaled_gate_skip_leaves_d_and_its_loss_scale_untouched(tiny_overri
 
 
 def test_batch_must_split_across_replicas():
-    from tf3dgan.distribute import check_global_batch, get_strategy
+    from tf3dgan.training.distribute import check_global_batch, get_strategy
 
     check_global_batch(5, "none")
     replicas = get_strategy("mirrored").num_replicas_in_sync  # 1 here: one CPU device in this process
@@ -115,9 +116,9 @@ TWO_DEVICES = textwrap.dedent(
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import numpy as np
     from tf3dgan.config import load_config
-    from tf3dgan.training import train
-    from tf3dgan.callbacks import read_metrics
-    from tf3dgan.distribute import get_strategy
+    from tf3dgan.training.loop import train
+    from tf3dgan.training.callbacks import read_metrics
+    from tf3dgan.training.distribute import get_strategy
 
     tiny, out = json.loads(sys.argv[1]), sys.argv[2]
     voxels = (np.random.default_rng(0).random((20, 8, 8, 8)) > 0.7).astype("uint8")

@@ -8,10 +8,10 @@ import keras
 import numpy as np
 import pytest
 
-from tf3dgan.checkpoint import latest_checkpoint, list_checkpoints, restore_checkpoint
+from tf3dgan.training.checkpoint import latest_checkpoint, list_checkpoints, restore_checkpoint
 from tf3dgan.cli import main
 from tf3dgan.config import ConfigError, load_config
-from tf3dgan.training import train
+from tf3dgan.training.loop import train
 
 
 @pytest.fixture

@@ -64,7 +64,7 @@ def main(argv=None) -> int:
     _start_tensorflow_quietly()
     from data_io.errors import DataError
     from tf3dgan.config import ConfigError
-    from tf3dgan.run_folder import RunFolderError
+    from tf3dgan.training.run_folder import RunFolderError
 
     try:
         return args.func(args) or 0

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import tensorflow as tf
 
-from tf3dgan import networks
+from tf3dgan.nn import networks
 from tf3dgan.config import ConfigError
 
 

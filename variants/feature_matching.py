@@ -5,7 +5,7 @@ the distance between batch-mean intermediate D features, added to the (kept) adv
 """
 
 from tf3dgan.config import ConfigError
-from tf3dgan.losses import feature_matching_loss
+from tf3dgan.nn.losses import feature_matching_loss
 from variants.base import Variant
 
 

@@ -36,9 +36,9 @@ def parse_bindings(items) -> dict:
 
 
 def run(args) -> int:
-    from tf3dgan.latent_space import evaluate_expression, expression_names, resolve_latent
-    from tf3dgan.run_folder import load_run
-    from tf3dgan.shape_files import resolve_layout
+    from tf3dgan.generation.latent_space import evaluate_expression, expression_names, resolve_latent
+    from tf3dgan.training.run_folder import load_run
+    from tf3dgan.generation.shape_files import resolve_layout
 
     check_postprocess_arguments(args)
     bindings = parse_bindings(args.latents)

@@ -28,10 +28,10 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from tf3dgan.latent_space import dimension_effect, dimension_sensitivity, resolve_latent
-    from tf3dgan.postprocess import check_threshold
-    from tf3dgan.run_folder import load_run
-    from tf3dgan.shape_strip import default_html_path, write_strip
+    from tf3dgan.generation.latent_space import dimension_effect, dimension_sensitivity, resolve_latent
+    from tf3dgan.generation.postprocess import check_threshold
+    from tf3dgan.training.run_folder import load_run
+    from tf3dgan.generation.shape_strip import default_html_path, write_strip
 
     check_threshold(args.threshold, "--threshold")
     out = Path(args.out)

@@ -50,7 +50,7 @@ def _read(path: str, split: str, rotations: str, classes, size: int | None, seed
 
 def run(args) -> int:
     import data_io
-    from tf3dgan import shape_metrics
+    from tf3dgan.evaluation import shape_metrics
 
     if args.n < 2:
         raise CLIError(f"--n must be >= 2, got {args.n}")
@@ -58,8 +58,8 @@ def run(args) -> int:
         raise CLIError(f"--out {args.out}: expected a .json file name")
     probabilities = None
     if args.run:
-        from tf3dgan.ablation import sample_shapes
-        from tf3dgan.run_folder import load_run
+        from tf3dgan.evaluation.ablation import sample_shapes
+        from tf3dgan.training.run_folder import load_run
 
         config, gan, step = load_run(args.run)
         probabilities, samples = sample_shapes(gan, args.n, args.seed)
@@ -67,8 +67,8 @@ def run(args) -> int:
     elif args.untrained:
         import keras
 
-        from tf3dgan.ablation import sample_shapes
-        from tf3dgan.builder import build_gan
+        from tf3dgan.evaluation.ablation import sample_shapes
+        from tf3dgan.training.builder import build_gan
         from tf3dgan.config import load_config
 
         config = load_config(args.untrained, args.overrides)

@@ -11,7 +11,7 @@ SPEC_HELP = "a seed (int), a latent file (.npy/.npz/.mat) or FILE#i (row i, e.g.
 
 
 def add_parser(subparsers) -> None:
-    from tf3dgan.latent_space import INTERPOLATIONS
+    from tf3dgan.generation.latent_space import INTERPOLATIONS
 
     p = subparsers.add_parser("interpolate", help="shapes interpolated between two latent vectors")
     p.add_argument("--run", required=True, help="run folder written by `tf3dgan train`")
@@ -28,8 +28,8 @@ def add_parser(subparsers) -> None:
 
 def write_strip_for(args, voxels, probabilities, titles, title):
     """The HTML strip of post-processed shapes (unless --no-html); returns its path or None."""
-    from tf3dgan.postprocess import mesh_field
-    from tf3dgan.shape_strip import default_html_path, write_strip
+    from tf3dgan.generation.postprocess import mesh_field
+    from tf3dgan.generation.shape_strip import default_html_path, write_strip
 
     if args.no_html:
         return None
@@ -40,9 +40,9 @@ def write_strip_for(args, voxels, probabilities, titles, title):
 
 
 def run(args) -> int:
-    from tf3dgan.latent_space import interpolate, resolve_latent
-    from tf3dgan.run_folder import load_run
-    from tf3dgan.shape_files import resolve_layout
+    from tf3dgan.generation.latent_space import interpolate, resolve_latent
+    from tf3dgan.training.run_folder import load_run
+    from tf3dgan.generation.shape_files import resolve_layout
 
     if args.steps < 2:
         raise CLIError(f"--steps must be >= 2 (both endpoints are included), got {args.steps}")

@@ -20,8 +20,8 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from tqdm.auto import tqdm
 
-    from tf3dgan.callbacks import METRICS_FILE, SAMPLES_DIR
-    from tf3dgan.monitor import write_loss_page, write_sample_page
+    from tf3dgan.training.callbacks import METRICS_FILE, SAMPLES_DIR
+    from tf3dgan.training.monitor import write_loss_page, write_sample_page
 
     run_dir = Path(args.run)
     if not run_dir.is_dir():

@@ -10,7 +10,7 @@ from tf3dgan.cli import CLIError
 def add_postprocess_arguments(p) -> None:
     """The post-processing and output options shared by the commands that write shapes."""
     from data_io.mesh_io import MESH_SCALES
-    from tf3dgan.shape_files import FORMATS
+    from tf3dgan.generation.shape_files import FORMATS
 
     p.add_argument("--threshold", type=float, default=0.5,
                    help="occupancy threshold in [0, 1] (default 0.5; the authors' viewer used 0.1)")
@@ -45,8 +45,8 @@ def check_postprocess_arguments(args) -> None:
 
 def write_outputs(args, probabilities, z) -> tuple[np.ndarray, list]:
     """Post-process ``probabilities`` as ``args`` says and write them to ``args.out``; return (voxels, files)."""
-    from tf3dgan.postprocess import postprocess
-    from tf3dgan.shape_files import write_shapes
+    from tf3dgan.generation.postprocess import postprocess
+    from tf3dgan.generation.shape_files import write_shapes
 
     voxels = postprocess(probabilities, args.threshold, args.largest_component, args.connectivity, args.fill_holes)
     files = write_shapes(args.out, voxels, probabilities, z, args.format, args.threshold, args.mesh_scale,
@@ -55,8 +55,8 @@ def write_outputs(args, probabilities, z) -> tuple[np.ndarray, list]:
 
 
 def run(args) -> int:
-    from tf3dgan.run_folder import load_run
-    from tf3dgan.shape_files import resolve_layout
+    from tf3dgan.training.run_folder import load_run
+    from tf3dgan.generation.shape_files import resolve_layout
 
     if args.n < 1:
         raise CLIError(f"--n must be >= 1, got {args.n}")

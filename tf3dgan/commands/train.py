@@ -17,9 +17,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from tf3dgan.callbacks import read_metrics
+    from tf3dgan.training.callbacks import read_metrics
     from tf3dgan.config import load_config
-    from tf3dgan.training import train
+    from tf3dgan.training.loop import train
 
     config = load_config(args.config, args.overrides)
     try:

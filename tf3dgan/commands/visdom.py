@@ -1,4 +1,4 @@
-"""``tf3dgan visdom``: start a visdom server on 127.0.0.1 that works offline (see tf3dgan.visdom_server)."""
+"""``tf3dgan visdom``: start a visdom server on 127.0.0.1 that works offline (see tf3dgan.visdom.server)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from tf3dgan.visdom_server import serve
+    from tf3dgan.visdom.server import serve
 
     if not 1 <= args.port <= 65535:
         raise CLIError(f"--port must be in 1..65535, got {args.port}")

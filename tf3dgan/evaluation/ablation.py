@@ -166,7 +166,7 @@ def load_suite(path: str | Path) -> Suite:
 
 def checkpoint_step(run_dir: Path) -> int:
     """The step of the newest checkpoint in ``run_dir`` (0 when there is none)."""
-    from tf3dgan.checkpoint import latest_checkpoint
+    from tf3dgan.training.checkpoint import latest_checkpoint
 
     ckpt = latest_checkpoint(run_dir)
     if ckpt is None:
@@ -197,7 +197,7 @@ def sample_shapes(gan, n: int, seed: int):
 
 
 def _run_summary(run_dir: Path) -> dict:
-    from tf3dgan.callbacks import read_metrics
+    from tf3dgan.training.callbacks import read_metrics
 
     records = read_metrics(run_dir)
     if not records:
@@ -210,7 +210,7 @@ def _run_summary(run_dir: Path) -> dict:
 
 def evaluate_run(run: SuiteRun, run_dir: Path, suite: Suite, reference_cache: dict, gan=None) -> dict:
     """Scores of the run in ``run_dir`` (cached in evaluation.json for the same step and settings)."""
-    from tf3dgan import shape_metrics
+    from tf3dgan.evaluation import shape_metrics
 
     settings = {"evaluate": suite.evaluate, "svm": suite.svm}
     step = checkpoint_step(run_dir)
@@ -223,7 +223,7 @@ def evaluate_run(run: SuiteRun, run_dir: Path, suite: Suite, reference_cache: di
         if cached.get("step") == step and cached.get("settings") == json.loads(json.dumps(settings)):
             return cached["scores"]
     if gan is None:
-        from tf3dgan.run_folder import load_run
+        from tf3dgan.training.run_folder import load_run
 
         _, gan, step = load_run(run_dir)
     cube_len = run.config.model.cube_len
@@ -233,7 +233,7 @@ def evaluate_run(run: SuiteRun, run_dir: Path, suite: Suite, reference_cache: di
     probabilities, voxels = sample_shapes(gan, suite.evaluate["n"], suite.evaluate["seed"])
     scores = shape_metrics.compare_sets(voxels, reference, suite.evaluate["distance"], probabilities=probabilities)
     if suite.svm is not None:
-        from tf3dgan import svm_eval
+        from tf3dgan.evaluation import svm as svm_eval
 
         result = svm_eval.evaluate_discriminator(
             gan.discriminator, suite.svm["data"], c=suite.svm["c"], max_per_class=suite.svm["max_per_class"],
@@ -247,7 +247,7 @@ def evaluate_run(run: SuiteRun, run_dir: Path, suite: Suite, reference_cache: di
 
 def run_suite(suite: Suite, out_dir: str | Path, progress: bool = True, log=print) -> list[dict]:
     """Train (or resume / skip) and score every run of ``suite`` in ``out_dir``; write the report files."""
-    from tf3dgan.training import train
+    from tf3dgan.training.loop import train
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -283,7 +283,7 @@ def run_suite(suite: Suite, out_dir: str | Path, progress: bool = True, log=prin
 
 def untrained_svm_baseline(suite: Suite, out_dir: Path) -> float:
     """SVM accuracy of an untrained D with the first run's architecture (cached in untrained_svm.json)."""
-    from tf3dgan import svm_eval
+    from tf3dgan.evaluation import svm as svm_eval
 
     path = out_dir / "untrained_svm.json"
     config = suite.runs[0].config
@@ -367,7 +367,7 @@ def write_curves(out_dir: Path, names: list[str]) -> Path:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from tf3dgan.callbacks import read_metrics
+    from tf3dgan.training.callbacks import read_metrics
 
     fig = make_subplots(rows=2, cols=2, subplot_titles=CURVES)
     palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tf3dgan.builder import build_gan
-from tf3dgan.checkpoint import latest_checkpoint, restore_checkpoint
+from tf3dgan.training.builder import build_gan
+from tf3dgan.training.checkpoint import latest_checkpoint, restore_checkpoint
 from tf3dgan.config import Config, from_dict, read_yaml
 
 CONFIG_FILE = "config.yaml"

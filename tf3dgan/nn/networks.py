@@ -16,7 +16,7 @@ import math
 import keras
 from keras import layers
 
-from tf3dgan.single_channel_convs import OneChannelConv3D, OneChannelConv3DTranspose
+from tf3dgan.nn.single_channel_convs import OneChannelConv3D, OneChannelConv3DTranspose
 
 
 def num_resolution_doublings(cube_len: int) -> int:

@@ -75,7 +75,7 @@ def write_mesh_file(path, fmt, voxels, probabilities, threshold, mesh_scale="uni
     """Mesh the boundary of the post-processed ``voxels`` (sub-voxel smooth where probabilities allow)."""
     from data_io.mesh_io import scale_mesh, write_mesh
     from data_io.meshes import voxels_to_mesh
-    from tf3dgan.postprocess import mesh_field
+    from tf3dgan.generation.postprocess import mesh_field
 
     field, level = mesh_field(probabilities, voxels, threshold)
     mesh = voxels_to_mesh(field, threshold=level, name=name)

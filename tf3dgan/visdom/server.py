@@ -4,11 +4,11 @@
 crashes without internet. The pip package already ships visdom's own front end (``static/js/main.js``,
 ``index.html``, its CSS); what it lacks are those third-party files. This module builds a static folder
 from three parts, all present after ``pip install``: visdom's shipped static files, the small third-party
-files vendored in ``tf3dgan/visdom_static`` (see THIRD_PARTY.md there), and plotly.js from the ``plotly``
+files vendored in ``tf3dgan/visdom/static`` (see THIRD_PARTY.md there), and plotly.js from the ``plotly``
 Python package. It then runs visdom's tornado Application on that folder, without calling
 ``download_scripts`` and without touching the installed visdom package.
 
-Run as ``tf3dgan visdom`` or ``python -m tf3dgan.visdom_server --port P``.
+Run as ``tf3dgan visdom`` or ``python -m tf3dgan.visdom.server --port P``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Optional
 
-VENDORED = Path(__file__).with_name("visdom_static")
+VENDORED = Path(__file__).with_name("static")
 PLOTLY_JS = "js/plotly-plotly.min.js"  # the name visdom's index.html loads
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tf3dgan import losses
-from tf3dgan.latent import LatentSampler
+from tf3dgan.nn import losses
+from tf3dgan.nn.latent import LatentSampler
 from variants import GeneratorStepTensors, get_variant
 
 BASE_METRICS = ("d_loss", "g_loss", "d_acc", "d_real", "d_fake", "d_updated")

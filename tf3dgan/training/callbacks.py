@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from data_io.atomic import atomic_write_bytes
-from tf3dgan.checkpoint import save_checkpoint
+from tf3dgan.training.checkpoint import save_checkpoint
 
 METRICS_FILE = "metrics.jsonl"
 SAMPLES_DIR = "samples"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import keras
 
 from tf3dgan.config import Config
-from tf3dgan.distribute import check_global_batch, strategy_scope
-from tf3dgan.gan import GAN
-from tf3dgan.precision import dtype_policy, wrap_optimizer
+from tf3dgan.training.distribute import check_global_batch, strategy_scope
+from tf3dgan.training.gan import GAN
+from tf3dgan.training.precision import dtype_policy, wrap_optimizer
 from variants import get_variant
 
 

@@ -281,7 +281,7 @@ def l1_distance_matrix(probabilities, train, chunk: int = 256) -> np.ndarray:
 
 def nearest_neighbours(probabilities, voxels, train) -> Neighbours:
     """Nearest training grid of each sample in 1 - IoU (binary ``voxels``) and in L1 (``probabilities``)."""
-    from tf3dgan.shape_metrics import iou_distance_matrix
+    from tf3dgan.evaluation.shape_metrics import iou_distance_matrix
 
     voxels, train = np.asarray(voxels), np.asarray(train)
     if voxels.shape[1:] != train.shape[1:]:

@@ -1,7 +1,7 @@
 """Monitoring of a training run: offline HTML pages in the run folder, and live plots on a visdom server.
 
 ``monitor_callbacks(config, run_dir)`` returns the Keras callbacks and the sample-snapshot listeners that
-``tf3dgan.training.train`` adds. The drawing itself lives in ``data_io.plotting``; posting in
+``tf3dgan.training.loop.train`` adds. The drawing itself lives in ``data_io.plotting``; posting in
 ``data_io.visdom_client``. Nothing here can stop training: visdom posts run on a background thread.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from tf3dgan.callbacks import SAMPLES_DIR, read_metrics
+from tf3dgan.training.callbacks import SAMPLES_DIR, read_metrics
 
 LOSS_PAGE = "loss_curves.html"
 # Shapes drawn in a panel (the fixed latent set may be larger); data_io.plotting caps the faces per panel.
