@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from tf3dgan.config import ConfigError, load_config
+from tf3dgan.config import load_config
+from tf3dgan.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data_io.errors import DataError
+from tf3dgan.errors import DataError, UsageError
 from data_io.mesh_io import face_normals, read_obj, read_ply, read_stl, signed_volume, write_obj, write_ply, write_stl
 from data_io.meshes import voxels_to_mesh
 from tf3dgan.generation.latent_space import (
@@ -51,7 +51,7 @@ def test_threshold_is_strict_and_checked():
     np.testing.assert_array_equal(threshold_grids(p, 0.5), [[[0, 0, 0, 1, 1]]])
     np.testing.assert_array_equal(threshold_grids(p, 0.1), [[[0, 0, 1, 1, 1]]])
     for bad in (-0.01, 1.5):
-        with pytest.raises(DataError, match=r"threshold must be in \[0, 1\]"):
+        with pytest.raises(UsageError, match=r"threshold must be in \[0, 1\]"):
             threshold_grids(p, bad)
 
 
@@ -78,7 +78,7 @@ def test_largest_component_depends_on_connectivity(connectivity, expected):
     out = largest_component(g, connectivity)
     np.testing.assert_array_equal(out, want)
     np.testing.assert_array_equal(largest_component(np.stack([g, g]), connectivity), np.stack([want, want]))
-    with pytest.raises(DataError, match="connectivity must be 6, 18 or 26"):
+    with pytest.raises(UsageError, match="connectivity must be 6, 18 or 26"):
         largest_component(g, 8)
 
 
@@ -191,11 +191,11 @@ def test_write_shapes_every_format_reads_back(tmp_path):
 
 
 def test_output_errors(tmp_path):
-    with pytest.raises(DataError, match="holds one shape, got 3"):
+    with pytest.raises(UsageError, match="holds one shape, got 3"):
         resolve_layout(tmp_path / "x.obj", None, 3)
-    with pytest.raises(DataError, match="contradicts --format"):
+    with pytest.raises(UsageError, match="contradicts --format"):
         resolve_layout(tmp_path / "x.stl", "obj", 1)
-    with pytest.raises(DataError, match="unknown output type .txt"):
+    with pytest.raises(UsageError, match="unknown output type .txt"):
         resolve_layout(tmp_path / "x.txt", None, 1)
     empty = np.zeros((1, 8, 8, 8), np.float32)
     with pytest.raises(DataError, match="an empty grid has no surface"):
@@ -227,7 +227,7 @@ def test_lerp_and_slerp_endpoints_and_norms():
 
     z = interpolate(a, b, 5, "linear")
     assert z.shape == (5, 200) and z.dtype == np.float32
-    with pytest.raises(DataError, match="steps must be >= 2"):
+    with pytest.raises(UsageError, match="steps must be >= 2"):
         interpolate(a, b, 1)
 
 
@@ -250,7 +250,7 @@ def test_arithmetic_expression_exact_and_safe():
         "'x'": "only numbers",
     }
     for expr, message in bad.items():
-        with pytest.raises(DataError, match=message):
+        with pytest.raises(UsageError, match=message):
             evaluate_expression(expr, latents)
 
 
@@ -263,11 +263,11 @@ def test_resolve_latent_specs(tmp_path, trained_run):
     np.testing.assert_array_equal(resolve_latent(f"{tmp_path / 's.npz'}#2", 8), z[2])
     np.testing.assert_array_equal(resolve_latent(f"{tmp_path / 's.npz'}#-1", 8), z[2])
     np.testing.assert_array_equal(resolve_latent(str(tmp_path / "one.npy"), 8), z[1])
-    with pytest.raises(DataError, match="vectors of size 8, but the run's generator takes z_dim 200"):
+    with pytest.raises(UsageError, match="vectors of size 8, but the run's generator takes z_dim 200"):
         resolve_latent(str(tmp_path / "one.npy"), 200)
-    with pytest.raises(DataError, match="holds 3 vectors; pick one"):
+    with pytest.raises(UsageError, match="holds 3 vectors; pick one"):
         resolve_latent(str(tmp_path / "s.npz"), 8)
-    with pytest.raises(DataError, match="index 3 out of range"):
+    with pytest.raises(UsageError, match="index 3 out of range"):
         resolve_latent(f"{tmp_path / 's.npz'}#3", 8)
     with pytest.raises(DataError, match="latent file not found"):
         resolve_latent(str(tmp_path / "missing.npy"), 8)

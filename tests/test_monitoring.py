@@ -20,7 +20,8 @@ import pytest
 from data_io.plotting import figure_json, mesh_trace
 from tf3dgan.training.callbacks import read_metrics
 from tf3dgan.cli import main
-from tf3dgan.config import ConfigError, load_config
+from tf3dgan.config import load_config
+from tf3dgan.errors import ConfigError
 
 
 def free_port() -> int:

@@ -10,7 +10,8 @@ import pytest
 
 from tf3dgan.training.checkpoint import latest_checkpoint, list_checkpoints, restore_checkpoint
 from tf3dgan.cli import main
-from tf3dgan.config import ConfigError, load_config
+from tf3dgan.config import load_config
+from tf3dgan.errors import ConfigError
 from tf3dgan.training.loop import train
 
 

@@ -27,10 +27,6 @@ COMMAND_MODULES = [
 ]
 
 
-class CLIError(Exception):
-    """A user error reported as one line on stderr, exit status 2."""
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tf3dgan", description="Volumetric 3D-GANs in Keras 3 / TensorFlow.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -62,13 +58,11 @@ def _start_tensorflow_quietly() -> None:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     _start_tensorflow_quietly()
-    from data_io.errors import DataError
-    from tf3dgan.config import ConfigError
-    from tf3dgan.training.run_folder import RunFolderError
+    from tf3dgan.errors import UserError
 
     try:
         return args.func(args) or 0
-    except (CLIError, ConfigError, DataError, RunFolderError) as err:
+    except UserError as err:
         print(f"tf3dgan {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

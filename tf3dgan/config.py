@@ -15,9 +15,7 @@ from typing import Any, Literal, Optional
 
 import yaml
 
-
-class ConfigError(ValueError):
-    """A config file or override is invalid; the message names the source, the key and what was expected."""
+from tf3dgan.errors import ConfigError
 
 
 @dataclass

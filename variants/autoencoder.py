@@ -7,7 +7,7 @@ off. After that the run is the paper's GAN (plus ``recon_weight_after`` x recons
 
 import tensorflow as tf
 
-from tf3dgan.config import ConfigError
+from tf3dgan.errors import ConfigError
 from tf3dgan.nn.losses import reconstruction_loss
 from variants.base import Variant
 

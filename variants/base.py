@@ -8,7 +8,7 @@ from typing import Any, Optional
 import tensorflow as tf
 
 from tf3dgan.nn import networks
-from tf3dgan.config import ConfigError
+from tf3dgan.errors import ConfigError
 
 
 @dataclass

@@ -4,7 +4,7 @@ tf-3dgan matched the batch-mean final logit and multiplied the adversarial term 
 the distance between batch-mean intermediate D features, added to the (kept) adversarial loss.
 """
 
-from tf3dgan.config import ConfigError
+from tf3dgan.errors import ConfigError
 from tf3dgan.nn.losses import feature_matching_loss
 from variants.base import Variant
 

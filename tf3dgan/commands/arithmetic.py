@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tf3dgan.cli import CLIError
+from tf3dgan.errors import UsageError
 from tf3dgan.commands.interpolate import SPEC_HELP, write_strip_for
 from tf3dgan.commands.sample import add_postprocess_arguments, check_postprocess_arguments, write_outputs
 
@@ -28,9 +28,9 @@ def parse_bindings(items) -> dict:
     for item in items:
         name, sep, spec = item.partition("=")
         if not sep or not name.isidentifier() or not spec:
-            raise CLIError(f"--latents {item!r}: expected NAME=SPEC, e.g. a=samples.npz#3")
+            raise UsageError(f"--latents {item!r}: expected NAME=SPEC, e.g. a=samples.npz#3")
         if name in bindings:
-            raise CLIError(f"--latents: {name!r} given twice")
+            raise UsageError(f"--latents: {name!r} given twice")
         bindings[name] = spec
     return bindings
 
@@ -45,7 +45,7 @@ def run(args) -> int:
     names = expression_names(args.expr)
     missing = [n for n in names if n not in bindings]
     if missing:
-        raise CLIError(f"--expr uses {', '.join(missing)}, not given in --latents")
+        raise UsageError(f"--expr uses {', '.join(missing)}, not given in --latents")
     resolve_layout(args.out, args.format, len(names) + 1)
     config, gan, step = load_run(args.run)
     latents = {name: resolve_latent(bindings[name], gan.z_dim, gan) for name in names}

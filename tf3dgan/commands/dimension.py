@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tf3dgan.cli import CLIError
+from tf3dgan.errors import UsageError
 from tf3dgan.commands.interpolate import SPEC_HELP
 
 
@@ -36,7 +36,7 @@ def run(args) -> int:
     check_threshold(args.threshold, "--threshold")
     out = Path(args.out)
     if out.suffix != ".npz":
-        raise CLIError(f"--out {out}: expected a .npz file name")
+        raise UsageError(f"--out {out}: expected a .npz file name")
     config, gan, step = load_run(args.run)
     z = resolve_latent(args.z, gan.z_dim, gan)
     delta = args.delta if args.delta is not None else (
@@ -47,12 +47,12 @@ def run(args) -> int:
         ranking = dimension_sensitivity(gan, z, delta, args.threshold)
         dim = int(np.argmax(ranking))
     if not 0 <= dim < gan.z_dim:
-        raise CLIError(f"--dim must be in [0, {gan.z_dim}), got {dim}")
+        raise UsageError(f"--dim must be in [0, {gan.z_dim}), got {dim}")
     if args.values:
         try:
             values = [float(v) for v in args.values.split(",")]
         except ValueError:
-            raise CLIError(f"--values {args.values!r}: expected comma-separated numbers") from None
+            raise UsageError(f"--values {args.values!r}: expected comma-separated numbers") from None
     else:
         values = list(z[dim] + delta * np.linspace(-1.0, 1.0, 5))
     effect = dimension_effect(gan, z, dim, values, args.threshold)

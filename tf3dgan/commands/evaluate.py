@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tf3dgan.cli import CLIError
+from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
@@ -53,9 +53,9 @@ def run(args) -> int:
     from tf3dgan.evaluation import shape_metrics
 
     if args.n < 2:
-        raise CLIError(f"--n must be >= 2, got {args.n}")
+        raise UsageError(f"--n must be >= 2, got {args.n}")
     if args.out and Path(args.out).suffix != ".json":
-        raise CLIError(f"--out {args.out}: expected a .json file name")
+        raise UsageError(f"--out {args.out}: expected a .json file name")
     probabilities = None
     if args.run:
         from tf3dgan.evaluation.ablation import sample_shapes
@@ -97,7 +97,7 @@ def run(args) -> int:
                             args.n_reference, args.seed)
         reference = data_io.resize(reference, size)
     except ValueError as err:
-        raise CLIError(str(err)) from None
+        raise UsageError(str(err)) from None
     kwargs = {"n_points": args.n_points, "seed": args.seed} if args.distance == "chamfer" else {}
     result = shape_metrics.compare_sets(samples, reference, args.distance, probabilities, progress=True, **kwargs)
     reference_label = (f"synthetic (held-out seed {args.seed + 1000})" if args.reference == "synthetic"

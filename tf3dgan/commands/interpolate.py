@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tf3dgan.cli import CLIError
+from tf3dgan.errors import UsageError
 from tf3dgan.commands.sample import add_postprocess_arguments, check_postprocess_arguments, write_outputs
 
 SPEC_HELP = "a seed (int), a latent file (.npy/.npz/.mat) or FILE#i (row i, e.g. of a `tf3dgan sample` .npz)"
@@ -45,7 +45,7 @@ def run(args) -> int:
     from tf3dgan.generation.shape_files import resolve_layout
 
     if args.steps < 2:
-        raise CLIError(f"--steps must be >= 2 (both endpoints are included), got {args.steps}")
+        raise UsageError(f"--steps must be >= 2 (both endpoints are included), got {args.steps}")
     check_postprocess_arguments(args)
     resolve_layout(args.out, args.format, args.steps)
     config, gan, step = load_run(args.run)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tf3dgan.cli import CLIError
+from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
@@ -46,16 +46,16 @@ def run(args) -> int:
 
     check_threshold(args.threshold, "--threshold")
     if args.samples is None and args.n < 1:
-        raise CLIError(f"--n must be >= 1, got {args.n}")
+        raise UsageError(f"--n must be >= 1, got {args.n}")
     config, gan, step = load_run(args.run)
     cube_len = config.model.cube_len
     if args.samples:
         with np.load(args.samples) as data:
             if "probabilities" not in data:
-                raise CLIError(f"{args.samples}: no 'probabilities' array; expected a `tf3dgan sample` .npz")
+                raise UsageError(f"{args.samples}: no 'probabilities' array; expected a `tf3dgan sample` .npz")
             probabilities = np.asarray(data["probabilities"], np.float32)
         if probabilities.shape[1:] != (cube_len,) * 3:
-            raise CLIError(f"{args.samples}: grids {probabilities.shape[1:]}, the run makes {cube_len}^3")
+            raise UsageError(f"{args.samples}: grids {probabilities.shape[1:]}, the run makes {cube_len}^3")
     else:
         probabilities = gan.generate(np.asarray(gan.sample_latent(args.n, seed=args.seed), np.float32))
     voxels = (probabilities > args.threshold).astype(np.uint8)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tf3dgan.cli import CLIError
+from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
@@ -25,15 +25,15 @@ def run(args) -> int:
 
     run_dir = Path(args.run)
     if not run_dir.is_dir():
-        raise CLIError(f"--run {run_dir}: run folder not found")
+        raise UsageError(f"--run {run_dir}: run folder not found")
     if not 0.0 < args.threshold < 1.0:
-        raise CLIError(f"--threshold must be in (0, 1), got {args.threshold}")
+        raise UsageError(f"--threshold must be in (0, 1), got {args.threshold}")
     snapshots = sorted((run_dir / SAMPLES_DIR).glob("step_*.npz"))
     if args.latest:
         snapshots = snapshots[-1:]
     loss_page = write_loss_page(run_dir)
     if loss_page is None and not snapshots:
-        raise CLIError(f"--run {run_dir}: no {METRICS_FILE} records and no {SAMPLES_DIR}/step_*.npz to plot")
+        raise UsageError(f"--run {run_dir}: no {METRICS_FILE} records and no {SAMPLES_DIR}/step_*.npz to plot")
     pages = []
     for path in tqdm(snapshots, desc="sample pages", unit="page"):
         try:
@@ -41,7 +41,7 @@ def run(args) -> int:
             with np.load(path) as data:
                 probabilities = data["probabilities"].astype("float32")
         except (ValueError, KeyError, OSError) as err:
-            raise CLIError(f"{path}: not a sample snapshot (expected step_<N>.npz with 'probabilities': {err})")
+            raise UsageError(f"{path}: not a sample snapshot (expected step_<N>.npz with 'probabilities': {err})")
         pages.append(write_sample_page(run_dir, step, probabilities, args.threshold))
     if loss_page is not None:
         print(f"{loss_page}: training curves")

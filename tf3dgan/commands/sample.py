@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tf3dgan.cli import CLIError
+from tf3dgan.errors import UsageError
 
 
 def add_postprocess_arguments(p) -> None:
@@ -40,7 +40,7 @@ def add_parser(subparsers) -> None:
 
 def check_postprocess_arguments(args) -> None:
     if not 0.0 <= args.threshold <= 1.0:
-        raise CLIError(f"--threshold must be in [0, 1], got {args.threshold}")
+        raise UsageError(f"--threshold must be in [0, 1], got {args.threshold}")
 
 
 def write_outputs(args, probabilities, z) -> tuple[np.ndarray, list]:
@@ -59,7 +59,7 @@ def run(args) -> int:
     from tf3dgan.generation.shape_files import resolve_layout
 
     if args.n < 1:
-        raise CLIError(f"--n must be >= 1, got {args.n}")
+        raise UsageError(f"--n must be >= 1, got {args.n}")
     check_postprocess_arguments(args)
     layout, fmt = resolve_layout(args.out, args.format, args.n)  # fail before loading the model
     config, gan, step = load_run(args.run)

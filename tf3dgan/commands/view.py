@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tf3dgan.cli import CLIError
+from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
@@ -45,22 +45,22 @@ def run(args) -> int:
 
     path = Path(args.file)
     if not 0.0 < args.threshold < 1.0:
-        raise CLIError(f"--threshold must be in (0, 1), got {args.threshold}")
+        raise UsageError(f"--threshold must be in (0, 1), got {args.threshold}")
     if args.max < 1:
-        raise CLIError(f"--max must be >= 1, got {args.max}")
+        raise UsageError(f"--max must be >= 1, got {args.max}")
     grids, names = load_grids(path, args.size)
     count = len(grids)
     if args.index is not None:
         bad = [i for i in args.index if not 0 <= i < count]
         if bad:
-            raise CLIError(f"--index {bad[0]}: {path} holds {count} shapes (valid: 0..{count - 1})")
+            raise UsageError(f"--index {bad[0]}: {path} holds {count} shapes (valid: 0..{count - 1})")
         chosen = args.index[: args.max]
     else:
         chosen = list(range(min(count, args.max)))
     out = Path(args.out) if args.out else path.parent / (path.name.rstrip("/") + ".html" if path.is_dir()
                                                         else path.with_suffix(".html").name)
     if out.suffix.lower() not in (".html", ".htm"):
-        raise CLIError(f"--out {out}: expected an .html file name")
+        raise UsageError(f"--out {out}: expected an .html file name")
     titles = [f"{i}: {names[i]}" if names[i] != f"#{i}" else f"#{i}" for i in chosen]
     fig = panel_figure(grids[chosen], args.threshold, titles=titles, title=f"{path.name} (threshold {args.threshold:g})")
     empty = sum(not (grids[i] > args.threshold).any() for i in chosen)

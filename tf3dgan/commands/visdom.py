@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tf3dgan.cli import CLIError
+from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
@@ -17,7 +17,7 @@ def run(args) -> int:
     from tf3dgan.visdom.server import serve
 
     if not 1 <= args.port <= 65535:
-        raise CLIError(f"--port must be in 1..65535, got {args.port}")
+        raise UsageError(f"--port must be in 1..65535, got {args.port}")
 
     def ready(url: str) -> None:
         print(f"visdom server at {url} (Ctrl-C to stop); train with --set monitor.visdom=true "
@@ -26,6 +26,6 @@ def run(args) -> int:
     try:
         serve(args.port, args.host, args.env_path, on_ready=ready)
     except OSError as err:
-        raise CLIError(f"cannot listen on {args.host}:{args.port} ({err.strerror or err}); "
+        raise UsageError(f"cannot listen on {args.host}:{args.port} ({err.strerror or err}); "
                        "is another server running there? Try --port") from None
     return 0

@@ -39,7 +39,8 @@ from pathlib import Path
 import numpy as np
 
 from data_io.atomic import atomic_write_bytes
-from tf3dgan.config import Config, ConfigError, apply_overrides, from_dict, read_yaml
+from tf3dgan.config import Config, apply_overrides, from_dict, read_yaml
+from tf3dgan.errors import ConfigError
 
 SUITE_KEYS = {"base", "set", "evaluate", "svm", "runs", "description"}
 EVALUATE_DEFAULTS = {"reference": None, "split": "test", "rotations": "first", "classes": None, "n": 100,

@@ -21,7 +21,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from data_io.errors import DataError
+from tf3dgan.errors import UsageError
 
 KERAS_FILE = "gan.keras"
 INFO_FILE = "export.json"
@@ -60,7 +60,7 @@ def export_gan(gan, out_dir: str | Path, info: dict | None = None, overwrite: bo
     """Write the SavedModel, ``gan.keras`` and ``export.json`` into ``out_dir``; return the info dict."""
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
-        raise DataError(f"{out_dir}: export folder exists and is not empty (use --overwrite)")
+        raise UsageError(f"{out_dir}: export folder exists and is not empty (use --overwrite)")
     out_dir.mkdir(parents=True, exist_ok=True)
     saved_model_archive(gan).write_out(str(out_dir), verbose=False)
     gan.save(out_dir / KERAS_FILE)

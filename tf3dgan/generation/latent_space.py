@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data_io.errors import DataError
+from tf3dgan.errors import DataError, UsageError
 
 INTERPOLATIONS = ("slerp", "linear")
 
@@ -77,9 +77,9 @@ def slerp(a, b, t) -> np.ndarray:
 def interpolate(a, b, steps: int, method: str = "slerp") -> np.ndarray:
     """``steps`` (>= 2) float32 vectors from a to b inclusive, evenly spaced in t."""
     if steps < 2:
-        raise DataError(f"steps must be >= 2 (the two endpoints included), got {steps}")
+        raise UsageError(f"steps must be >= 2 (the two endpoints included), got {steps}")
     if method not in INTERPOLATIONS:
-        raise DataError(f"interpolation method must be one of {INTERPOLATIONS}, got {method!r}")
+        raise UsageError(f"interpolation method must be one of {INTERPOLATIONS}, got {method!r}")
     t = np.linspace(0.0, 1.0, steps)
     fn = slerp if method == "slerp" else lerp
     return fn(a, b, t).astype(np.float32)
@@ -133,23 +133,23 @@ def resolve_latent(spec: str, z_dim: int, gan=None) -> np.ndarray:
     spec = str(spec).strip()
     if _INT.match(spec):
         if gan is None:
-            raise DataError(f"latent {spec!r}: a seed needs the run's generator")
+            raise UsageError(f"latent {spec!r}: a seed needs the run's generator")
         return np.asarray(gan.sample_latent(1, seed=int(spec)), np.float32)[0]
     path, _, index = spec.partition("#")
     vectors = load_latent_file(path)
     if index:
         if not _INT.match(index):
-            raise DataError(f"latent {spec!r}: the index after '#' must be an integer, got {index!r}")
+            raise UsageError(f"latent {spec!r}: the index after '#' must be an integer, got {index!r}")
         i = int(index)
         if not -len(vectors) <= i < len(vectors):
-            raise DataError(f"latent {spec!r}: index {i} out of range ({path} holds {len(vectors)} vectors)")
+            raise UsageError(f"latent {spec!r}: index {i} out of range ({path} holds {len(vectors)} vectors)")
         vector = vectors[i]
     elif len(vectors) == 1:
         vector = vectors[0]
     else:
-        raise DataError(f"latent {spec!r}: {path} holds {len(vectors)} vectors; pick one with {path}#i")
+        raise UsageError(f"latent {spec!r}: {path} holds {len(vectors)} vectors; pick one with {path}#i")
     if vector.shape != (z_dim,):
-        raise DataError(
+        raise UsageError(
             f"latent {spec!r}: vectors of size {vector.shape[0]}, but the run's generator takes z_dim {z_dim}"
         )
     return vector
@@ -169,7 +169,7 @@ def _parse(expr: str) -> ast.Expression:
     try:
         return ast.parse(expr, mode="eval")
     except SyntaxError as err:
-        raise DataError(f"expression {expr!r}: syntax error ({err.msg})") from None
+        raise UsageError(f"expression {expr!r}: syntax error ({err.msg})") from None
 
 
 def evaluate_expression(expr: str, latents: dict) -> np.ndarray:
@@ -180,7 +180,7 @@ def evaluate_expression(expr: str, latents: dict) -> np.ndarray:
     """
 
     def fail(node, what):
-        raise DataError(f"expression {expr!r}: {what} (at {ast.unparse(node)!r})")
+        raise UsageError(f"expression {expr!r}: {what} (at {ast.unparse(node)!r})")
 
     def value(node):
         """Return ('scalar', float) or ('vector', ndarray)."""
@@ -210,7 +210,7 @@ def evaluate_expression(expr: str, latents: dict) -> np.ndarray:
 
     kind, result = value(_parse(expr))
     if kind != "vector":
-        raise DataError(f"expression {expr!r}: the result is a number, not a latent vector")
+        raise UsageError(f"expression {expr!r}: the result is a number, not a latent vector")
     return result.astype(np.float32)
 
 
@@ -235,7 +235,7 @@ def dimension_effect(gan, z, dim: int, values, threshold: float = 0.5) -> Dimens
     """Set ``z[dim]`` to each of ``values``; report the shapes and which voxels differ from z's own shape."""
     z = np.asarray(z, np.float32)
     if not 0 <= dim < len(z):
-        raise DataError(f"latent dimension {dim} out of range [0, {len(z)})")
+        raise UsageError(f"latent dimension {dim} out of range [0, {len(z)})")
     values = np.asarray(values, np.float32)
     zs = np.repeat(z[None], len(values), 0)
     zs[:, dim] = values
@@ -285,7 +285,7 @@ def nearest_neighbours(probabilities, voxels, train) -> Neighbours:
 
     voxels, train = np.asarray(voxels), np.asarray(train)
     if voxels.shape[1:] != train.shape[1:]:
-        raise DataError(f"sample grids {voxels.shape[1:]} and training grids {train.shape[1:]} differ in size")
+        raise UsageError(f"sample grids {voxels.shape[1:]} and training grids {train.shape[1:]} differ in size")
     iou = iou_distance_matrix(voxels > 0, train > 0)
     l1 = l1_distance_matrix(probabilities, train)
     rows = np.arange(len(voxels))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from data_io.errors import DataError
+from tf3dgan.errors import UsageError
 
 # Neighbourhoods of a voxel: faces (6), faces + edges (18), faces + edges + corners (26).
 CONNECTIVITIES = {6: 1, 18: 2, 26: 3}
@@ -18,7 +18,7 @@ CONNECTIVITIES = {6: 1, 18: 2, 26: 3}
 def check_threshold(threshold: float, name: str = "threshold") -> float:
     threshold = float(threshold)
     if not 0.0 <= threshold <= 1.0:
-        raise DataError(f"{name} must be in [0, 1], got {threshold}")
+        raise UsageError(f"{name} must be in [0, 1], got {threshold}")
     return threshold
 
 
@@ -33,12 +33,12 @@ def _per_grid(fn, voxels: np.ndarray) -> np.ndarray:
         return fn(voxels)
     if voxels.ndim == 4:
         return np.stack([fn(v) for v in voxels]) if len(voxels) else voxels.astype(np.uint8)
-    raise DataError(f"expected a grid (D, D, D) or a stack (N, D, D, D), got shape {voxels.shape}")
+    raise UsageError(f"expected a grid (D, D, D) or a stack (N, D, D, D), got shape {voxels.shape}")
 
 
 def _structure(connectivity: int) -> np.ndarray:
     if connectivity not in CONNECTIVITIES:
-        raise DataError(f"connectivity must be 6, 18 or 26, got {connectivity}")
+        raise UsageError(f"connectivity must be 6, 18 or 26, got {connectivity}")
     return ndimage.generate_binary_structure(3, CONNECTIVITIES[connectivity])
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data_io.errors import DataError
+from tf3dgan.errors import UsageError
 
 FORMATS = ("npz", "binvox", "mat", "obj", "stl", "ply")
 ARCHIVE_FORMATS = ("npz", "mat")  # formats that hold many shapes in one file
@@ -26,22 +26,22 @@ def resolve_layout(out: str | Path, fmt: str | None, count: int) -> tuple[str, s
     out = Path(out)
     suffix = out.suffix.lower().lstrip(".")
     if fmt is not None and fmt not in FORMATS:
-        raise DataError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if suffix == "zip":
         return "zip", fmt or "npz"
     if suffix in FORMATS:
         if fmt is not None and fmt != suffix:
-            raise DataError(f"{out}: the suffix .{suffix} contradicts --format {fmt}")
+            raise UsageError(f"{out}: the suffix .{suffix} contradicts --format {fmt}")
         if suffix in ARCHIVE_FORMATS:
             return "archive", suffix
         if count != 1:
-            raise DataError(
+            raise UsageError(
                 f"{out}: a .{suffix} file holds one shape, got {count}; "
                 f"give a folder (e.g. {out.with_suffix('')}) or a .zip for one file per shape"
             )
         return "file", suffix
     if suffix and not out.is_dir():
-        raise DataError(f"{out}: unknown output type .{suffix} (expected {', '.join(FORMATS)}, .zip or a folder)")
+        raise UsageError(f"{out}: unknown output type .{suffix} (expected {', '.join(FORMATS)}, .zip or a folder)")
     return "folder", fmt or "npz"
 
 
@@ -59,7 +59,7 @@ def write_one(path: Path, fmt: str, voxels, probabilities, z, threshold: float, 
     elif fmt in ("obj", "stl", "ply"):
         write_mesh_file(path, fmt, voxels, probabilities, threshold, mesh_scale, ply_binary, name)
     else:
-        raise DataError(f"unsupported format {fmt!r}")
+        raise UsageError(f"unsupported format {fmt!r}")
 
 
 def write_mat(path: Path, z, probabilities) -> None:

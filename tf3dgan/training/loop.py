@@ -16,7 +16,8 @@ import numpy as np
 from tf3dgan.training.builder import build_gan
 from tf3dgan.training.callbacks import Checkpointer, MetricsLogger, ProgressBar, SampleSnapshot, truncate_metrics
 from tf3dgan.training.checkpoint import latest_checkpoint, restore_checkpoint, save_checkpoint
-from tf3dgan.config import Config, ConfigError, from_dict, read_yaml, save_config
+from tf3dgan.config import Config, from_dict, read_yaml, save_config
+from tf3dgan.errors import ConfigError
 from tf3dgan.training.monitor import monitor_callbacks
 
 from tf3dgan.training.run_folder import CONFIG_FILE

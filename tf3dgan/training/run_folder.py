@@ -7,12 +7,9 @@ from pathlib import Path
 from tf3dgan.training.builder import build_gan
 from tf3dgan.training.checkpoint import latest_checkpoint, restore_checkpoint
 from tf3dgan.config import Config, from_dict, read_yaml
+from tf3dgan.errors import RunFolderError
 
 CONFIG_FILE = "config.yaml"
-
-
-class RunFolderError(ValueError):
-    """A run folder is missing, has no config or no checkpoint."""
 
 
 def load_run_config(run_dir: str | Path) -> Config:
