@@ -8,7 +8,7 @@ import keras
 class LatentSampler:
     """Draws latent batches of shape (n, z_dim) from ``distribution`` ("normal" or "uniform")."""
 
-    def __init__(self, z_dim: int, distribution: str = "normal", std: float = 0.33):
+    def __init__(self, z_dim: int, distribution: str, std: float):
         if distribution not in ("normal", "uniform"):
             raise ValueError(f"latent distribution must be 'normal' or 'uniform', got {distribution!r}")
         self.z_dim = z_dim

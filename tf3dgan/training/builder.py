@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import keras
 
-from tf3dgan.config import Config
+from tf3dgan.config import Config, variant_options
 from tf3dgan.training.distribute import check_global_batch, strategy_scope
 from tf3dgan.training.gan import GAN
 from tf3dgan.training.precision import dtype_policy, wrap_optimizer
-from variants import get_variant
 
 
 def build_gan(config: Config, compile: bool = True) -> GAN:
@@ -26,7 +25,8 @@ def build_gan(config: Config, compile: bool = True) -> GAN:
 
 def _build(config: Config, compile: bool) -> GAN:
     m, t = config.model, config.train
-    variant = get_variant(m.variant)(config.variant)
+    variant_class, options = variant_options(m.variant, config.variant)
+    variant = variant_class(options)  # built once, here; the GAN keeps it
     with dtype_policy(t.mixed_precision):
         generator, discriminator, encoder = variant.build_networks(m)
     if t.distribute != "none":
@@ -35,8 +35,7 @@ def _build(config: Config, compile: bool) -> GAN:
         generator,
         discriminator,
         encoder,
-        variant=m.variant,
-        variant_options=config.variant,
+        variant=variant,
         latent_distribution=config.latent.distribution,
         latent_std=config.latent.std,
         d_thresh=t.d_thresh,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import tensorflow as tf
 
 from tf3dgan.nn import losses
 from tf3dgan.nn.latent import LatentSampler
-from variants import GeneratorStepTensors, get_variant
+from variants.base import GeneratorStepTensors
 
 BASE_METRICS = ("d_loss", "g_loss", "d_acc", "d_real", "d_fake", "d_updated")
 
@@ -82,30 +84,27 @@ class GAN(keras.Model):
         self,
         generator: keras.Model,
         discriminator: keras.Model,
-        encoder: keras.Model | None = None,
-        variant: str = "mit_biasfree",
-        variant_options: dict | None = None,
-        latent_distribution: str = "normal",
-        latent_std: float = 0.33,
-        d_thresh: float = 0.8,
-        d_gate: str = "le",
-        g_loss: str = "non_saturating",
-        label_smoothing: float = 0.0,
-        fake_label_smoothing: float = 0.0,
-        seed: int = 0,
+        encoder: keras.Model | None,
+        variant,
+        latent_distribution: str,
+        latent_std: float,
+        d_thresh: float,
+        d_gate: str,
+        g_loss: str,
+        label_smoothing: float,
+        fake_label_smoothing: float,
+        seed: int,
         **kwargs,
     ):
+        """``variant``: a ``variants.Variant`` instance (with its options); the other settings are the
+        config's ``latent`` and ``train`` keys of the same names (their defaults live there)."""
         super().__init__(**kwargs)
-        if d_gate not in ("le", "lt", "always"):
-            raise ValueError(f"d_gate must be 'le', 'lt' or 'always', got {d_gate!r}")
         if g_loss not in losses.GENERATOR_LOSSES:
             raise ValueError(f"g_loss must be one of {sorted(losses.GENERATOR_LOSSES)}, got {g_loss!r}")
         self.generator = generator
         self.discriminator = discriminator
         self.encoder = encoder
-        self.variant_name = variant
-        self.variant_options = dict(get_variant(variant).resolve_options(variant_options))
-        self.variant = get_variant(variant)(self.variant_options)
+        self.variant = variant
         self.z_dim = int(generator.input_shape[-1])
         self.latent = LatentSampler(self.z_dim, latent_distribution, latent_std)
         self.d_thresh = float(d_thresh)
@@ -139,10 +138,8 @@ class GAN(keras.Model):
             variables += list(self.encoder.trainable_variables)
         return variables
 
-    def compile(self, g_optimizer=None, d_optimizer=None, **kwargs):
+    def compile(self, g_optimizer, d_optimizer, **kwargs):
         """``g_optimizer`` trains G (and an encoder), ``d_optimizer`` trains D; both are built here."""
-        g_optimizer = g_optimizer or keras.optimizers.Adam(0.0025, beta_1=0.5)
-        d_optimizer = d_optimizer or keras.optimizers.Adam(1e-5, beta_1=0.5)
         super().compile(optimizer=g_optimizer, **kwargs)
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
@@ -183,8 +180,8 @@ class GAN(keras.Model):
             "generator": keras.saving.serialize_keras_object(self.generator),
             "discriminator": keras.saving.serialize_keras_object(self.discriminator),
             "encoder": keras.saving.serialize_keras_object(self.encoder) if self.encoder is not None else None,
-            "variant": self.variant_name,
-            "variant_options": self.variant_options,
+            "variant": self.variant.name,
+            "variant_options": dataclasses.asdict(self.variant.options),
             "latent_distribution": self.latent.distribution,
             "latent_std": self.latent.std,
             "d_thresh": self.d_thresh,
@@ -197,10 +194,14 @@ class GAN(keras.Model):
 
     @classmethod
     def from_config(cls, config):
+        from tf3dgan.config import variant_options
+
         config = dict(config)
         for key in ("generator", "discriminator", "encoder"):
             if config.get(key) is not None:
                 config[key] = keras.saving.deserialize_keras_object(config[key])
+        variant_class, options = variant_options(config["variant"], config.pop("variant_options", None), "GAN config")
+        config["variant"] = variant_class(options)
         return cls(**config)
 
     # -- training ------------------------------------------------------------------------------------
