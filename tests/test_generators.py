@@ -29,7 +29,7 @@ def trained_run(tmp_path_factory):
     """A 16^3, z_dim 8 run trained for 2 steps: ``(run_dir, config, gan, step)``, trained once per file."""
     from conftest import TINY
     from tf3dgan.config import load_config
-    from tf3dgan.training.run_folder import load_run
+    from tf3dgan.training.checkpoint import load_run
     from tf3dgan.training.loop import train
 
     run_dir = tmp_path_factory.mktemp("gen") / "run"
@@ -404,7 +404,7 @@ def test_keras_file_round_trip_continues_training(trained_run, exported):
     import keras
     import tensorflow as tf
 
-    from tf3dgan.training.run_folder import load_run
+    from tf3dgan.training.checkpoint import load_run
 
     run_dir = trained_run[0]
     out, _ = exported

@@ -8,11 +8,13 @@ import keras
 import numpy as np
 import pytest
 
-from tf3dgan.training.checkpoint import latest_checkpoint, list_checkpoints, restore_checkpoint
 from tf3dgan.cli import main
 from tf3dgan.config import load_config
-from tf3dgan.errors import ConfigError
+from tf3dgan.errors import ConfigError, RunFolderError
+from tf3dgan.training.builder import build_gan
+from tf3dgan.training.checkpoint import restore_checkpoint, state_variables
 from tf3dgan.training.loop import train
+from tf3dgan.training.run_folder import latest_checkpoint, list_checkpoints
 
 
 @pytest.fixture
@@ -84,6 +86,24 @@ def test_resume_refuses_a_different_config(tmp_path, tiny_config, tiny_overrides
     other = load_config(None, tiny_overrides + ["train.g_lr=0.1"])
     with pytest.raises(ConfigError, match=r"train\.g_lr: 0\.0025 in the run, 0\.1 now"):
         train(other, tmp_path, steps=4, voxels=tiny_voxels, progress=False)
+
+
+def test_checkpoint_is_restored_by_key_and_names_what_does_not_fit(tmp_path, tiny_config, tiny_overrides,
+                                                                    tiny_voxels):
+    gan = train(tiny_config, tmp_path, steps=3, voxels=tiny_voxels, progress=False)
+    path = latest_checkpoint(tmp_path)
+    with np.load(path) as data:
+        assert list(data["keys"]) == list(state_variables(gan))
+    fresh = build_gan(tiny_config)  # another process-wide optimizer number: keys do not depend on it
+    assert restore_checkpoint(fresh, path) == 3
+    for a, b in zip(gan.weights, fresh.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    other = build_gan(load_config(None, tiny_overrides + ["model.variant=autoencoder"]))
+    with pytest.raises(RunFolderError, match=r"does not fit the model.*missing encoder/"):
+        restore_checkpoint(other, path)
+    wider = build_gan(load_config(None, tiny_overrides + ["model.base_width=8"]))
+    with pytest.raises(RunFolderError, match=r"other shapes \(checkpoint vs model\): generator/deconv1/kernel"):
+        restore_checkpoint(wider, path)
 
 
 def test_corrupt_checkpoint_is_reported(tmp_path, tiny_config, tiny_voxels):

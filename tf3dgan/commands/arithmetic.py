@@ -37,7 +37,7 @@ def parse_bindings(items) -> dict:
 
 def run(args) -> int:
     from tf3dgan.generation.latent_space import evaluate_expression, expression_names, resolve_latent
-    from tf3dgan.training.run_folder import load_run
+    from tf3dgan.training.checkpoint import load_run
     from tf3dgan.generation.shape_files import resolve_layout
 
     check_postprocess_arguments(args)

@@ -30,7 +30,7 @@ def run(args) -> int:
 
     from tf3dgan.generation.latent_space import dimension_effect, dimension_sensitivity, resolve_latent
     from tf3dgan.generation.postprocess import check_threshold
-    from tf3dgan.training.run_folder import load_run
+    from tf3dgan.training.checkpoint import load_run
     from tf3dgan.generation.shape_strip import default_html_path, write_strip
 
     check_threshold(args.threshold, "--threshold")

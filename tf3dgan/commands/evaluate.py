@@ -59,7 +59,7 @@ def run(args) -> int:
     probabilities = None
     if args.run:
         from tf3dgan.evaluation.ablation import sample_shapes
-        from tf3dgan.training.run_folder import load_run
+        from tf3dgan.training.checkpoint import load_run
 
         config, gan, step = load_run(args.run)
         probabilities, samples = sample_shapes(gan, args.n, args.seed)

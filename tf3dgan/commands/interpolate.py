@@ -41,7 +41,7 @@ def write_strip_for(args, voxels, probabilities, titles, title):
 
 def run(args) -> int:
     from tf3dgan.generation.latent_space import interpolate, resolve_latent
-    from tf3dgan.training.run_folder import load_run
+    from tf3dgan.training.checkpoint import load_run
     from tf3dgan.generation.shape_files import resolve_layout
 
     if args.steps < 2:

@@ -42,7 +42,7 @@ def load_reference(args, cube_len: int, upsample: str):
 def run(args) -> int:
     from tf3dgan.generation.latent_space import nearest_neighbours
     from tf3dgan.generation.postprocess import check_threshold
-    from tf3dgan.training.run_folder import load_run
+    from tf3dgan.training.checkpoint import load_run
 
     check_threshold(args.threshold, "--threshold")
     if args.samples is None and args.n < 1:

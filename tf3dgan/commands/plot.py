@@ -20,15 +20,15 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from tqdm.auto import tqdm
 
-    from tf3dgan.training.callbacks import METRICS_FILE, SAMPLES_DIR
     from tf3dgan.training.monitor import write_loss_page, write_sample_page
+    from tf3dgan.training.run_folder import METRICS_FILE, SAMPLES_DIR, list_samples, sample_step
 
     run_dir = Path(args.run)
     if not run_dir.is_dir():
         raise UsageError(f"--run {run_dir}: run folder not found")
     if not 0.0 < args.threshold < 1.0:
         raise UsageError(f"--threshold must be in (0, 1), got {args.threshold}")
-    snapshots = sorted((run_dir / SAMPLES_DIR).glob("step_*.npz"))
+    snapshots = list_samples(run_dir)
     if args.latest:
         snapshots = snapshots[-1:]
     loss_page = write_loss_page(run_dir)
@@ -37,7 +37,7 @@ def run(args) -> int:
     pages = []
     for path in tqdm(snapshots, desc="sample pages", unit="page"):
         try:
-            step = int(path.stem.split("_", 1)[1])
+            step = sample_step(path)
             with np.load(path) as data:
                 probabilities = data["probabilities"].astype("float32")
         except (ValueError, KeyError, OSError) as err:

@@ -55,7 +55,7 @@ def write_outputs(args, probabilities, z) -> tuple[np.ndarray, list]:
 
 
 def run(args) -> int:
-    from tf3dgan.training.run_folder import load_run
+    from tf3dgan.training.checkpoint import load_run
     from tf3dgan.generation.shape_files import resolve_layout
 
     if args.n < 1:

@@ -28,7 +28,7 @@ def _print(title: str, result: dict) -> None:
 
 def run(args) -> int:
     from tf3dgan.evaluation import svm as svm_eval
-    from tf3dgan.training.run_folder import load_run
+    from tf3dgan.training.checkpoint import load_run
 
     if args.c is not None and args.c <= 0:
         raise UsageError(f"--c must be > 0, got {args.c}")

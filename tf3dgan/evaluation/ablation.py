@@ -41,6 +41,7 @@ import numpy as np
 from data_io.atomic import atomic_write_bytes
 from tf3dgan.config import Config, apply_overrides, from_dict, read_yaml
 from tf3dgan.errors import ConfigError
+from tf3dgan.training.run_folder import CONFIG_FILE, latest_step
 
 SUITE_KEYS = {"base", "set", "evaluate", "svm", "runs", "description"}
 EVALUATE_DEFAULTS = {"reference": None, "split": "test", "rotations": "first", "classes": None, "n": 100,
@@ -165,17 +166,6 @@ def load_suite(path: str | Path) -> Suite:
     return Suite(path, runs, evaluate, svm, str(raw.get("description", "")))
 
 
-def checkpoint_step(run_dir: Path) -> int:
-    """The step of the newest checkpoint in ``run_dir`` (0 when there is none)."""
-    from tf3dgan.training.checkpoint import latest_checkpoint
-
-    ckpt = latest_checkpoint(run_dir)
-    if ckpt is None:
-        return 0
-    match = re.search(r"(\d+)", ckpt.stem)
-    return int(match.group(1)) if match else 0
-
-
 def load_reference(evaluate: dict, cube_len: int) -> np.ndarray:
     """The suite's reference grids (uint8) at ``cube_len``, at most ``evaluate['n']`` of them."""
     import data_io
@@ -214,7 +204,7 @@ def evaluate_run(run: SuiteRun, run_dir: Path, suite: Suite, reference_cache: di
     from tf3dgan.evaluation import shape_metrics
 
     settings = {"evaluate": suite.evaluate, "svm": suite.svm}
-    step = checkpoint_step(run_dir)
+    step = latest_step(run_dir)
     cache_path = run_dir / EVALUATION_FILE
     if cache_path.exists():
         try:
@@ -224,7 +214,7 @@ def evaluate_run(run: SuiteRun, run_dir: Path, suite: Suite, reference_cache: di
         if cached.get("step") == step and cached.get("settings") == json.loads(json.dumps(settings)):
             return cached["scores"]
     if gan is None:
-        from tf3dgan.training.run_folder import load_run
+        from tf3dgan.training.checkpoint import load_run
 
         _, gan, step = load_run(run_dir)
     cube_len = run.config.model.cube_len
@@ -257,10 +247,10 @@ def run_suite(suite: Suite, out_dir: str | Path, progress: bool = True, log=prin
     for k, run in enumerate(suite.runs, start=1):
         run_dir = out_dir / run.name
         steps = run.config.train.steps
-        done = checkpoint_step(run_dir)
+        done = latest_step(run_dir)
         gan = None
         started = time.perf_counter()
-        if done >= steps and (run_dir / "config.yaml").exists():
+        if done >= steps and (run_dir / CONFIG_FILE).exists():
             log(f"[{k}/{len(suite.runs)}] {run.name}: finished ({done} steps), not trained again")
         else:
             log(f"[{k}/{len(suite.runs)}] {run.name}: training {'from step ' + str(done) + ' ' if done else ''}to {steps}")
@@ -268,7 +258,7 @@ def run_suite(suite: Suite, out_dir: str | Path, progress: bool = True, log=prin
         train_seconds = time.perf_counter() - started
         scores = evaluate_run(run, run_dir, suite, reference_cache, gan)
         row = {"run": run.name, "variant": run.config.model.variant, "differs": run.differs,
-               "steps": checkpoint_step(run_dir), **_run_summary(run_dir), **scores}
+               "steps": latest_step(run_dir), **_run_summary(run_dir), **scores}
         if gan is not None:
             row["train_seconds"] = round(train_seconds, 1)
         rows.append(row)

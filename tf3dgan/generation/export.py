@@ -85,7 +85,7 @@ def export_gan(gan, out_dir: str | Path, info: dict | None = None, overwrite: bo
 
 def export_run(run_dir: str | Path, out_dir: str | Path, checkpoint=None, overwrite: bool = False) -> dict:
     """Export the run in ``run_dir`` (newest checkpoint unless ``checkpoint``)."""
-    from tf3dgan.training.run_folder import load_run
+    from tf3dgan.training.checkpoint import load_run
 
     config, gan, step = load_run(run_dir, checkpoint)
     return export_gan(gan, out_dir, {"run": str(run_dir), "step": step, "variant": config.model.variant},

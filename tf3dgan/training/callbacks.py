@@ -11,9 +11,7 @@ import numpy as np
 
 from data_io.atomic import atomic_write_bytes
 from tf3dgan.training.checkpoint import save_checkpoint
-
-METRICS_FILE = "metrics.jsonl"
-SAMPLES_DIR = "samples"
+from tf3dgan.training.run_folder import METRICS_FILE, sample_path
 
 
 def _step(model) -> int:
@@ -86,7 +84,7 @@ class SampleSnapshot(keras.callbacks.Callback):
 
     def __init__(self, run_dir, every: int, fixed_z: np.ndarray, listeners=()):
         super().__init__()
-        self.folder = Path(run_dir) / SAMPLES_DIR
+        self.run_dir = run_dir
         self.every = every
         self.fixed_z = np.asarray(fixed_z, dtype="float32")
         self.listeners = list(listeners)
@@ -98,7 +96,7 @@ class SampleSnapshot(keras.callbacks.Callback):
 
     def snapshot(self, step: int) -> Path:
         probabilities = self.model.generate(self.fixed_z)
-        path = self.folder / f"step_{step:08d}.npz"
+        path = sample_path(self.run_dir, step)
         atomic_write_bytes(
             path, lambda f: np.savez_compressed(f, probabilities=probabilities.astype("float16"), z=self.fixed_z)
         )

@@ -15,13 +15,12 @@ import numpy as np
 
 from tf3dgan.training.builder import build_gan
 from tf3dgan.training.callbacks import Checkpointer, MetricsLogger, ProgressBar, SampleSnapshot, truncate_metrics
-from tf3dgan.training.checkpoint import latest_checkpoint, restore_checkpoint, save_checkpoint
+from tf3dgan.training.checkpoint import restore_checkpoint, save_checkpoint
 from tf3dgan.config import Config, from_dict, read_yaml, save_config
 from tf3dgan.errors import ConfigError
 from tf3dgan.training.monitor import monitor_callbacks
+from tf3dgan.training.run_folder import CONFIG_FILE, FIXED_Z_FILE, latest_checkpoint
 
-from tf3dgan.training.run_folder import CONFIG_FILE
-FIXED_Z_FILE = "fixed_z.npy"
 # Keys that may differ between the config of a run folder and the one resuming it.
 RESUMABLE_DIFFERENCES = {("train", "steps"), ("monitor",)}
 

@@ -13,18 +13,13 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from tf3dgan.training.callbacks import SAMPLES_DIR, read_metrics
+from tf3dgan.training.callbacks import read_metrics
+from tf3dgan.training.run_folder import LOSS_PAGE, sample_path
 
-LOSS_PAGE = "loss_curves.html"
 # Shapes drawn in a panel (the fixed latent set may be larger); data_io.plotting caps the faces per panel.
 PANEL_MAX_SHAPES = 16
 
 logger = logging.getLogger(__name__)
-
-
-def sample_page_path(run_dir, step: int) -> Path:
-    """``samples/step_<step>.html``, named like the snapshot's ``.npz``."""
-    return Path(run_dir) / SAMPLES_DIR / f"step_{step:08d}.html"
 
 
 def write_sample_page(run_dir, step: int, probabilities, threshold: float = 0.5) -> Path:
@@ -33,7 +28,7 @@ def write_sample_page(run_dir, step: int, probabilities, threshold: float = 0.5)
 
     grids = np.asarray(probabilities, dtype=np.float32)[:PANEL_MAX_SHAPES]
     fig = panel_figure(grids, threshold, title=f"{Path(run_dir).name}: step {step}")
-    return write_html(fig, sample_page_path(run_dir, step), title=f"samples at step {step}", shared_plotlyjs=True)
+    return write_html(fig, sample_path(run_dir, step, ".html"), title=f"samples at step {step}", shared_plotlyjs=True)
 
 
 def write_loss_page(run_dir) -> Path | None:
