@@ -41,6 +41,7 @@ import numpy as np
 from data_io.atomic import atomic_write_bytes
 from tf3dgan.config import Config, apply_overrides, from_dict, read_yaml
 from tf3dgan.errors import ConfigError
+from tf3dgan.training.metrics import BASE_METRICS, CURVES
 from tf3dgan.training.run_folder import CONFIG_FILE, latest_step
 
 SUITE_KEYS = {"base", "set", "evaluate", "svm", "runs", "description"}
@@ -50,7 +51,6 @@ SVM_DEFAULTS = {"data": None, "max_per_class": None, "c": None, "untrained": Tru
 RUN_KEYS = {"name", "set", "description"}
 EVALUATION_FILE = "evaluation.json"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-CURVES = ("d_loss", "g_loss", "d_acc", "d_updated")
 
 
 @dataclass
@@ -194,8 +194,8 @@ def _run_summary(run_dir: Path) -> dict:
     if not records:
         return {}
     last = records[-1]
-    out = {k: last.get(k) for k in ("d_loss", "g_loss", "d_acc", "d_real", "d_fake")}
-    out["gate_rate"] = float(np.mean([r.get("d_updated", np.nan) for r in records]))
+    out = {k: last.get(k) for k in BASE_METRICS if k != "d_updated"}
+    out["gate_rate"] = float(np.mean([r.get("d_updated", np.nan) for r in records]))  # over the whole run
     return out
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from data_io.atomic import atomic_write_bytes
 from tf3dgan.training.checkpoint import save_checkpoint
+from tf3dgan.training.metrics import PROGRESS_METRICS
 from tf3dgan.training.run_folder import METRICS_FILE, sample_path
 
 
@@ -126,10 +127,7 @@ class ProgressBar(keras.callbacks.Callback):
         self.bar.update(1)
         if self.logger is not None and self.logger.last:
             last = self.logger.last
-            self.bar.set_postfix(
-                d_loss=f"{last['d_loss']:.3f}", g_loss=f"{last['g_loss']:.3f}", d_acc=f"{last['d_acc']:.2f}",
-                refresh=False,
-            )
+            self.bar.set_postfix({k: f"{last[k]:.3f}" for k in PROGRESS_METRICS if k in last}, refresh=False)
 
     def on_train_end(self, logs=None):
         if self.bar is not None:

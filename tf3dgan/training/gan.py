@@ -9,9 +9,8 @@ import tensorflow as tf
 
 from tf3dgan.nn import losses
 from tf3dgan.nn.latent import LatentSampler
+from tf3dgan.training.metrics import BASE_METRICS
 from variants.base import GeneratorStepTensors
-
-BASE_METRICS = ("d_loss", "g_loss", "d_acc", "d_real", "d_fake", "d_updated")
 
 
 def replica_mean(value):

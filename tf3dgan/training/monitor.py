@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from tf3dgan.training.callbacks import read_metrics
+from tf3dgan.training.metrics import LOG_SCALE_GROUPS, METRIC_GROUPS
 from tf3dgan.training.run_folder import LOSS_PAGE, sample_path
 
 # Shapes drawn in a panel (the fixed latent set may be larger); data_io.plotting caps the faces per panel.
@@ -38,7 +39,7 @@ def write_loss_page(run_dir) -> Path | None:
     records = read_metrics(run_dir)
     if not records:
         return None
-    fig = loss_figure(records, title=f"{Path(run_dir).name}: training curves")
+    fig = loss_figure(records, METRIC_GROUPS, f"{Path(run_dir).name}: training curves", LOG_SCALE_GROUPS)
     return write_html(fig, Path(run_dir) / LOSS_PAGE, title="training curves", shared_plotlyjs=True)
 
 
@@ -118,7 +119,7 @@ class VisdomMonitor(keras.callbacks.Callback):
         from data_io.plotting import grouped_metrics
 
         for step, values in self.pending:
-            for window, (title, keys) in grouped_metrics(values).items():
+            for window, (title, keys) in grouped_metrics(values, METRIC_GROUPS).items():
                 self.client.line(window, step, {k: values[k] for k in keys}, title=title)
         self.pending.clear()
 
