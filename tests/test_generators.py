@@ -50,8 +50,8 @@ def test_threshold_is_strict_and_checked():
     p = np.array([[[0.0, 0.1, 0.5, 0.50001, 1.0]]])
     np.testing.assert_array_equal(threshold_grids(p, 0.5), [[[0, 0, 0, 1, 1]]])
     np.testing.assert_array_equal(threshold_grids(p, 0.1), [[[0, 0, 1, 1, 1]]])
-    for bad in (-0.01, 1.5):
-        with pytest.raises(UsageError, match=r"threshold must be in \[0, 1\]"):
+    for bad in (-0.01, 0.0, 1.0, 1.5):  # one range everywhere: the value is also an iso-surface level
+        with pytest.raises(DataError, match=r"threshold must be in \(0, 1\)"):
             threshold_grids(p, bad)
 
 
@@ -104,8 +104,8 @@ def test_postprocess_pipeline_and_mesh_field():
     field, level = mesh_field(p, v, 0.5)
     assert level == 0.5 and field[8, 8, 8] == 0.0 and (field[2:5, 2:5, 2:5] == 1.0).all()
     assert field[1, 1, 1] == np.float32(0.9) and field[0, 0, 0] == 0.0
-    binary, level = mesh_field(p, v, 0.0)  # no usable iso-level: mesh the binary grid
-    assert level == 0.5 and set(np.unique(binary)) == {0.0, 1.0}
+    with pytest.raises(DataError, match=r"threshold must be in \(0, 1\)"):
+        mesh_field(p, v, 1.0)
 
 
 # -- meshes --------------------------------------------------------------------------------------------
@@ -457,7 +457,7 @@ def test_cli_sample_interpolate_arithmetic_export(trained_run, tmp_path, capsys)
 
     capsys.readouterr()
     assert main(["sample", "--run", run_dir, "--n", "2", "--out", str(tmp_path / "x.npz"), "--threshold", "2"]) == 2
-    assert "--threshold must be in [0, 1], got 2.0" in capsys.readouterr().err
+    assert "--threshold must be in (0, 1), got 2.0" in capsys.readouterr().err
     assert main(["arithmetic", "--run", run_dir, "--expr", "a + b", "--latents", "a=1",
                  "--out", str(tmp_path / "a.npz")]) == 2
     assert "--expr uses b, not given in --latents" in capsys.readouterr().err

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tf3dgan.commands import SPEC_HELP, add_threshold_argument, check_threshold_argument
 from tf3dgan.errors import UsageError
-from tf3dgan.commands.interpolate import SPEC_HELP
 
 
 def add_parser(subparsers) -> None:
@@ -19,7 +19,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--delta", type=float, default=None,
                    help="shift used to rank dimensions and for the default values "
                         "(default 3 x std for a normal latent, 0.5 for uniform)")
-    p.add_argument("--threshold", type=float, default=0.5, help="occupancy threshold in [0, 1] (default 0.5)")
+    add_threshold_argument(p)
     p.add_argument("--out", required=True, help="output .npz (z, values, probabilities, voxels, added, removed)")
     p.add_argument("--html", default=None, help="HTML strip (default: beside --out, .html)")
     p.set_defaults(func=run)
@@ -29,11 +29,10 @@ def run(args) -> int:
     from pathlib import Path
 
     from tf3dgan.generation.latent_space import dimension_effect, dimension_sensitivity, resolve_latent
-    from tf3dgan.generation.postprocess import check_threshold
     from tf3dgan.training.checkpoint import load_run
     from tf3dgan.generation.shape_strip import default_html_path, write_strip
 
-    check_threshold(args.threshold, "--threshold")
+    check_threshold_argument(args)
     out = Path(args.out)
     if out.suffix != ".npz":
         raise UsageError(f"--out {out}: expected a .npz file name")

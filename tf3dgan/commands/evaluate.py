@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tf3dgan.commands import add_overrides_argument
 from tf3dgan.errors import UsageError
 
 
@@ -16,8 +17,7 @@ def add_parser(subparsers) -> None:
     what.add_argument("--run", help="run folder: sample --n shapes from its newest checkpoint (inference mode)")
     what.add_argument("--samples", help="score these shapes instead (any data source, e.g. an .npz from `tf3dgan sample`)")
     what.add_argument("--untrained", metavar="CONFIG", help="score an untrained G of this config (seeded init: the floor)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="with --untrained: override one config key; repeatable")
+    add_overrides_argument(p, "with --untrained: ")
     p.add_argument("--samples-split", default="train", choices=("train", "test"), help="split of --samples (default train)")
     p.add_argument("--reference", required=True, help="reference shapes: any data source (file or folder) or 'synthetic'")
     p.add_argument("--split", default="test", choices=("train", "test"), help="split of the reference (default test)")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tf3dgan.commands import add_threshold_argument, check_threshold_argument
 from tf3dgan.errors import UsageError
 
 
@@ -18,7 +19,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--samples", default=None, help="a .npz written by `tf3dgan sample` (default: draw --n)")
     p.add_argument("--n", type=int, default=16, help="shapes to draw when no --samples (default 16)")
     p.add_argument("--seed", type=int, default=0, help="latent seed when drawing (default 0)")
-    p.add_argument("--threshold", type=float, default=0.5, help="occupancy threshold in [0, 1] (default 0.5)")
+    add_threshold_argument(p)
     p.add_argument("--classes", nargs="+", default=None, help="class names to keep")
     p.add_argument("--split", choices=("train", "test"), default="train")
     p.add_argument("--rotations", choices=("all", "first"), default="all",
@@ -41,10 +42,9 @@ def load_reference(args, cube_len: int, upsample: str):
 
 def run(args) -> int:
     from tf3dgan.generation.latent_space import nearest_neighbours
-    from tf3dgan.generation.postprocess import check_threshold
     from tf3dgan.training.checkpoint import load_run
 
-    check_threshold(args.threshold, "--threshold")
+    check_threshold_argument(args)
     if args.samples is None and args.n < 1:
         raise UsageError(f"--n must be >= 1, got {args.n}")
     config, gan, step = load_run(args.run)

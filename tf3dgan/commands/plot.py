@@ -6,13 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
+from tf3dgan.commands import add_threshold_argument, check_threshold_argument
 from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("plot", help="write a run's loss_curves.html and samples/step_*.html pages")
     p.add_argument("--run", required=True, help="run folder written by `tf3dgan train`")
-    p.add_argument("--threshold", type=float, default=0.5, help="iso-surface level in (0, 1) (default 0.5)")
+    add_threshold_argument(p)
     p.add_argument("--latest", action="store_true", help="only the newest sample snapshot")
     p.set_defaults(func=run)
 
@@ -26,8 +27,7 @@ def run(args) -> int:
     run_dir = Path(args.run)
     if not run_dir.is_dir():
         raise UsageError(f"--run {run_dir}: run folder not found")
-    if not 0.0 < args.threshold < 1.0:
-        raise UsageError(f"--threshold must be in (0, 1), got {args.threshold}")
+    check_threshold_argument(args)
     snapshots = list_samples(run_dir)
     if args.latest:
         snapshots = snapshots[-1:]

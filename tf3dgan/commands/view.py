@@ -6,13 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
+from tf3dgan.commands import add_threshold_argument, check_threshold_argument
 from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("view", help="write an interactive HTML page of the shapes in a voxel file")
     p.add_argument("file", help="a .npz/.npy (e.g. `tf3dgan sample` output), .binvox, .mat, .off or a folder")
-    p.add_argument("--threshold", type=float, default=0.5, help="iso-surface level in (0, 1) (default 0.5)")
+    add_threshold_argument(p)
     p.add_argument("--out", default=None, help="output page (default: FILE with the suffix .html)")
     p.add_argument("--index", type=int, nargs="+", default=None, help="which shapes to show (default: the first)")
     p.add_argument("--max", type=int, default=16, help="at most this many shapes (default 16)")
@@ -44,8 +45,7 @@ def run(args) -> int:
     from data_io.plotting import panel_figure, write_html
 
     path = Path(args.file)
-    if not 0.0 < args.threshold < 1.0:
-        raise UsageError(f"--threshold must be in (0, 1), got {args.threshold}")
+    check_threshold_argument(args)
     if args.max < 1:
         raise UsageError(f"--max must be >= 1, got {args.max}")
     grids, names = load_grids(path, args.size)

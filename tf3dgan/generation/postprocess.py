@@ -9,17 +9,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from data_io.voxelset import check_threshold
 from tf3dgan.errors import UsageError
 
 # Neighbourhoods of a voxel: faces (6), faces + edges (18), faces + edges + corners (26).
 CONNECTIVITIES = {6: 1, 18: 2, 26: 3}
-
-
-def check_threshold(threshold: float, name: str = "threshold") -> float:
-    threshold = float(threshold)
-    if not 0.0 <= threshold <= 1.0:
-        raise UsageError(f"{name} must be in [0, 1], got {threshold}")
-    return threshold
 
 
 def threshold_grids(probabilities, threshold: float = 0.5) -> np.ndarray:
@@ -83,13 +77,11 @@ def mesh_field(probabilities, voxels, threshold: float) -> tuple[np.ndarray, flo
     """A scalar field and an iso-level whose iso-surface is the boundary of the post-processed ``voxels``.
 
     Kept voxels keep their probability (smooth sub-voxel surface), filled ones become 1, removed ones 0;
-    empty voxels keep theirs. At thresholds 0 or 1, where there is no usable iso-level, the binary grid
-    is meshed at 0.5.
+    empty voxels keep theirs.
     """
+    threshold = check_threshold(threshold)
     probabilities = np.asarray(probabilities, dtype=np.float32)
     voxels = np.asarray(voxels) > 0
-    if not 0.0 < threshold < 1.0:
-        return voxels.astype(np.float32), 0.5
     above = probabilities > threshold
     field = np.where(voxels, np.where(above, probabilities, 1.0), np.where(above, 0.0, probabilities))
     return field.astype(np.float32), float(threshold)
