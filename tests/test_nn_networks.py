@@ -1,4 +1,4 @@
-"""Architecture facts of the paper's networks (GUIDE s.1), checked exactly."""
+"""Architecture facts of the paper's networks (Wu et al. 2016; the counts of the README's variant table), checked exactly."""
 
 import pytest
 
