@@ -26,20 +26,30 @@ SAMPLES_DIR = "samples"
 FIXED_Z_FILE = "fixed_z.npy"
 LOSS_PAGE = "loss_curves.html"
 
-_CHECKPOINT = re.compile(r"^ckpt-(\d+)\.npz$")
-_SAMPLE = re.compile(r"^step_(\d+)\.\w+$")
+_CHECKPOINT = ("ckpt-", ".npz")  # (prefix, suffix) around the step
+_SAMPLE = ("step_", ".npz")
+
+
+def _stepped(folder: Path, name: tuple, step: int, suffix: str | None = None) -> Path:
+    return folder / f"{name[0]}{step:08d}{suffix or name[1]}"
+
+
+def _step_of(path: str | Path, name: tuple, suffixes=()) -> int:
+    """The step in a file name of the form ``name`` (or with one of ``suffixes``); ValueError for others."""
+    match = re.fullmatch(rf"{re.escape(name[0])}(\d+)({'|'.join(map(re.escape, (name[1], *suffixes)))})",
+                         Path(path).name)
+    if not match:
+        raise ValueError(f"{path}: not a {name[0]}<step>{name[1]} file name")
+    return int(match.group(1))
 
 
 def checkpoint_path(run_dir: str | Path, step: int) -> Path:
-    return Path(run_dir) / CHECKPOINT_DIR / f"ckpt-{step:08d}.npz"
+    return _stepped(Path(run_dir) / CHECKPOINT_DIR, _CHECKPOINT, step)
 
 
 def checkpoint_step(path: str | Path) -> int:
     """The step in a checkpoint's file name; ValueError for other names."""
-    match = _CHECKPOINT.match(Path(path).name)
-    if not match:
-        raise ValueError(f"{path}: not a checkpoint name (ckpt-<step>.npz)")
-    return int(match.group(1))
+    return _step_of(path, _CHECKPOINT)
 
 
 def list_checkpoints(run_dir: str | Path) -> list[Path]:
@@ -47,7 +57,8 @@ def list_checkpoints(run_dir: str | Path) -> list[Path]:
     folder = Path(run_dir) / CHECKPOINT_DIR
     if not folder.is_dir():
         return []
-    return sorted((p for p in folder.iterdir() if _CHECKPOINT.match(p.name)), key=checkpoint_step)
+    return sorted((p for p in folder.glob(f"{_CHECKPOINT[0]}*{_CHECKPOINT[1]}") if _is_named(p, checkpoint_step)),
+                  key=checkpoint_step)
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
@@ -63,20 +74,27 @@ def latest_step(run_dir: str | Path) -> int:
 
 def sample_path(run_dir: str | Path, step: int, suffix: str = ".npz") -> Path:
     """``samples/step_<step>.npz`` (the snapshot) or, with ``suffix=".html"``, its page."""
-    return Path(run_dir) / SAMPLES_DIR / f"step_{step:08d}{suffix}"
+    return _stepped(Path(run_dir) / SAMPLES_DIR, _SAMPLE, step, suffix)
 
 
 def sample_step(path: str | Path) -> int:
-    """The step in a sample snapshot's file name; ValueError for other names."""
-    match = _SAMPLE.match(Path(path).name)
-    if not match:
-        raise ValueError(f"{path}: not a sample snapshot name (step_<step>.npz)")
-    return int(match.group(1))
+    """The step in a sample snapshot's (or its page's) file name; ValueError for other names."""
+    return _step_of(path, _SAMPLE, (".html",))
 
 
 def list_samples(run_dir: str | Path) -> list[Path]:
     """The sample snapshots (``.npz``) of a run, oldest first."""
-    return sorted((Path(run_dir) / SAMPLES_DIR).glob("step_*.npz"), key=sample_step)
+    folder = Path(run_dir) / SAMPLES_DIR
+    return sorted((p for p in folder.glob(f"{_SAMPLE[0]}*{_SAMPLE[1]}") if _is_named(p, sample_step)),
+                  key=sample_step)
+
+
+def _is_named(path: Path, step_of) -> bool:
+    try:
+        step_of(path)
+        return True
+    except ValueError:
+        return False
 
 
 def load_run_config(run_dir: str | Path) -> Config:
