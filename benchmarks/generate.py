@@ -28,9 +28,9 @@ def main(argv=None) -> int:
     common.configure_threads(args.intra_op, args.inter_op)
     import tensorflow as tf
 
-    from tf3dgan.builder import build_gan
+    from tf3dgan.training.builder import build_gan
     from tf3dgan.config import load_config
-    from tf3dgan.model_stats import network_stats
+    from tf3dgan.nn.model_stats import network_stats
 
     overrides = list(args.set) + ([f"train.mixed_precision={args.precision}"] if args.precision else [])
     config = load_config(args.config, overrides)

@@ -73,9 +73,9 @@ def time_layer(layer, batch: int, repeats: int) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     common.configure_threads(args.intra_op, args.inter_op)
-    from tf3dgan.builder import build_gan
+    from tf3dgan.training.builder import build_gan
     from tf3dgan.config import load_config
-    from tf3dgan.model_stats import layer_table
+    from tf3dgan.nn.model_stats import layer_table
 
     config = load_config(args.config, list(args.set) + [f"train.batch_size={args.batch}"])
     gan = build_gan(config, compile=False)

@@ -13,7 +13,7 @@ import time
 
 import common  # first: the repository on sys.path, oneDNN on
 import data_io
-from tf3dgan import shape_metrics
+from tf3dgan.evaluation import shape_metrics
 
 
 def timed(label: str, fn):

@@ -36,7 +36,7 @@ def parse_args(argv=None):
 
 def iteration_flops(gan) -> dict:
     """Analytic FLOPs of one train iteration per sample (see the module docstring)."""
-    from tf3dgan.model_stats import network_stats
+    from tf3dgan.nn.model_stats import network_stats
 
     f_g = network_stats(gan.generator)["flops_per_sample"]
     f_d = network_stats(gan.discriminator)["flops_per_sample"]
@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from tf3dgan.builder import build_gan
+    from tf3dgan.training.builder import build_gan
     from tf3dgan.config import load_config
 
     overrides = list(args.set) + [f"train.batch_size={args.batch}", "train.d_gate=always"]

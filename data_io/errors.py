@@ -1,9 +1,17 @@
-"""Errors and warnings raised by data_io."""
+"""Errors and warnings raised by data_io, and ``UserError``, the base of every error a user can fix.
+
+``UserError`` lives here, in the lowest layer, so that data_io depends on nothing above it; ``tf3dgan.errors``
+re-exports it with the other kinds (ConfigError, RunFolderError, UsageError).
+"""
 
 from __future__ import annotations
 
 
-class DataError(ValueError):
+class UserError(ValueError):
+    """Something the user can fix (a file, a config key, an argument); the CLI prints it as one line, exit 2."""
+
+
+class DataError(UserError):
     """Input data cannot be read; the message names the file and what was wrong."""
 
 

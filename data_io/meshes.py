@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DataError
+from .voxelset import check_threshold
 
 
 @dataclass
@@ -32,8 +33,7 @@ def voxels_to_mesh(grid, threshold: float = 0.5, name: str = "grid") -> Mesh:
         grid = grid[..., 0]
     if grid.ndim != 3:
         raise DataError(f"{name}: expected a 3D grid, got shape {grid.shape}")
-    if not 0.0 < threshold < 1.0:
-        raise DataError(f"{name}: threshold must be in (0, 1), got {threshold}")
+    check_threshold(threshold, f"{name}: threshold")
     if not (grid > threshold).any():
         raise DataError(f"{name}: no voxel is above the threshold {threshold}; an empty grid has no surface")
     padded = np.pad(grid, 1, mode="constant", constant_values=0.0)

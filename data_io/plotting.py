@@ -24,14 +24,6 @@ DEFAULT_MAX_FACES = 20000
 PANEL_MAX_FACES = 48000
 MESH_COLOR = "#5b8fd1"
 
-# The curve groups of the loss page and of the visdom windows: window name -> (title, metric keys).
-METRIC_GROUPS = {
-    "losses": ("Losses", ("d_loss", "g_loss")),
-    "discriminator": ("D(x), D(G(z)), D accuracy", ("d_real", "d_fake", "d_acc")),
-    "d_updated": ("Fraction of steps that updated D", ("d_updated",)),
-    "learning_rates": ("Learning rates", ("g_lr", "d_lr")),
-}
-
 
 def _pool2(grid: np.ndarray) -> np.ndarray:
     """Average-pool a (D, D, D) grid by 2 (D even; an odd edge is padded with zeros)."""
@@ -182,37 +174,39 @@ def metric_series(records: Sequence[dict]) -> dict[str, tuple[list, list]]:
     return series
 
 
-def grouped_metrics(names) -> dict[str, tuple[str, tuple]]:
-    """``METRIC_GROUPS`` restricted to ``names``, plus an ``other`` group for metrics in no group."""
+def grouped_metrics(names, groups: dict) -> dict[str, tuple[str, tuple]]:
+    """``groups`` (window -> (title, metric names)) restricted to ``names``, plus an ``other`` group for the
+    metrics in no group."""
     names = list(names)
-    groups = {}
-    for window, (title, keys) in METRIC_GROUPS.items():
+    found = {}
+    for window, (title, keys) in groups.items():
         present = tuple(k for k in keys if k in names)
         if present:
-            groups[window] = (title, present)
-    grouped = {k for _, keys in METRIC_GROUPS.values() for k in keys}
+            found[window] = (title, present)
+    grouped = {k for _, keys in groups.values() for k in keys}
     other = tuple(k for k in names if k not in grouped)
     if other:
-        groups["other"] = ("Other metrics", other)
-    return groups
+        found["other"] = ("Other metrics", other)
+    return found
 
 
-def loss_figure(records: Sequence[dict], title: str = "Training curves"):
-    """A plotly Figure with one subplot per metric group of the records, x = training step."""
+def loss_figure(records: Sequence[dict], groups: dict, title: str = "Training curves", log_scale=()):
+    """A plotly Figure with one subplot per metric group (see ``grouped_metrics``) of the records, x = training
+    step; the groups named in ``log_scale`` get a logarithmic y axis."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     series = metric_series(records)
     if not series:
         raise DataError("no metrics to plot (the metrics records are empty)")
-    groups = grouped_metrics(series)
+    groups = grouped_metrics(series, groups)
     fig = make_subplots(rows=len(groups), cols=1, shared_xaxes=True, subplot_titles=[t for t, _ in groups.values()],
                         vertical_spacing=0.08)
     for row, (window, (_, keys)) in enumerate(groups.items(), start=1):
         for key in keys:
             steps, values = series[key]
             fig.add_trace(go.Scatter(x=steps, y=values, mode="lines", name=key, legendgroup=window), row=row, col=1)
-        if window == "learning_rates":
+        if window in log_scale:
             fig.update_yaxes(type="log", row=row, col=1)
     fig.update_xaxes(title_text="step", row=len(groups), col=1)
     fig.update_layout(title={"text": title}, height=260 * len(groups) + 100, legend={"groupclick": "toggleitem"})

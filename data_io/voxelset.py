@@ -149,3 +149,15 @@ def as_occupancy(array: np.ndarray, source: str) -> np.ndarray:
     if np.issubdtype(array.dtype, np.floating):
         return (array > 0.5).astype(np.uint8)
     return (array != 0).astype(np.uint8)
+
+
+def check_threshold(threshold: float, name: str = "threshold") -> float:
+    """``threshold`` as a float, or DataError naming ``name`` unless it lies in (0, 1).
+
+    The one check of an occupancy threshold: a voxel is occupied where its probability is above it, and the
+    same value is the iso-level of the drawn and exported surfaces, which needs a level strictly inside (0, 1).
+    """
+    threshold = float(threshold)
+    if not 0.0 < threshold < 1.0:
+        raise DataError(f"{name} must be in (0, 1), got {threshold}")
+    return threshold

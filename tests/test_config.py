@@ -1,10 +1,12 @@
 """Config loading and validation: every error names the file, the key and what was expected."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from tf3dgan.config import ConfigError, load_config
+from tf3dgan.config import load_config
+from tf3dgan.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -32,7 +34,7 @@ def _write(tmp_path, text):
         ("train:\n  g_loss: wasserstein\n", ["bad.yaml", "train.g_loss", "'non_saturating'"]),
         ("model:\n  variant: wgan\n", ["bad.yaml", "model.variant", "'wgan'", "mit_biasfree"]),
         ("variant:\n  weight: 2.0\n", ["bad.yaml", "variant.weight", "mit_biasfree"]),
-        ("model:\n  variant: feature_matching\nvariant:\n  weight: heavy\n", ["bad.yaml", "variant.weight", "float"]),
+        ("model:\n  variant: feature_matching\nvariant:\n  weight: heavy\n", ["bad.yaml", "variant.weight", "a number"]),
         ("model:\n  variant: feature_matching\nvariant:\n  norm: l3\n", ["bad.yaml", "variant.norm"]),
         ("model: [1, 2]\n", ["bad.yaml", "section 'model'", "mapping"]),
         ("train:\n  use_bias: true\n", ["bad.yaml", "train.use_bias"]),
@@ -65,4 +67,5 @@ def test_overrides_parse_yaml_values():
 
 def test_variant_defaults_fill_in():
     config = load_config(None, ["model.variant=autoencoder", "variant.pretrain_steps=5"])
-    assert config.variant == {"pretrain_steps": 5, "recon_loss": "bce", "recon_weight": 1.0, "recon_weight_after": 0.0}
+    assert dataclasses.asdict(config.variant) == {"pretrain_steps": 5, "recon_loss": "bce", "recon_weight": 1.0,
+                                                  "recon_weight_after": 0.0}

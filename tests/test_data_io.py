@@ -454,3 +454,19 @@ def test_cli_info_modelnet10_reports_empty_grids(capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["splits"]["train"]["empty"] == 27 and report["splits"]["test"]["empty"] == 7
     assert report["splits"]["train"]["class_counts"]["chair"] == 889
+
+
+# -- atomic writes -------------------------------------------------------------------------------------
+def test_atomic_write_gets_the_umask_permissions_and_leaves_no_temporary(tmp_path):
+    import os
+    import stat
+
+    from data_io.atomic import atomic_write_bytes
+
+    old = os.umask(0o027)
+    try:
+        path = atomic_write_bytes(tmp_path / "a" / "f.bin", lambda f: f.write(b"new"))
+    finally:
+        os.umask(old)
+    assert path.read_bytes() == b"new" and stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert [p.name for p in path.parent.iterdir()] == ["f.bin"]

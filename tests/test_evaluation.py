@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from tf3dgan import shape_metrics as sm
+from tf3dgan.evaluation import shape_metrics as sm
 
 
 def random_sets(seed=0, n_a=7, n_b=5, size=8):
@@ -140,7 +140,7 @@ def test_diagnostics_count_components_empty_grids_and_near_half_voxels():
 
 # -- SVM protocol --------------------------------------------------------------------------------------
 def test_max_pool_to_2_takes_the_max_of_each_octant():
-    from tf3dgan.svm_eval import max_pool_to_2
+    from tf3dgan.evaluation.svm import max_pool_to_2
 
     x = np.arange(2 * 4**3 * 3, dtype=np.float32).reshape(2, 4, 4, 4, 3)
     pooled = max_pool_to_2(x)
@@ -152,15 +152,15 @@ def test_max_pool_to_2_takes_the_max_of_each_octant():
 
 @pytest.mark.parametrize("cube_len, base_width, expected", [(16, 4, 8 * 8), (32, 2, (4 + 8) * 8), (64, 64, 7168)])
 def test_feature_dimension_is_conv2_onwards_pooled_to_2(cube_len, base_width, expected):
-    from tf3dgan.networks import build_discriminator
-    from tf3dgan.svm_eval import feature_dimension
+    from tf3dgan.nn.networks import build_discriminator
+    from tf3dgan.evaluation.svm import feature_dimension
 
     assert feature_dimension(build_discriminator(cube_len, base_width)) == expected
 
 
 def test_svm_protocol_end_to_end_on_tiny_labelled_grids(tmp_path):
     from tf3dgan.config import load_config
-    from tf3dgan.svm_eval import evaluate_discriminator, untrained_discriminator
+    from tf3dgan.evaluation.svm import evaluate_discriminator, untrained_discriminator
 
     rng = np.random.default_rng(0)
 

@@ -5,3 +5,39 @@ from tf3dgan import cpu as _cpu
 _cpu.enable_onednn()  # first: TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, when it is imported
 
 __version__ = "0.1.0"
+
+# The public API. The Keras classes are imported here, so that ``keras.saving.load_model("gan.keras")``
+# works after ``import tf3dgan``; that loads Keras and TensorFlow, whose C++ start-up lines are muted.
+# The rest is imported on first use (PEP 562): variants and data_io import tf3dgan.errors, which runs
+# this file, so importing them from here would be circular.
+from tf3dgan.quiet import quiet_tensorflow_import as _quiet_tensorflow_import  # noqa: E402
+
+with _quiet_tensorflow_import():
+    from tf3dgan.nn.single_channel_convs import OneChannelConv3D, OneChannelConv3DTranspose  # noqa: E402
+    from tf3dgan.training.gan import GAN  # noqa: E402
+
+_LAZY = {
+    "Config": "tf3dgan.config",
+    "load_config": "tf3dgan.config",
+    "build_gan": "tf3dgan.training.builder",
+    "train": "tf3dgan.training.loop",
+    "load_run": "tf3dgan.training.checkpoint",
+    "VARIANTS": "variants",
+    "get_variant": "variants",
+}
+
+__all__ = ["GAN", "OneChannelConv3D", "OneChannelConv3DTranspose", *_LAZY, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tf3dgan' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -7,6 +7,8 @@ import importlib
 import os
 import sys
 
+from tf3dgan.quiet import stderr_muted
+
 # Each module has ``add_parser(subparsers)``, which sets ``func`` on its parser(s).
 COMMAND_MODULES = [
     "train",
@@ -28,10 +30,6 @@ COMMAND_MODULES = [
 ]
 
 
-class CLIError(Exception):
-    """A user error reported as one line on stderr, exit status 2."""
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tf3dgan", description="Volumetric 3D-GANs in Keras 3 / TensorFlow.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -41,35 +39,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _start_tensorflow_quietly() -> None:
-    """Import TensorFlow and probe its devices with stderr muted.
-
-    Its C++ start-up lines (oneDNN notice, CUDA probing on machines without a GPU) ignore
-    TF_CPP_MIN_LOG_LEVEL. A failing import still raises, with stderr restored.
-    """
+    """Import TensorFlow and probe its devices with its C++ start-up lines muted (see ``tf3dgan.quiet``)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        sys.stderr.flush()
-        os.dup2(devnull, 2)
+    with stderr_muted():
         import tensorflow as tf
 
         tf.config.list_physical_devices()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     _start_tensorflow_quietly()
-    from data_io.errors import DataError
-    from tf3dgan.config import ConfigError
-    from tf3dgan.run_folder import RunFolderError
+    from tf3dgan.errors import UserError
 
     try:
         return args.func(args) or 0
-    except (CLIError, ConfigError, DataError, RunFolderError) as err:
+    except UserError as err:
         print(f"tf3dgan {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

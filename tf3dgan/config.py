@@ -15,9 +15,7 @@ from typing import Any, Literal, Optional
 
 import yaml
 
-
-class ConfigError(ValueError):
-    """A config file or override is invalid; the message names the source, the key and what was expected."""
+from tf3dgan.errors import ConfigError
 
 
 @dataclass
@@ -90,13 +88,15 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     data: DataConfig = field(default_factory=DataConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
-    variant: dict = field(default_factory=dict)
+    variant: Any = None  # the options of model.variant: an instance of its ``Options`` dataclass
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
-SECTIONS = {f.name: f.default_factory for f in dataclasses.fields(Config)}  # type: ignore[misc]
+# The typed sections; ``variant`` is typed by the chosen variant's ``Options``.
+SECTIONS = {f.name: f.default_factory for f in dataclasses.fields(Config) if f.name != "variant"}  # type: ignore[misc]
+SECTION_NAMES = (*SECTIONS, "variant")
 
 
 def _check_value(where: str, key: str, value: Any, annotation: Any) -> Any:
@@ -143,20 +143,19 @@ def _check_value(where: str, key: str, value: Any, annotation: Any) -> Any:
     raise TypeError(f"unsupported annotation {annotation!r} for {key}")
 
 
-def _build_section(where: str, name: str, raw: Any):
-    cls = SECTIONS[name]
+def _build_section(where: str, name: str, raw: Any, cls=None, owner: str = ""):
+    """The dataclass ``cls`` (default: the section's) built from the mapping ``raw``, every value checked."""
+    cls = cls or SECTIONS[name]
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: section '{name}' must be a mapping, got {raw!r}")
-    if name == "variant":
-        return dict(raw)
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
     for key in raw:
         if key not in known:
             raise ConfigError(
-                f"{where}: unknown key '{name}.{key}' (known keys: {', '.join(sorted(known))})"
+                f"{where}: unknown key '{name}.{key}'{owner} (known keys: {', '.join(sorted(known)) or 'none'})"
             )
     values = {k: _check_value(where, f"{name}.{k}", v, hints[k]) for k, v in raw.items()}
     return cls(**values)
@@ -201,14 +200,24 @@ def validate(config: Config, where: str = "config") -> Config:
         where, "monitor.html_every", f"0 or a multiple of train.sample_every ({t.sample_every})", mon.html_every,
     )
 
-    from variants import get_variant  # late import: variants depend on this module
+    _, config.variant = variant_options(m.variant, config.variant, where)
+    return config
+
+
+def variant_options(name: str, raw: Any, where: str = "config"):
+    """``(Variant subclass, its Options)`` for the variant registered as ``name``; ``raw`` is a mapping (the
+    config's ``variant`` section) or already an ``Options`` instance. Checked like the other sections."""
+    from variants import get_variant  # imports the networks (Keras): only when a config is checked
 
     try:
-        variant = get_variant(m.variant)
+        cls = get_variant(name)
     except KeyError as err:
         raise ConfigError(f"{where}: model.variant {err.args[0]}") from None
-    config.variant = variant.resolve_options(config.variant, where)
-    return config
+    options = raw if isinstance(raw, cls.Options) else _build_section(
+        where, "variant", raw, cls.Options, f" for variant '{name}'"
+    )
+    cls.check_options(options, where)
+    return cls, options
 
 
 def from_dict(raw: Any, where: str = "config") -> Config:
@@ -218,12 +227,12 @@ def from_dict(raw: Any, where: str = "config") -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: the top level must be a mapping of sections, got {type(raw).__name__}")
     for name in raw:
-        if name not in SECTIONS:
+        if name not in SECTION_NAMES:
             raise ConfigError(
-                f"{where}: unknown section '{name}' (known sections: {', '.join(SECTIONS)})"
+                f"{where}: unknown section '{name}' (known sections: {', '.join(SECTION_NAMES)})"
             )
     sections = {name: _build_section(where, name, raw.get(name)) for name in SECTIONS}
-    return validate(Config(**sections), where)
+    return validate(Config(**sections, variant=raw.get("variant")), where)
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
@@ -234,9 +243,9 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
             raise ConfigError(f"--set {item!r}: expected section.key=value, e.g. train.steps=100")
         dotted, text = item.split("=", 1)
         section, key = dotted.split(".", 1)
-        if section not in SECTIONS:
+        if section not in SECTION_NAMES:
             raise ConfigError(
-                f"--set {item!r}: unknown section '{section}' (known sections: {', '.join(SECTIONS)})"
+                f"--set {item!r}: unknown section '{section}' (known sections: {', '.join(SECTION_NAMES)})"
             )
         try:
             value = yaml.safe_load(text) if text.strip() else None

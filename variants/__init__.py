@@ -1,6 +1,6 @@
 """Registry of the tf-3dgan variants: ``model.variant`` name -> Variant subclass."""
 
-import tf3dgan  # noqa: F401  (first: switches oneDNN on before TensorFlow loads, see tf3dgan/cpu.py)
+import tf3dgan.cpu  # noqa: F401  (first: running tf3dgan/__init__.py switches oneDNN on before TensorFlow loads)
 from variants.autoencoder import Autoencoder
 from variants.base import GeneratorStepTensors, Variant
 from variants.baseline_fc import BaselineFC

@@ -5,11 +5,22 @@ and G is trained to reconstruct them with a differentiable per-voxel loss; D and
 off. After that the run is the paper's GAN (plus ``recon_weight_after`` x reconstruction, 0 by default).
 """
 
+from dataclasses import dataclass
+from typing import Literal
+
 import tensorflow as tf
 
-from tf3dgan.config import ConfigError
-from tf3dgan.losses import reconstruction_loss
+from tf3dgan.errors import ConfigError
+from tf3dgan.nn.losses import reconstruction_loss
 from variants.base import Variant
+
+
+@dataclass
+class AutoencoderOptions:
+    pretrain_steps: int = 1000  # reconstruction-only steps before the GAN starts
+    recon_loss: Literal["bce", "mse"] = "bce"
+    recon_weight: float = 1.0  # weight of the reconstruction loss while pre-training
+    recon_weight_after: float = 0.0  # ... and afterwards, beside the adversarial loss
 
 
 class Autoencoder(Variant):
@@ -17,18 +28,16 @@ class Autoencoder(Variant):
     description = "paper net, G pre-trained as the decoder of an autoencoder, then the GAN"
     use_bias = False
     uses_encoder = True
-    options = {"pretrain_steps": 1000, "recon_loss": "bce", "recon_weight": 1.0, "recon_weight_after": 0.0}
+    Options = AutoencoderOptions
     extra_metrics = ("recon_loss",)
 
     @classmethod
     def check_options(cls, options, where):
-        if options["pretrain_steps"] < 0:
-            raise ConfigError(f"{where}: variant.pretrain_steps must be >= 0, got {options['pretrain_steps']}")
-        if options["recon_loss"] not in ("bce", "mse"):
-            raise ConfigError(f"{where}: variant.recon_loss must be 'bce' or 'mse', got {options['recon_loss']!r}")
+        if options.pretrain_steps < 0:
+            raise ConfigError(f"{where}: variant.pretrain_steps must be >= 0, got {options.pretrain_steps}")
 
     def _pretraining(self, step):
-        return step < self.opts["pretrain_steps"]
+        return step < self.options.pretrain_steps
 
     def discriminator_enabled(self, step):
         return tf.logical_not(self._pretraining(step))
@@ -38,12 +47,12 @@ class Autoencoder(Variant):
 
     def extra_generator_loss(self, gan, tensors):
         weight = tf.where(
-            self._pretraining(tensors.step), float(self.opts["recon_weight"]), float(self.opts["recon_weight_after"])
+            self._pretraining(tensors.step), float(self.options.recon_weight), float(self.options.recon_weight_after)
         )
 
         def reconstruct():
             recon = gan.generator(gan.encoder(tensors.real, training=True), training=True)
-            return reconstruction_loss(tensors.real, recon, self.opts["recon_loss"])
+            return reconstruction_loss(tensors.real, recon, self.options.recon_loss)
 
         # Skip the encoder/decoder pass entirely once its weight is zero.
         loss = tf.cond(weight > 0, reconstruct, lambda: tf.constant(0.0))

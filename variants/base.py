@@ -7,8 +7,7 @@ from typing import Any, Optional
 
 import tensorflow as tf
 
-from tf3dgan import networks
-from tf3dgan.config import ConfigError
+from tf3dgan.nn import networks
 
 
 @dataclass
@@ -24,11 +23,17 @@ class GeneratorStepTensors:
     step: Any  # int64 scalar: training steps done before this one
 
 
+@dataclass
+class NoOptions:
+    """The options of a variant that has none."""
+
+
 class Variant:
     """Default behaviour: the paper's networks, adversarial losses only.
 
-    Subclasses set ``name``, ``description`` and, where they differ, the architecture flags, ``options``
-    (option name -> default value; types follow the defaults) and the hooks below.
+    Subclasses set ``name``, ``description`` and, where they differ, the architecture flags, ``Options``
+    (a dataclass: the keys of the config's ``variant`` section with their types and defaults, checked by
+    ``tf3dgan.config`` like the other sections), ``check_options`` (range checks) and the hooks below.
     """
 
     name = "base"
@@ -36,47 +41,17 @@ class Variant:
     use_bias = False
     dense_stem = False
     dense_head = False
-    options: dict = {}
+    Options: type = NoOptions
     needs_real_features = False
     uses_encoder = False
     extra_metrics: tuple = ()  # names of the scalars ``extra_generator_loss`` reports
 
-    def __init__(self, options: Optional[dict] = None):
-        self.opts = dict(self.options)
-        self.opts.update(options or {})
-
-    # -- configuration -----------------------------------------------------------------------------
-    @classmethod
-    def resolve_options(cls, raw: Optional[dict], where: str = "config") -> dict:
-        """Defaults merged with ``raw`` (the config's ``variant`` section); unknown keys or types fail."""
-        raw = dict(raw or {})
-        resolved = dict(cls.options)
-        for key, value in raw.items():
-            if key not in cls.options:
-                known = ", ".join(sorted(cls.options)) or "none"
-                raise ConfigError(
-                    f"{where}: unknown key 'variant.{key}' for variant '{cls.name}' (its keys: {known})"
-                )
-            default = cls.options[key]
-            if isinstance(default, bool):
-                ok = isinstance(value, bool)
-            elif isinstance(default, (int, float)):
-                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-                if ok and isinstance(default, int) and not isinstance(default, bool):
-                    ok = isinstance(value, int)
-            else:
-                ok = isinstance(value, type(default))
-            if not ok:
-                raise ConfigError(
-                    f"{where}: variant.{key} must be a {type(default).__name__} like {default!r}, got {value!r}"
-                )
-            resolved[key] = value
-        cls.check_options(resolved, where)
-        return resolved
+    def __init__(self, options=None):
+        self.options = options if options is not None else self.Options()
 
     @classmethod
-    def check_options(cls, options: dict, where: str) -> None:
-        """Range checks of a variant's own options; raise ConfigError."""
+    def check_options(cls, options, where: str) -> None:
+        """Range checks of a variant's own options (an ``Options`` instance); raise ConfigError."""
 
     # -- networks ----------------------------------------------------------------------------------
     def build_networks(self, model_cfg):

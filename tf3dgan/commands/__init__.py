@@ -1,10 +1,81 @@
-"""Subcommands of the ``tf3dgan`` CLI, one module each (see ``tf3dgan.cli.COMMAND_MODULES``)."""
+"""Subcommands of the ``tf3dgan`` CLI, one module each (see ``tf3dgan.cli.COMMAND_MODULES``), and the
+arguments and output steps that several of them share. A command imports from here, never from a sibling."""
+
+from __future__ import annotations
+
+SPEC_HELP = "a seed (int), a latent file (.npy/.npz/.mat) or FILE#i (row i, e.g. of a `tf3dgan sample` .npz)"
+
+
+def add_overrides_argument(parser, help_prefix: str = "") -> None:
+    """The repeatable ``--set section.key=value``."""
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+        help=f"{help_prefix}override one config key (value parsed as YAML); repeatable",
+    )
 
 
 def add_config_arguments(parser) -> None:
-    """``--config PATH`` and repeatable ``--set section.key=value``."""
+    """``--config PATH`` and ``--set``."""
     parser.add_argument("--config", help="YAML config file (defaults: the paper's 64^3 mit_biasfree net)")
-    parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-        help="override one config key (value parsed as YAML); repeatable",
-    )
+    add_overrides_argument(parser)
+
+
+def add_threshold_argument(parser) -> None:
+    parser.add_argument("--threshold", type=float, default=0.5,
+                        help="occupancy threshold and iso-surface level in (0, 1) (default 0.5; the authors' "
+                             "viewer used 0.1)")
+
+
+def check_threshold_argument(args) -> None:
+    from data_io.voxelset import check_threshold
+
+    check_threshold(args.threshold, "--threshold")
+
+
+def add_postprocess_arguments(p) -> None:
+    """The post-processing and output options of the commands that write shapes."""
+    from data_io.mesh_io import MESH_SCALES
+    from tf3dgan.generation.shape_files import FORMATS
+
+    add_threshold_argument(p)
+    p.add_argument("--largest-component", action="store_true",
+                   help="keep only the largest connected component of each shape")
+    p.add_argument("--connectivity", type=int, choices=(6, 18, 26), default=26,
+                   help="voxel neighbourhood for --largest-component (default 26)")
+    p.add_argument("--fill-holes", action="store_true", help="fill enclosed cavities")
+    p.add_argument("--format", choices=FORMATS, default=None,
+                   help="output format (default: from the --out suffix; npz for a folder or .zip)")
+    p.add_argument("--mesh-scale", choices=MESH_SCALES, default="unit",
+                   help="mesh coordinates: 'unit' (the grid spans [0,1]^3, default) or 'voxel' (voxel units)")
+    p.add_argument("--ply-ascii", action="store_true", help="write .ply as ascii (default binary little-endian)")
+
+
+def write_outputs(args, probabilities, z):
+    """Post-process ``probabilities`` as ``args`` says and write them to ``args.out``; return (voxels, files)."""
+    from tf3dgan.generation.postprocess import postprocess
+    from tf3dgan.generation.shape_files import write_shapes
+
+    voxels = postprocess(probabilities, args.threshold, args.largest_component, args.connectivity, args.fill_holes)
+    files = write_shapes(args.out, voxels, probabilities, z, args.format, args.threshold, args.mesh_scale,
+                         ply_binary=not args.ply_ascii, progress=len(voxels) > 1)
+    return voxels, files
+
+
+def add_strip_arguments(p) -> None:
+    p.add_argument("--html", default=None, help="HTML strip (default: beside --out, .html)")
+    p.add_argument("--no-html", action="store_true", help="do not write the HTML strip")
+
+
+def write_strip_for(args, voxels, probabilities, titles, title):
+    """The HTML strip of post-processed shapes (unless --no-html); returns its path or None."""
+    import numpy as np
+
+    from tf3dgan.generation.postprocess import mesh_field
+    from tf3dgan.generation.shape_strip import default_html_path, write_strip
+
+    if args.no_html:
+        return None
+    fields = [mesh_field(p, v, args.threshold) for p, v in zip(probabilities, voxels)]
+    level = fields[0][1]
+    path = args.html or default_html_path(args.out)
+    return write_strip(path, np.stack([f for f, _ in fields]), titles, level, title)

@@ -16,7 +16,7 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from tf3dgan.ablation import load_suite, run_suite
+    from tf3dgan.evaluation.ablation import load_suite, run_suite
 
     suite = load_suite(args.suite)  # validates every run's config before any training
     print(f"{args.suite}: {len(suite.runs)} runs -> {args.out}", flush=True)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from tf3dgan.cli import CLIError
-from tf3dgan.commands.interpolate import SPEC_HELP, write_strip_for
-from tf3dgan.commands.sample import add_postprocess_arguments, check_postprocess_arguments, write_outputs
+from tf3dgan.commands import (
+    SPEC_HELP, add_postprocess_arguments, add_strip_arguments, check_threshold_argument, write_outputs,
+    write_strip_for,
+)
+from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
@@ -17,8 +19,7 @@ def add_parser(subparsers) -> None:
                    help=f"the named vectors; SPEC is {SPEC_HELP}")
     p.add_argument("--out", required=True,
                    help="output (.npz default): the operands in order of appearance, then the result")
-    p.add_argument("--html", default=None, help="HTML strip (default: beside --out, .html)")
-    p.add_argument("--no-html", action="store_true", help="do not write the HTML strip")
+    add_strip_arguments(p)
     add_postprocess_arguments(p)
     p.set_defaults(func=run)
 
@@ -28,24 +29,24 @@ def parse_bindings(items) -> dict:
     for item in items:
         name, sep, spec = item.partition("=")
         if not sep or not name.isidentifier() or not spec:
-            raise CLIError(f"--latents {item!r}: expected NAME=SPEC, e.g. a=samples.npz#3")
+            raise UsageError(f"--latents {item!r}: expected NAME=SPEC, e.g. a=samples.npz#3")
         if name in bindings:
-            raise CLIError(f"--latents: {name!r} given twice")
+            raise UsageError(f"--latents: {name!r} given twice")
         bindings[name] = spec
     return bindings
 
 
 def run(args) -> int:
-    from tf3dgan.latent_space import evaluate_expression, expression_names, resolve_latent
-    from tf3dgan.run_folder import load_run
-    from tf3dgan.shape_files import resolve_layout
+    from tf3dgan.generation.latent_space import evaluate_expression, expression_names, resolve_latent
+    from tf3dgan.training.checkpoint import load_run
+    from tf3dgan.generation.shape_files import resolve_layout
 
-    check_postprocess_arguments(args)
+    check_threshold_argument(args)
     bindings = parse_bindings(args.latents)
     names = expression_names(args.expr)
     missing = [n for n in names if n not in bindings]
     if missing:
-        raise CLIError(f"--expr uses {', '.join(missing)}, not given in --latents")
+        raise UsageError(f"--expr uses {', '.join(missing)}, not given in --latents")
     resolve_layout(args.out, args.format, len(names) + 1)
     config, gan, step = load_run(args.run)
     latents = {name: resolve_latent(bindings[name], gan.z_dim, gan) for name in names}

@@ -15,9 +15,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from tf3dgan.builder import build_gan
+    from tf3dgan.training.builder import build_gan
     from tf3dgan.config import load_config
-    from tf3dgan.model_stats import describe_gan, format_description
+    from tf3dgan.nn.model_stats import describe_gan, format_description
 
     config = load_config(args.config, args.overrides)
     description = describe_gan(build_gan(config, compile=False))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tf3dgan.cli import CLIError
-from tf3dgan.commands.interpolate import SPEC_HELP
+from tf3dgan.commands import SPEC_HELP, add_threshold_argument, check_threshold_argument
+from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
@@ -19,7 +19,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--delta", type=float, default=None,
                    help="shift used to rank dimensions and for the default values "
                         "(default 3 x std for a normal latent, 0.5 for uniform)")
-    p.add_argument("--threshold", type=float, default=0.5, help="occupancy threshold in [0, 1] (default 0.5)")
+    add_threshold_argument(p)
     p.add_argument("--out", required=True, help="output .npz (z, values, probabilities, voxels, added, removed)")
     p.add_argument("--html", default=None, help="HTML strip (default: beside --out, .html)")
     p.set_defaults(func=run)
@@ -28,15 +28,14 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from tf3dgan.latent_space import dimension_effect, dimension_sensitivity, resolve_latent
-    from tf3dgan.postprocess import check_threshold
-    from tf3dgan.run_folder import load_run
-    from tf3dgan.shape_strip import default_html_path, write_strip
+    from tf3dgan.generation.latent_space import dimension_effect, dimension_sensitivity, resolve_latent
+    from tf3dgan.training.checkpoint import load_run
+    from tf3dgan.generation.shape_strip import default_html_path, write_strip
 
-    check_threshold(args.threshold, "--threshold")
+    check_threshold_argument(args)
     out = Path(args.out)
     if out.suffix != ".npz":
-        raise CLIError(f"--out {out}: expected a .npz file name")
+        raise UsageError(f"--out {out}: expected a .npz file name")
     config, gan, step = load_run(args.run)
     z = resolve_latent(args.z, gan.z_dim, gan)
     delta = args.delta if args.delta is not None else (
@@ -47,12 +46,12 @@ def run(args) -> int:
         ranking = dimension_sensitivity(gan, z, delta, args.threshold)
         dim = int(np.argmax(ranking))
     if not 0 <= dim < gan.z_dim:
-        raise CLIError(f"--dim must be in [0, {gan.z_dim}), got {dim}")
+        raise UsageError(f"--dim must be in [0, {gan.z_dim}), got {dim}")
     if args.values:
         try:
             values = [float(v) for v in args.values.split(",")]
         except ValueError:
-            raise CLIError(f"--values {args.values!r}: expected comma-separated numbers") from None
+            raise UsageError(f"--values {args.values!r}: expected comma-separated numbers") from None
     else:
         values = list(z[dim] + delta * np.linspace(-1.0, 1.0, 5))
     effect = dimension_effect(gan, z, dim, values, args.threshold)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tf3dgan.cli import CLIError
+from tf3dgan.commands import add_overrides_argument
+from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
@@ -16,8 +17,7 @@ def add_parser(subparsers) -> None:
     what.add_argument("--run", help="run folder: sample --n shapes from its newest checkpoint (inference mode)")
     what.add_argument("--samples", help="score these shapes instead (any data source, e.g. an .npz from `tf3dgan sample`)")
     what.add_argument("--untrained", metavar="CONFIG", help="score an untrained G of this config (seeded init: the floor)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="with --untrained: override one config key; repeatable")
+    add_overrides_argument(p, "with --untrained: ")
     p.add_argument("--samples-split", default="train", choices=("train", "test"), help="split of --samples (default train)")
     p.add_argument("--reference", required=True, help="reference shapes: any data source (file or folder) or 'synthetic'")
     p.add_argument("--split", default="test", choices=("train", "test"), help="split of the reference (default test)")
@@ -50,16 +50,16 @@ def _read(path: str, split: str, rotations: str, classes, size: int | None, seed
 
 def run(args) -> int:
     import data_io
-    from tf3dgan import shape_metrics
+    from tf3dgan.evaluation import shape_metrics
 
     if args.n < 2:
-        raise CLIError(f"--n must be >= 2, got {args.n}")
+        raise UsageError(f"--n must be >= 2, got {args.n}")
     if args.out and Path(args.out).suffix != ".json":
-        raise CLIError(f"--out {args.out}: expected a .json file name")
+        raise UsageError(f"--out {args.out}: expected a .json file name")
     probabilities = None
     if args.run:
-        from tf3dgan.ablation import sample_shapes
-        from tf3dgan.run_folder import load_run
+        from tf3dgan.evaluation.ablation import sample_shapes
+        from tf3dgan.training.checkpoint import load_run
 
         config, gan, step = load_run(args.run)
         probabilities, samples = sample_shapes(gan, args.n, args.seed)
@@ -67,8 +67,8 @@ def run(args) -> int:
     elif args.untrained:
         import keras
 
-        from tf3dgan.ablation import sample_shapes
-        from tf3dgan.builder import build_gan
+        from tf3dgan.evaluation.ablation import sample_shapes
+        from tf3dgan.training.builder import build_gan
         from tf3dgan.config import load_config
 
         config = load_config(args.untrained, args.overrides)
@@ -97,7 +97,7 @@ def run(args) -> int:
                             args.n_reference, args.seed)
         reference = data_io.resize(reference, size)
     except ValueError as err:
-        raise CLIError(str(err)) from None
+        raise UsageError(str(err)) from None
     kwargs = {"n_points": args.n_points, "seed": args.seed} if args.distance == "chamfer" else {}
     result = shape_metrics.compare_sets(samples, reference, args.distance, probabilities, progress=True, **kwargs)
     reference_label = (f"synthetic (held-out seed {args.seed + 1000})" if args.reference == "synthetic"

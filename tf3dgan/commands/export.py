@@ -13,7 +13,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from tf3dgan.export import export_run
+    from tf3dgan.generation.export import export_run
 
     info = export_run(args.run, args.out, args.checkpoint, args.overwrite)
     d = info["cube_len"]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from tf3dgan.cli import CLIError
-from tf3dgan.commands.sample import add_postprocess_arguments, check_postprocess_arguments, write_outputs
-
-SPEC_HELP = "a seed (int), a latent file (.npy/.npz/.mat) or FILE#i (row i, e.g. of a `tf3dgan sample` .npz)"
+from tf3dgan.commands import (
+    SPEC_HELP, add_postprocess_arguments, add_strip_arguments, check_threshold_argument, write_outputs,
+    write_strip_for,
+)
+from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
-    from tf3dgan.latent_space import INTERPOLATIONS
+    from tf3dgan.generation.latent_space import INTERPOLATIONS
 
     p = subparsers.add_parser("interpolate", help="shapes interpolated between two latent vectors")
     p.add_argument("--run", required=True, help="run folder written by `tf3dgan train`")
@@ -20,33 +21,19 @@ def add_parser(subparsers) -> None:
     p.add_argument("--steps", type=int, default=8, help="shapes along the path, endpoints included (default 8)")
     p.add_argument("--method", choices=INTERPOLATIONS, default="slerp", help="slerp (default) or linear")
     p.add_argument("--out", required=True, help="output: .npz (default layout), .mat, .zip or a folder")
-    p.add_argument("--html", default=None, help="HTML strip (default: beside --out, .html)")
-    p.add_argument("--no-html", action="store_true", help="do not write the HTML strip")
+    add_strip_arguments(p)
     add_postprocess_arguments(p)
     p.set_defaults(func=run)
 
 
-def write_strip_for(args, voxels, probabilities, titles, title):
-    """The HTML strip of post-processed shapes (unless --no-html); returns its path or None."""
-    from tf3dgan.postprocess import mesh_field
-    from tf3dgan.shape_strip import default_html_path, write_strip
-
-    if args.no_html:
-        return None
-    fields = [mesh_field(p, v, args.threshold) for p, v in zip(probabilities, voxels)]
-    level = fields[0][1]
-    path = args.html or default_html_path(args.out)
-    return write_strip(path, np.stack([f for f, _ in fields]), titles, level, title)
-
-
 def run(args) -> int:
-    from tf3dgan.latent_space import interpolate, resolve_latent
-    from tf3dgan.run_folder import load_run
-    from tf3dgan.shape_files import resolve_layout
+    from tf3dgan.generation.latent_space import interpolate, resolve_latent
+    from tf3dgan.training.checkpoint import load_run
+    from tf3dgan.generation.shape_files import resolve_layout
 
     if args.steps < 2:
-        raise CLIError(f"--steps must be >= 2 (both endpoints are included), got {args.steps}")
-    check_postprocess_arguments(args)
+        raise UsageError(f"--steps must be >= 2 (both endpoints are included), got {args.steps}")
+    check_threshold_argument(args)
     resolve_layout(args.out, args.format, args.steps)
     config, gan, step = load_run(args.run)
     a = resolve_latent(args.start, gan.z_dim, gan)

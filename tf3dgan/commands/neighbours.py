@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tf3dgan.cli import CLIError
+from tf3dgan.commands import add_threshold_argument, check_threshold_argument
+from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
@@ -18,7 +19,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--samples", default=None, help="a .npz written by `tf3dgan sample` (default: draw --n)")
     p.add_argument("--n", type=int, default=16, help="shapes to draw when no --samples (default 16)")
     p.add_argument("--seed", type=int, default=0, help="latent seed when drawing (default 0)")
-    p.add_argument("--threshold", type=float, default=0.5, help="occupancy threshold in [0, 1] (default 0.5)")
+    add_threshold_argument(p)
     p.add_argument("--classes", nargs="+", default=None, help="class names to keep")
     p.add_argument("--split", choices=("train", "test"), default="train")
     p.add_argument("--rotations", choices=("all", "first"), default="all",
@@ -40,22 +41,21 @@ def load_reference(args, cube_len: int, upsample: str):
 
 
 def run(args) -> int:
-    from tf3dgan.latent_space import nearest_neighbours
-    from tf3dgan.postprocess import check_threshold
-    from tf3dgan.run_folder import load_run
+    from tf3dgan.generation.latent_space import nearest_neighbours
+    from tf3dgan.training.checkpoint import load_run
 
-    check_threshold(args.threshold, "--threshold")
+    check_threshold_argument(args)
     if args.samples is None and args.n < 1:
-        raise CLIError(f"--n must be >= 1, got {args.n}")
+        raise UsageError(f"--n must be >= 1, got {args.n}")
     config, gan, step = load_run(args.run)
     cube_len = config.model.cube_len
     if args.samples:
         with np.load(args.samples) as data:
             if "probabilities" not in data:
-                raise CLIError(f"{args.samples}: no 'probabilities' array; expected a `tf3dgan sample` .npz")
+                raise UsageError(f"{args.samples}: no 'probabilities' array; expected a `tf3dgan sample` .npz")
             probabilities = np.asarray(data["probabilities"], np.float32)
         if probabilities.shape[1:] != (cube_len,) * 3:
-            raise CLIError(f"{args.samples}: grids {probabilities.shape[1:]}, the run makes {cube_len}^3")
+            raise UsageError(f"{args.samples}: grids {probabilities.shape[1:]}, the run makes {cube_len}^3")
     else:
         probabilities = gan.generate(np.asarray(gan.sample_latent(args.n, seed=args.seed), np.float32))
     voxels = (probabilities > args.threshold).astype(np.uint8)

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from tf3dgan.cli import CLIError
+from tf3dgan.commands import add_threshold_argument, check_threshold_argument
+from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("plot", help="write a run's loss_curves.html and samples/step_*.html pages")
     p.add_argument("--run", required=True, help="run folder written by `tf3dgan train`")
-    p.add_argument("--threshold", type=float, default=0.5, help="iso-surface level in (0, 1) (default 0.5)")
+    add_threshold_argument(p)
     p.add_argument("--latest", action="store_true", help="only the newest sample snapshot")
     p.set_defaults(func=run)
 
@@ -20,28 +21,27 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from tqdm.auto import tqdm
 
-    from tf3dgan.callbacks import METRICS_FILE, SAMPLES_DIR
-    from tf3dgan.monitor import write_loss_page, write_sample_page
+    from tf3dgan.training.monitor import write_loss_page, write_sample_page
+    from tf3dgan.training.run_folder import METRICS_FILE, SAMPLES_DIR, list_samples, sample_step
 
     run_dir = Path(args.run)
     if not run_dir.is_dir():
-        raise CLIError(f"--run {run_dir}: run folder not found")
-    if not 0.0 < args.threshold < 1.0:
-        raise CLIError(f"--threshold must be in (0, 1), got {args.threshold}")
-    snapshots = sorted((run_dir / SAMPLES_DIR).glob("step_*.npz"))
+        raise UsageError(f"--run {run_dir}: run folder not found")
+    check_threshold_argument(args)
+    snapshots = list_samples(run_dir)
     if args.latest:
         snapshots = snapshots[-1:]
     loss_page = write_loss_page(run_dir)
     if loss_page is None and not snapshots:
-        raise CLIError(f"--run {run_dir}: no {METRICS_FILE} records and no {SAMPLES_DIR}/step_*.npz to plot")
+        raise UsageError(f"--run {run_dir}: no {METRICS_FILE} records and no {SAMPLES_DIR}/step_*.npz to plot")
     pages = []
     for path in tqdm(snapshots, desc="sample pages", unit="page"):
         try:
-            step = int(path.stem.split("_", 1)[1])
+            step = sample_step(path)
             with np.load(path) as data:
                 probabilities = data["probabilities"].astype("float32")
         except (ValueError, KeyError, OSError) as err:
-            raise CLIError(f"{path}: not a sample snapshot (expected step_<N>.npz with 'probabilities': {err})")
+            raise UsageError(f"{path}: not a sample snapshot (expected step_<N>.npz with 'probabilities': {err})")
         pages.append(write_sample_page(run_dir, step, probabilities, args.threshold))
     if loss_page is not None:
         print(f"{loss_page}: training curves")

@@ -4,26 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tf3dgan.cli import CLIError
-
-
-def add_postprocess_arguments(p) -> None:
-    """The post-processing and output options shared by the commands that write shapes."""
-    from data_io.mesh_io import MESH_SCALES
-    from tf3dgan.shape_files import FORMATS
-
-    p.add_argument("--threshold", type=float, default=0.5,
-                   help="occupancy threshold in [0, 1] (default 0.5; the authors' viewer used 0.1)")
-    p.add_argument("--largest-component", action="store_true",
-                   help="keep only the largest connected component of each shape")
-    p.add_argument("--connectivity", type=int, choices=(6, 18, 26), default=26,
-                   help="voxel neighbourhood for --largest-component (default 26)")
-    p.add_argument("--fill-holes", action="store_true", help="fill enclosed cavities")
-    p.add_argument("--format", choices=FORMATS, default=None,
-                   help="output format (default: from the --out suffix; npz for a folder or .zip)")
-    p.add_argument("--mesh-scale", choices=MESH_SCALES, default="unit",
-                   help="mesh coordinates: 'unit' (the grid spans [0,1]^3, default) or 'voxel' (voxel units)")
-    p.add_argument("--ply-ascii", action="store_true", help="write .ply as ascii (default binary little-endian)")
+from tf3dgan.commands import add_postprocess_arguments, check_threshold_argument, write_outputs
+from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
@@ -38,29 +20,13 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def check_postprocess_arguments(args) -> None:
-    if not 0.0 <= args.threshold <= 1.0:
-        raise CLIError(f"--threshold must be in [0, 1], got {args.threshold}")
-
-
-def write_outputs(args, probabilities, z) -> tuple[np.ndarray, list]:
-    """Post-process ``probabilities`` as ``args`` says and write them to ``args.out``; return (voxels, files)."""
-    from tf3dgan.postprocess import postprocess
-    from tf3dgan.shape_files import write_shapes
-
-    voxels = postprocess(probabilities, args.threshold, args.largest_component, args.connectivity, args.fill_holes)
-    files = write_shapes(args.out, voxels, probabilities, z, args.format, args.threshold, args.mesh_scale,
-                         ply_binary=not args.ply_ascii, progress=len(voxels) > 1)
-    return voxels, files
-
-
 def run(args) -> int:
-    from tf3dgan.run_folder import load_run
-    from tf3dgan.shape_files import resolve_layout
+    from tf3dgan.training.checkpoint import load_run
+    from tf3dgan.generation.shape_files import resolve_layout
 
     if args.n < 1:
-        raise CLIError(f"--n must be >= 1, got {args.n}")
-    check_postprocess_arguments(args)
+        raise UsageError(f"--n must be >= 1, got {args.n}")
+    check_threshold_argument(args)
     layout, fmt = resolve_layout(args.out, args.format, args.n)  # fail before loading the model
     config, gan, step = load_run(args.run)
     z = np.asarray(gan.sample_latent(args.n, seed=args.seed), dtype="float32")

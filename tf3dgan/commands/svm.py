@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tf3dgan.cli import CLIError
+from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
@@ -27,13 +27,13 @@ def _print(title: str, result: dict) -> None:
 
 
 def run(args) -> int:
-    from tf3dgan import svm_eval
-    from tf3dgan.run_folder import load_run
+    from tf3dgan.evaluation import svm as svm_eval
+    from tf3dgan.training.checkpoint import load_run
 
     if args.c is not None and args.c <= 0:
-        raise CLIError(f"--c must be > 0, got {args.c}")
+        raise UsageError(f"--c must be > 0, got {args.c}")
     if args.max_per_class is not None and args.max_per_class < 1:
-        raise CLIError(f"--max-per-class must be >= 1, got {args.max_per_class}")
+        raise UsageError(f"--max-per-class must be >= 1, got {args.max_per_class}")
     config, gan, step = load_run(args.run)
     results = {}
     trained = svm_eval.evaluate_discriminator(gan.discriminator, args.data, args.c, args.max_per_class)

@@ -17,9 +17,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from tf3dgan.callbacks import read_metrics
+    from tf3dgan.training.callbacks import read_metrics
+    from tf3dgan.training.metrics import BASE_METRICS
     from tf3dgan.config import load_config
-    from tf3dgan.training import train
+    from tf3dgan.training.loop import train
 
     config = load_config(args.config, args.overrides)
     try:
@@ -30,6 +31,6 @@ def run(args) -> int:
     step = int(gan.step_counter.numpy())
     records = read_metrics(args.out)
     last = records[-1] if records else {}
-    summary = ", ".join(f"{k} {last[k]:.3f}" for k in ("d_loss", "g_loss", "d_acc", "d_real", "d_fake", "d_updated") if k in last)
+    summary = ", ".join(f"{k} {last[k]:.3f}" for k in BASE_METRICS if k in last)
     print(f"{args.out}: {step} steps done" + (f"; last logged: {summary}" if summary else ""))
     return 0

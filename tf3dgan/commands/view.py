@@ -6,13 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from tf3dgan.cli import CLIError
+from tf3dgan.commands import add_threshold_argument, check_threshold_argument
+from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("view", help="write an interactive HTML page of the shapes in a voxel file")
     p.add_argument("file", help="a .npz/.npy (e.g. `tf3dgan sample` output), .binvox, .mat, .off or a folder")
-    p.add_argument("--threshold", type=float, default=0.5, help="iso-surface level in (0, 1) (default 0.5)")
+    add_threshold_argument(p)
     p.add_argument("--out", default=None, help="output page (default: FILE with the suffix .html)")
     p.add_argument("--index", type=int, nargs="+", default=None, help="which shapes to show (default: the first)")
     p.add_argument("--max", type=int, default=16, help="at most this many shapes (default 16)")
@@ -44,23 +45,22 @@ def run(args) -> int:
     from data_io.plotting import panel_figure, write_html
 
     path = Path(args.file)
-    if not 0.0 < args.threshold < 1.0:
-        raise CLIError(f"--threshold must be in (0, 1), got {args.threshold}")
+    check_threshold_argument(args)
     if args.max < 1:
-        raise CLIError(f"--max must be >= 1, got {args.max}")
+        raise UsageError(f"--max must be >= 1, got {args.max}")
     grids, names = load_grids(path, args.size)
     count = len(grids)
     if args.index is not None:
         bad = [i for i in args.index if not 0 <= i < count]
         if bad:
-            raise CLIError(f"--index {bad[0]}: {path} holds {count} shapes (valid: 0..{count - 1})")
+            raise UsageError(f"--index {bad[0]}: {path} holds {count} shapes (valid: 0..{count - 1})")
         chosen = args.index[: args.max]
     else:
         chosen = list(range(min(count, args.max)))
     out = Path(args.out) if args.out else path.parent / (path.name.rstrip("/") + ".html" if path.is_dir()
                                                         else path.with_suffix(".html").name)
     if out.suffix.lower() not in (".html", ".htm"):
-        raise CLIError(f"--out {out}: expected an .html file name")
+        raise UsageError(f"--out {out}: expected an .html file name")
     titles = [f"{i}: {names[i]}" if names[i] != f"#{i}" else f"#{i}" for i in chosen]
     fig = panel_figure(grids[chosen], args.threshold, titles=titles, title=f"{path.name} (threshold {args.threshold:g})")
     empty = sum(not (grids[i] > args.threshold).any() for i in chosen)

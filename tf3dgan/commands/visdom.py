@@ -1,8 +1,8 @@
-"""``tf3dgan visdom``: start a visdom server on 127.0.0.1 that works offline (see tf3dgan.visdom_server)."""
+"""``tf3dgan visdom``: start a visdom server on 127.0.0.1 that works offline (see tf3dgan.visdom.server)."""
 
 from __future__ import annotations
 
-from tf3dgan.cli import CLIError
+from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
@@ -14,10 +14,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from tf3dgan.visdom_server import serve
+    from tf3dgan.visdom.server import serve
 
     if not 1 <= args.port <= 65535:
-        raise CLIError(f"--port must be in 1..65535, got {args.port}")
+        raise UsageError(f"--port must be in 1..65535, got {args.port}")
 
     def ready(url: str) -> None:
         print(f"visdom server at {url} (Ctrl-C to stop); train with --set monitor.visdom=true "
@@ -26,6 +26,6 @@ def run(args) -> int:
     try:
         serve(args.port, args.host, args.env_path, on_ready=ready)
     except OSError as err:
-        raise CLIError(f"cannot listen on {args.host}:{args.port} ({err.strerror or err}); "
+        raise UsageError(f"cannot listen on {args.host}:{args.port} ({err.strerror or err}); "
                        "is another server running there? Try --port") from None
     return 0

@@ -1,0 +1,170 @@
+"""Run folders: logs, checkpoints, exact resume (also after Ctrl-C), and the train/describe/sample CLI."""
+
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from tf3dgan.cli import main
+from tf3dgan.config import load_config
+from tf3dgan.errors import ConfigError, RunFolderError
+from tf3dgan.training.builder import build_gan
+from tf3dgan.training.checkpoint import restore_checkpoint, state_variables
+from tf3dgan.training.loop import train
+from tf3dgan.training.run_folder import latest_checkpoint, list_checkpoints
+
+
+@pytest.fixture
+def tiny_config(tiny_overrides):
+    return load_config(None, tiny_overrides + ["train.d_lr=0.001", "train.d_thresh=0.9"])
+
+
+def _state(gan):
+    return [np.asarray(v.numpy()) for v in gan.weights] + [np.asarray(v) for v in gan.d_optimizer.variables] + [
+        np.asarray(v) for v in gan.g_optimizer.variables
+    ]
+
+
+def _assert_same_state(a, b):
+    for x, y in zip(_state(a), _state(b)):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_run_folder_contents(tmp_path, tiny_config, tiny_voxels):
+    gan = train(tiny_config, tmp_path, steps=8, voxels=tiny_voxels, progress=False)
+    assert int(gan.step_counter.numpy()) == 8
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [2, 4, 6, 8]
+    for key in ("d_loss", "g_loss", "d_acc", "d_updated", "d_real", "d_fake", "g_lr", "d_lr"):
+        assert key in records[0]
+    # d_updated is a fraction of the 2 steps in each line.
+    assert all(r["d_updated"] in (0.0, 0.5, 1.0) for r in records)
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["ckpt-00000003.npz", "ckpt-00000006.npz", "ckpt-00000008.npz"]
+    assert sorted(p.name for p in (tmp_path / "samples").glob("*.npz")) == ["step_00000004.npz", "step_00000008.npz"]
+    with np.load(tmp_path / "samples" / "step_00000008.npz") as snap:
+        assert snap["probabilities"].shape == (2, 16, 16, 16)
+        np.testing.assert_array_equal(snap["z"], np.load(tmp_path / "fixed_z.npy"))
+    assert load_config(tmp_path / "config.yaml").train.steps == 8
+    assert not list(tmp_path.rglob("*.tmp"))  # atomic writes leave no temporary files
+
+
+def test_resume_is_exact(tmp_path, tiny_config, tiny_voxels):
+    whole = train(tiny_config, tmp_path / "whole", steps=10, voxels=tiny_voxels, progress=False)
+    train(tiny_config, tmp_path / "split", steps=4, voxels=tiny_voxels, progress=False)
+    resumed = train(tiny_config, tmp_path / "split", steps=10, voxels=tiny_voxels, progress=False)
+    _assert_same_state(whole, resumed)
+    whole_log = (tmp_path / "whole" / "metrics.jsonl").read_text()
+    assert (tmp_path / "split" / "metrics.jsonl").read_text() == whole_log
+
+
+class _CtrlC(keras.callbacks.Callback):
+    def __init__(self, at_step):
+        super().__init__()
+        self.at_step = at_step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.step_counter.numpy()) == self.at_step:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_leaves_a_checkpoint_and_resume_is_exact(tmp_path, tiny_config, tiny_voxels):
+    whole = train(tiny_config, tmp_path / "whole", steps=9, voxels=tiny_voxels, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config, tmp_path / "cut", steps=9, voxels=tiny_voxels, extra_callbacks=[_CtrlC(5)], progress=False)
+    assert latest_checkpoint(tmp_path / "cut").name == "ckpt-00000005.npz"
+    resumed = train(tiny_config, tmp_path / "cut", steps=9, voxels=tiny_voxels, progress=False)
+    _assert_same_state(whole, resumed)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [2, 4, 6, 8]  # no line logged twice
+
+
+def test_resume_refuses_a_different_config(tmp_path, tiny_config, tiny_overrides, tiny_voxels):
+    train(tiny_config, tmp_path, steps=2, voxels=tiny_voxels, progress=False)
+    other = load_config(None, tiny_overrides + ["train.g_lr=0.1"])
+    with pytest.raises(ConfigError, match=r"train\.g_lr: 0\.0025 in the run, 0\.1 now"):
+        train(other, tmp_path, steps=4, voxels=tiny_voxels, progress=False)
+
+
+def test_checkpoint_is_restored_by_key_and_names_what_does_not_fit(tmp_path, tiny_config, tiny_overrides,
+                                                                    tiny_voxels):
+    gan = train(tiny_config, tmp_path, steps=3, voxels=tiny_voxels, progress=False)
+    path = latest_checkpoint(tmp_path)
+    with np.load(path) as data:
+        assert list(data["keys"]) == list(state_variables(gan))
+    fresh = build_gan(tiny_config)  # another process-wide optimizer number: keys do not depend on it
+    assert restore_checkpoint(fresh, path) == 3
+    for a, b in zip(gan.weights, fresh.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    other = build_gan(load_config(None, tiny_overrides + ["model.variant=autoencoder"]))
+    with pytest.raises(RunFolderError, match=r"does not fit the model.*missing encoder/"):
+        restore_checkpoint(other, path)
+    wider = build_gan(load_config(None, tiny_overrides + ["model.base_width=8"]))
+    with pytest.raises(RunFolderError, match=r"other shapes \(checkpoint vs model\): generator/deconv1/kernel"):
+        restore_checkpoint(wider, path)
+
+
+def test_corrupt_checkpoint_is_reported(tmp_path, tiny_config, tiny_voxels):
+    gan = train(tiny_config, tmp_path, steps=3, voxels=tiny_voxels, progress=False)
+    path = latest_checkpoint(tmp_path)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ValueError, match="ckpt-00000003.npz: not a readable tf3dgan checkpoint"):
+        restore_checkpoint(gan, path)
+
+
+def test_cli_train_sample_describe(tmp_path, tiny_overrides, capsys):
+    sets = [a for o in tiny_overrides + ["data.synthetic_count=12", "train.steps=4"] for a in ("--set", o)]
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--quiet", *sets]) == 0
+    assert "4 steps done" in capsys.readouterr().out
+    assert main(["sample", "--run", str(run), "--n", "3", "--out", str(tmp_path / "s.npz"), "--seed", "1"]) == 0
+    assert "3 shapes of 16^3 from step 4" in capsys.readouterr().out
+    with np.load(tmp_path / "s.npz") as out:
+        assert out["voxels"].shape == (3, 16, 16, 16) and out["voxels"].dtype == np.uint8
+        assert out["probabilities"].shape == (3, 16, 16, 16) and out["z"].shape == (3, 8)
+        np.testing.assert_array_equal(out["voxels"], (out["probabilities"] > 0.5).astype(np.uint8))
+    assert main(["describe", "--json", *sets]) == 0
+    described = json.loads(capsys.readouterr().out)
+    assert described["generator"]["params"]["conv_weights"] == 8 * 8 * 64 + 8 * 4 * 64 + 4 * 1 * 64
+    assert main(["sample", "--run", str(tmp_path / "nothing"), "--n", "1", "--out", str(tmp_path / "x.npz")]) == 2
+    assert "run folder not found" in capsys.readouterr().err
+    assert main(["train", "--out", str(run), "--set", "train.stepz=3"]) == 2
+    assert "unknown key 'train.stepz'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_console_script_describes_the_paper_net():
+    out = subprocess.run(
+        [sys.executable, "-m", "tf3dgan.cli", "describe", "--json"], capture_output=True, text=True, check=True
+    ).stdout
+    described = json.loads(out)
+    assert described["generator"]["params"]["conv_weights"] == 17_567_744
+    assert described["discriminator"]["params"]["conv_weights"] == 11_046_912
+    assert described["generator"]["flops_per_sample"] == 7_797_735_424
+
+
+@pytest.mark.slow
+def test_resume_in_a_new_process_is_exact(tmp_path, tiny_overrides):
+    """Ctrl-C and re-run = a new process: its result equals one uninterrupted run, bit for bit.
+
+    TensorFlow's multi-threaded CPU kernels may sum in a different order from one process to the next, so
+    bit-exact runs need single-threaded ops (the README says so); the resume itself adds no difference.
+    """
+    import os
+
+    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+    sets = [a for o in tiny_overrides + ["data.synthetic_count=12"] for a in ("--set", o)]
+
+    def train_to(run, steps):
+        cmd = [sys.executable, "-m", "tf3dgan.cli", "train", "--out", str(run), "--steps", str(steps), "--quiet", *sets]
+        subprocess.run(cmd, check=True, env=env, capture_output=True)
+
+    train_to(tmp_path / "whole", 12)
+    train_to(tmp_path / "split", 5)
+    train_to(tmp_path / "split", 12)
+    with np.load(latest_checkpoint(tmp_path / "whole")) as a, np.load(latest_checkpoint(tmp_path / "split")) as b:
+        assert sorted(a.files) == sorted(b.files)
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key])

@@ -1,0 +1,172 @@
+"""Mixed precision, XLA and tf.distribute settings of ``train``: they train, keep float32 logits and losses,
+leave the D gate exact, and two replicas give the results of one device for the same global batch."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tf3dgan.training.builder import build_gan
+from tf3dgan.config import load_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _fit(gan, voxels, steps):
+    import tensorflow as tf
+
+    batches = tf.data.Dataset.from_tensor_slices(voxels[..., None].astype("float32")).batch(4, drop_remainder=True)
+    return gan.fit(batches.repeat(), steps_per_epoch=steps, epochs=1, shuffle=False, verbose=0).history
+
+
+@pytest.fixture
+def real16():
+    return (np.random.default_rng(1).random((8, 16, 16, 16)) > 0.6).astype("uint8")
+
+
+@pytest.mark.parametrize("policy, compute", [("mixed_bfloat16", "bfloat16"), ("mixed_float16", "float16")])
+def test_mixed_precision_trains_with_float32_logits_and_losses(policy, compute, tiny_overrides, real16):
+    import keras
+    import tensorflow as tf
+
+    from tf3dgan.nn import losses
+    from tf3dgan.training import checkpoint
+    from tf3dgan.training.precision import compute_dtype
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "train.mixed_precision", RuntimeWarning)  # slow on a CPU: see test_cpu_setup
+        gan = build_gan(load_config(None, tiny_overrides + [f"train.mixed_precision={policy}", "train.d_gate=always"]))
+    assert keras.mixed_precision.dtype_policy().name == "float32"  # not leaked by the build
+    assert compute_dtype(gan.generator) == compute_dtype(gan.discriminator) == compute
+    assert all(w.dtype == "float32" for w in gan.generator.weights)  # float32 master weights
+    z = gan.sample_latent(4, seed=0)
+    fake = gan.generator(z, training=True)
+    logits, features = gan.discriminator(fake, training=True)
+    assert fake.dtype == tf.float32 and logits.dtype == tf.float32
+    assert features[0].dtype == compute
+    assert losses.discriminator_loss(logits, logits).dtype == tf.float32
+    is_scaled = isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
+    assert is_scaled == (policy == "mixed_float16")
+
+    history = _fit(gan, real16, 3)
+    assert all(np.isfinite(history[k][-1]) for k in ("d_loss", "g_loss", "d_acc"))
+    for optimizer in (gan.d_optimizer, gan.g_optimizer):
+        applied = int(optimizer.iterations.numpy())
+        if is_scaled:  # a step with overflowing (non-finite) gradients is skipped and halves the loss scale
+            assert 1 <= applied <= 3
+            assert float(optimizer.dynamic_scale.numpy()) == optimizer.initial_scale / 2 ** (3 - applied)
+        else:
+            assert applied == 3
+    # The loss scale is part of the checkpointed state.
+    keys = list(checkpoint.state_variables(gan))
+    assert any(k.endswith("optimizer/dynamic_scale") for k in keys) == is_scaled
+
+
+def test_policy_does_not_leak_into_later_builds(tiny_overrides):
+    from tf3dgan.training.precision import compute_dtype
+
+    build_gan(load_config(None, tiny_overrides + ["train.mixed_precision=mixed_bfloat16"]))
+    gan = build_gan(load_config(None, tiny_overrides))
+    assert compute_dtype(gan.generator) == compute_dtype(gan.discriminator) == "float32"
+
+
+def test_loss_scaled_gate_skip_leaves_d_and_its_loss_scale_untouched(tiny_overrides, real16):
+    gan = build_gan(load_config(None, tiny_overrides + ["train.mixed_precision=mixed_float16", "train.d_gate=lt",
+                                                        "train.d_thresh=0.0"]))
+    d_before = [w.numpy().copy() for w in gan.discriminator.weights if w.trainable]
+    opt_before = [np.asarray(v).copy() for v in gan.d_optimizer.variables]
+    history = _fit(gan, real16, 2)
+    assert history["d_updated"][-1] == 0.0
+    for before, w in zip(d_before, [w for w in gan.discriminator.weights if w.trainable]):
+        np.testing.assert_array_equal(before, w.numpy())
+    for before, v in zip(opt_before, gan.d_optimizer.variables):
+        np.testing.assert_array_equal(before, np.asarray(v))
+    assert int(gan.g_optimizer.iterations.numpy()) == 2
+
+
+def test_batch_must_split_across_replicas():
+    from tf3dgan.training.distribute import check_global_batch, get_strategy
+
+    check_global_batch(5, "none")
+    replicas = get_strategy("mirrored").num_replicas_in_sync  # 1 here: one CPU device in this process
+    check_global_batch(4 * replicas, "mirrored")
+    with pytest.raises(ValueError, match="train.distribute must be one of"):
+        get_strategy("tpu")
+
+
+@pytest.mark.slow
+def test_xla_jit_compile_trains(tiny_overrides, real16):
+    """``jit_compile: true`` compiles the one train_step with XLA (slow to compile on a CPU)."""
+    gan = build_gan(load_config(None, tiny_overrides + ["train.jit_compile=true", "train.d_gate=le",
+                                                        "train.d_thresh=1.0"]))
+    assert gan.jit_compile is True
+    history = _fit(gan, real16, 2)
+    assert np.isfinite(history["g_loss"][-1]) and history["d_updated"][-1] == 1.0
+
+
+TWO_DEVICES = textwrap.dedent(
+    """
+    import json, sys
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import numpy as np
+    from tf3dgan.config import load_config
+    from tf3dgan.training.loop import train
+    from tf3dgan.training.callbacks import read_metrics
+    from tf3dgan.training.distribute import get_strategy
+
+    tiny, out = json.loads(sys.argv[1]), sys.argv[2]
+    voxels = (np.random.default_rng(0).random((20, 8, 8, 8)) > 0.7).astype("uint8")
+    result = {"replicas": get_strategy("mirrored").num_replicas_in_sync}
+    try:
+        train(load_config(None, tiny + ["train.distribute=mirrored", "train.batch_size=3"]), f"{out}/odd", 1, voxels)
+    except ValueError as err:
+        result["odd_batch_error"] = str(err)
+    for name, distribute, splits in [("one", "none", [4]), ("two", "mirrored", [4]), ("resumed", "mirrored", [2, 4])]:
+        config = load_config(None, tiny + [f"train.distribute={distribute}", "train.log_every=1",
+                                           "train.checkpoint_every=2", "train.d_thresh=0.7"])
+        for steps in splits:
+            gan = train(config, f"{out}/{name}", steps=steps, voxels=voxels, progress=False)
+        result[name] = {
+            "metrics": read_metrics(f"{out}/{name}"),
+            "weights": [w.numpy().tolist() for w in gan.discriminator.weights[:2] + gan.generator.weights[-3:]],
+            "d_updates": int(gan.d_optimizer.iterations.numpy()),
+        }
+    print("RESULT" + json.dumps(result))
+    """
+)
+
+
+@pytest.mark.slow
+def test_two_logical_devices_match_one_device(tiny_overrides, tmp_path):
+    """Same global batch on 1 device and on 2 replicas (MirroredStrategy): same metrics, gate and weights;
+    a run resumed from a checkpoint under the strategy continues as the uninterrupted one."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run(
+        [sys.executable, "-c", TWO_DEVICES, json.dumps(tiny_overrides), str(tmp_path)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.split("RESULT", 1)[1])
+    assert result["replicas"] == 2
+    assert "train.batch_size=3 must be a multiple of the 2 replicas" in result["odd_batch_error"]
+    one, two, resumed = result["one"], result["two"], result["resumed"]
+    assert [m["step"] for m in one["metrics"]] == [1, 2, 3, 4] == [m["step"] for m in two["metrics"]]
+    # The gate saw the global batch: the same D steps were taken (and some skipped, with d_thresh 0.7).
+    assert [m["d_updated"] for m in one["metrics"]] == [m["d_updated"] for m in two["metrics"]]
+    assert one["d_updates"] == two["d_updates"] == resumed["d_updates"]
+    for a, b, c in zip(one["metrics"], two["metrics"], resumed["metrics"]):
+        for key in ("d_loss", "g_loss", "d_acc", "d_real", "d_fake"):
+            assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), (a["step"], key)
+            assert c[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), (c["step"], key)
+    for a, b, c in zip(one["weights"], two["weights"], resumed["weights"]):
+        np.testing.assert_allclose(np.array(b), np.array(a), rtol=1e-3, atol=1e-5)
+        np.testing.assert_allclose(np.array(c), np.array(b), rtol=1e-3, atol=1e-5)

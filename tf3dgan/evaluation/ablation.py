@@ -1,0 +1,379 @@
+"""Ablation suites: train several config variations, score each, and write one comparison report.
+
+A suite is a YAML mapping:
+
+```yaml
+base: ../quickstart.yaml          # a config file, relative to the suite file (optional; defaults otherwise)
+set: [model.cube_len=32]          # overrides applied to every run (optional)
+evaluate:                         # the reference set the samples are scored against
+  reference: ../shared/data/volumetric_data/chair   # any data_io source, or "synthetic"
+  split: test                     # for sources with splits
+  rotations: first                # for 3D ShapeNets .mat folders
+  n: 100                          # samples per run (and at most this many reference shapes)
+  seed: 0
+  distance: iou                   # or chamfer
+svm:                              # optional: the linear-SVM protocol on D features for every run
+  data: ../shared/data/modelnet10/modelnet10_binvox32.npz
+runs:
+  - name: baseline                # a folder name: letters, digits, '-', '_', '.'
+  - name: saturating
+    set: [train.g_loss=saturating]
+```
+
+Paths inside configs and the ``evaluate``/``svm`` sections are relative to the working directory, like the
+paths in config files; ``base`` is relative to the suite file. Every run's config is validated before any
+training starts. Each run trains into ``OUT/<name>`` and resumes there; a run whose newest checkpoint has
+reached its step count is not trained again, and its scores are read from ``OUT/<name>/evaluation.json``
+when they were computed for that step with the same evaluation settings.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from data_io.atomic import atomic_write_bytes
+from tf3dgan.config import Config, apply_overrides, from_dict, read_yaml
+from tf3dgan.errors import ConfigError
+from tf3dgan.training.metrics import BASE_METRICS, CURVES
+from tf3dgan.training.run_folder import CONFIG_FILE, latest_step
+
+SUITE_KEYS = {"base", "set", "evaluate", "svm", "runs", "description"}
+EVALUATE_DEFAULTS = {"reference": None, "split": "test", "rotations": "first", "classes": None, "n": 100,
+                     "seed": 0, "distance": "iou", "synthetic_seed": 1000}
+SVM_DEFAULTS = {"data": None, "max_per_class": None, "c": None, "untrained": True}
+RUN_KEYS = {"name", "set", "description"}
+EVALUATION_FILE = "evaluation.json"
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass
+class SuiteRun:
+    name: str
+    overrides: list
+    config: Config
+    description: str = ""
+    differs: dict = field(default_factory=dict)  # dotted key -> value where this run differs from the base
+
+
+@dataclass
+class Suite:
+    path: Path
+    runs: list
+    evaluate: dict
+    svm: dict | None
+    description: str = ""
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in d.items():
+        if isinstance(value, dict) and value:
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _string_list(value, where: str, key: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: {key} must be a list of 'section.key=value' strings, got {value!r}")
+    return value
+
+
+def _section(raw: dict, key: str, defaults: dict, where: str) -> dict:
+    value = raw.get(key) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: '{key}' must be a mapping, got {value!r}")
+    unknown = set(value) - set(defaults)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)} in '{key}' (known: {', '.join(defaults)})")
+    return {**defaults, **value}
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Read and validate a suite file; every run's config is built and checked here (before any training)."""
+    path = Path(path)
+    where = str(path)
+    raw = read_yaml(path)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: a suite must be a mapping with a 'runs' list")
+    unknown = set(raw) - SUITE_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)} (known: {', '.join(sorted(SUITE_KEYS))})")
+    base_raw: dict = {}
+    if raw.get("base") is not None:
+        if not isinstance(raw["base"], str):
+            raise ConfigError(f"{where}: 'base' must be a path to a config file, got {raw['base']!r}")
+        base_path = path.parent / raw["base"]
+        if not base_path.is_file():
+            raise ConfigError(f"{where}: base config {raw['base']!r} not found (looked for {base_path})")
+        base_raw = read_yaml(base_path)
+    common = _string_list(raw.get("set"), where, "set")
+    base_config = from_dict(apply_overrides(base_raw, common), f"{where} (base with the suite's set)")
+    base_flat = _flatten(base_config.to_dict())
+
+    evaluate = _section(raw, "evaluate", EVALUATE_DEFAULTS, where)
+    if not evaluate["reference"]:
+        raise ConfigError(f"{where}: evaluate.reference is required (a data source path or 'synthetic')")
+    if evaluate["distance"] not in ("iou", "chamfer"):
+        raise ConfigError(f"{where}: evaluate.distance must be 'iou' or 'chamfer', got {evaluate['distance']!r}")
+    if not isinstance(evaluate["n"], int) or evaluate["n"] < 2:
+        raise ConfigError(f"{where}: evaluate.n must be an integer >= 2, got {evaluate['n']!r}")
+    if evaluate["reference"] != "synthetic" and not Path(evaluate["reference"]).exists():
+        raise ConfigError(f"{where}: evaluate.reference {evaluate['reference']!r} not found")
+    svm = None
+    if raw.get("svm") is not None:
+        svm = _section(raw, "svm", SVM_DEFAULTS, where)
+        if not svm["data"] or not Path(svm["data"]).exists():
+            raise ConfigError(f"{where}: svm.data {svm['data']!r} not found")
+
+    runs_raw = raw.get("runs")
+    if not isinstance(runs_raw, list) or not runs_raw:
+        raise ConfigError(f"{where}: 'runs' must be a non-empty list of {{name, set}} mappings")
+    runs, seen = [], set()
+    for k, entry in enumerate(runs_raw):
+        if not isinstance(entry, dict) or "name" not in entry:
+            raise ConfigError(f"{where}: runs[{k}] must be a mapping with a 'name', got {entry!r}")
+        name = str(entry["name"])
+        run_where = f"{where}, run '{name}'"
+        if not NAME_PATTERN.match(name):
+            raise ConfigError(f"{run_where}: the name must be letters, digits, '-', '_' or '.' (a folder name)")
+        if name in seen:
+            raise ConfigError(f"{run_where}: duplicate run name")
+        seen.add(name)
+        bad = set(entry) - RUN_KEYS
+        if bad:
+            raise ConfigError(f"{run_where}: unknown key(s) {sorted(bad)} (known: {', '.join(sorted(RUN_KEYS))})")
+        overrides = _string_list(entry.get("set"), run_where, "set")
+        config = from_dict(apply_overrides(base_raw, common + overrides), run_where)
+        flat = _flatten(config.to_dict())
+        explicit = {o.split("=", 1)[0] for o in common + overrides}
+        differs = {
+            k: v for k, v in flat.items()
+            if base_flat.get(k, object()) != v and not k.startswith("monitor.")
+            and (not k.startswith("variant.") or k in explicit)  # a variant's defaults are implied by its name
+        }
+        runs.append(SuiteRun(name, overrides, config, str(entry.get("description", "")), differs))
+    return Suite(path, runs, evaluate, svm, str(raw.get("description", "")))
+
+
+def load_reference(evaluate: dict, cube_len: int) -> np.ndarray:
+    """The suite's reference grids (uint8) at ``cube_len``, at most ``evaluate['n']`` of them."""
+    import data_io
+
+    if evaluate["reference"] == "synthetic":
+        voxels = data_io.generate_synthetic(evaluate["n"], cube_len, evaluate["synthetic_seed"], evaluate["classes"]).voxels
+    else:
+        voxels = data_io.read_source(
+            evaluate["reference"], classes=evaluate["classes"], split=evaluate["split"],
+            rotations=evaluate["rotations"], size=cube_len,
+        ).voxels[: evaluate["n"]]
+    return data_io.resize(voxels, cube_len)
+
+
+def sample_shapes(gan, n: int, seed: int):
+    """``n`` generated shapes (probabilities, uint8 voxels thresholded at 0.5) in inference mode."""
+    z = np.asarray(gan.sample_latent(n, seed=seed), dtype="float32")
+    probabilities = gan.generate(z)
+    return probabilities, (probabilities > 0.5).astype(np.uint8)
+
+
+def _run_summary(run_dir: Path) -> dict:
+    from tf3dgan.training.callbacks import read_metrics
+
+    records = read_metrics(run_dir)
+    if not records:
+        return {}
+    last = records[-1]
+    out = {k: last.get(k) for k in BASE_METRICS if k != "d_updated"}
+    out["gate_rate"] = float(np.mean([r.get("d_updated", np.nan) for r in records]))  # over the whole run
+    return out
+
+
+def evaluate_run(run: SuiteRun, run_dir: Path, suite: Suite, reference_cache: dict, gan=None) -> dict:
+    """Scores of the run in ``run_dir`` (cached in evaluation.json for the same step and settings)."""
+    from tf3dgan.evaluation import shape_metrics
+
+    settings = {"evaluate": suite.evaluate, "svm": suite.svm}
+    step = latest_step(run_dir)
+    cache_path = run_dir / EVALUATION_FILE
+    if cache_path.exists():
+        try:
+            cached = json.loads(cache_path.read_text())
+        except json.JSONDecodeError:  # a write cut short: score again
+            cached = {}
+        if cached.get("step") == step and cached.get("settings") == json.loads(json.dumps(settings)):
+            return cached["scores"]
+    if gan is None:
+        from tf3dgan.training.checkpoint import load_run
+
+        _, gan, step = load_run(run_dir)
+    cube_len = run.config.model.cube_len
+    if cube_len not in reference_cache:
+        reference_cache[cube_len] = load_reference(suite.evaluate, cube_len)
+    reference = reference_cache[cube_len]
+    probabilities, voxels = sample_shapes(gan, suite.evaluate["n"], suite.evaluate["seed"])
+    scores = shape_metrics.compare_sets(voxels, reference, suite.evaluate["distance"], probabilities=probabilities)
+    if suite.svm is not None:
+        from tf3dgan.evaluation import svm as svm_eval
+
+        result = svm_eval.evaluate_discriminator(
+            gan.discriminator, suite.svm["data"], c=suite.svm["c"], max_per_class=suite.svm["max_per_class"],
+            progress=False,
+        )
+        scores["svm_accuracy"] = result["accuracy"]
+    text = json.dumps({"step": step, "settings": settings, "scores": scores}, indent=1)
+    atomic_write_bytes(cache_path, lambda f: f.write(text.encode()))
+    return scores
+
+
+def run_suite(suite: Suite, out_dir: str | Path, progress: bool = True, log=print) -> list[dict]:
+    """Train (or resume / skip) and score every run of ``suite`` in ``out_dir``; write the report files."""
+    from tf3dgan.training.loop import train
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reference_cache: dict = {}
+    rows = []
+    for k, run in enumerate(suite.runs, start=1):
+        run_dir = out_dir / run.name
+        steps = run.config.train.steps
+        done = latest_step(run_dir)
+        gan = None
+        started = time.perf_counter()
+        if done >= steps and (run_dir / CONFIG_FILE).exists():
+            log(f"[{k}/{len(suite.runs)}] {run.name}: finished ({done} steps), not trained again")
+        else:
+            log(f"[{k}/{len(suite.runs)}] {run.name}: training {'from step ' + str(done) + ' ' if done else ''}to {steps}")
+            gan = train(run.config, run_dir, progress=progress)
+        train_seconds = time.perf_counter() - started
+        scores = evaluate_run(run, run_dir, suite, reference_cache, gan)
+        row = {"run": run.name, "variant": run.config.model.variant, "differs": run.differs,
+               "steps": latest_step(run_dir), **_run_summary(run_dir), **scores}
+        if gan is not None:
+            row["train_seconds"] = round(train_seconds, 1)
+        rows.append(row)
+        log(f"    MMD {scores['mmd']:.3f}  COV {scores['cov']:.2f}  1-NNA {scores['nna']:.2f}  "
+            f"occupancy {scores['occupancy']:.3f}")
+        write_report(suite, out_dir, rows)  # partial reports survive an interruption
+    if suite.svm is not None and suite.svm["untrained"] and suite.runs:
+        baseline = untrained_svm_baseline(suite, out_dir)
+        log(f"untrained D baseline ({suite.runs[0].name}'s architecture): SVM accuracy {baseline:.3f}")
+        write_report(suite, out_dir, rows)
+    return rows
+
+
+def untrained_svm_baseline(suite: Suite, out_dir: Path) -> float:
+    """SVM accuracy of an untrained D with the first run's architecture (cached in untrained_svm.json)."""
+    from tf3dgan.evaluation import svm as svm_eval
+
+    path = out_dir / "untrained_svm.json"
+    config = suite.runs[0].config
+    key = {"svm": suite.svm, "model": config.to_dict()["model"], "seed": config.train.seed}
+    if path.exists():
+        cached = json.loads(path.read_text())
+        if cached.get("key") == json.loads(json.dumps(key)):
+            return cached["accuracy"]
+    result = svm_eval.evaluate_discriminator(
+        svm_eval.untrained_discriminator(config), suite.svm["data"], c=suite.svm["c"],
+        max_per_class=suite.svm["max_per_class"], progress=False,
+    )
+    path.write_text(json.dumps({"key": key, **result}, indent=1))
+    return result["accuracy"]
+
+
+def _fmt(value, digits=3) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _differs_text(differs: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in differs.items()) or "(base)"
+
+
+CSV_COLUMNS = ["run", "variant", "differs", "steps", "d_loss", "g_loss", "d_acc", "gate_rate", "mmd", "cov",
+               "nna", "jsd", "occupancy", "near_half_fraction", "empty_fraction", "components", "svm_accuracy",
+               "reference_occupancy", "distance", "n_samples", "n_reference"]
+
+
+def write_report(suite: Suite, out_dir: Path, rows: list[dict]) -> None:
+    """``report.md``, ``results.csv`` and ``curves.html`` in ``out_dir``."""
+    with (out_dir / "results.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "differs": _differs_text(row["differs"])})
+    with_svm = any("svm_accuracy" in r for r in rows)
+    ev = suite.evaluate
+    head = ["run", "variant", "settings that differ", "steps", "d_loss", "g_loss", "d_acc", "gate rate",
+            f"MMD ({ev['distance']})", "COV", "1-NNA", "JSD", "occupancy", "components"]
+    if with_svm:
+        head.append("SVM acc")
+    lines = [
+        f"# Ablation report: {suite.path.name}", "",
+        suite.description.strip(), "",
+        f"Each run: {ev['n']} samples (inference mode, threshold 0.5, latent seed {ev['seed']}) scored against "
+        f"{rows[0]['n_reference'] if rows else '?'} reference shapes from `{ev['reference']}` "
+        + ("(held-out seed). " if ev["reference"] == "synthetic" else f"(split {ev['split']}). ")
+        + "MMD lower is better, COV higher, 1-NNA closest to 0.5; losses and d_acc are the "
+        "last logged means, gate rate the fraction of steps that updated D over the whole run.", "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for r in rows:
+        cells = [r["run"], r["variant"], _differs_text(r["differs"]), str(r["steps"]), _fmt(r.get("d_loss")),
+                 _fmt(r.get("g_loss")), _fmt(r.get("d_acc"), 2), _fmt(r.get("gate_rate"), 2), _fmt(r["mmd"]),
+                 _fmt(r["cov"], 2), _fmt(r["nna"], 2), _fmt(r["jsd"]), _fmt(r["occupancy"], 4),
+                 _fmt(r["components"], 1)]
+        if with_svm:
+            cells.append(_fmt(r.get("svm_accuracy")))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", f"Reference mean occupancy: {_fmt(rows[0]['reference_occupancy'], 4) if rows else '-'}. "
+              "Curves: `curves.html`; numbers: `results.csv`."]
+    baseline_path = out_dir / "untrained_svm.json"
+    if with_svm and baseline_path.exists():
+        baseline = json.loads(baseline_path.read_text())
+        lines += ["", f"SVM protocol on `{suite.svm['data']}` ({baseline['n_train']} train / {baseline['n_test']} test "
+                  f"shapes, {baseline['feature_dim']}-d D features, C {baseline['c']}); an untrained D of the "
+                  f"first run's architecture scores {baseline['accuracy']:.3f}."]
+    lines.append("")
+    (out_dir / "report.md").write_text("\n".join(lines))
+    write_curves(out_dir, [r["run"] for r in rows])
+
+
+def write_curves(out_dir: Path, names: list[str]) -> Path:
+    """One self-contained plotly page (plotly.js inline, works offline) with every run's training curves."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from tf3dgan.training.callbacks import read_metrics
+
+    fig = make_subplots(rows=2, cols=2, subplot_titles=CURVES)
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+               "#bcbd22", "#17becf"]
+    for k, name in enumerate(names):
+        records = read_metrics(out_dir / name)
+        steps = [int(r["step"]) for r in records]
+        for m, metric in enumerate(CURVES):
+            values = [float(r.get(metric, float("nan"))) for r in records]
+            fig.add_trace(
+                go.Scatter(x=steps, y=values, mode="lines", name=name, legendgroup=name, showlegend=m == 0,
+                           line={"color": palette[k % len(palette)]}),
+                row=m // 2 + 1, col=m % 2 + 1,
+            )
+    fig.update_layout(title="Training curves per run", height=800)
+    path = out_dir / "curves.html"
+    fig.write_html(path, include_plotlyjs=True, full_html=True)
+    return path

@@ -1,0 +1,1 @@
+"""Generation: latent-space tools, post-processing, shape files, HTML strips and export of a trained generator."""

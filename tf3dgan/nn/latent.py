@@ -1,0 +1,22 @@
+"""Latent distributions: the blog's Gaussian N(0, 0.33) (default) and the paper release's uniform U(0, 1)."""
+
+from __future__ import annotations
+
+import keras
+
+
+class LatentSampler:
+    """Draws latent batches of shape (n, z_dim) from ``distribution`` ("normal" or "uniform")."""
+
+    def __init__(self, z_dim: int, distribution: str, std: float):
+        if distribution not in ("normal", "uniform"):
+            raise ValueError(f"latent distribution must be 'normal' or 'uniform', got {distribution!r}")
+        self.z_dim = z_dim
+        self.distribution = distribution
+        self.std = std
+
+    def sample(self, n, seed) -> "keras.KerasTensor":
+        """``seed``: a ``keras.random.SeedGenerator`` (stateful, checkpointed) or an int."""
+        if self.distribution == "normal":
+            return keras.random.normal((n, self.z_dim), mean=0.0, stddev=self.std, seed=seed)
+        return keras.random.uniform((n, self.z_dim), minval=0.0, maxval=1.0, seed=seed)

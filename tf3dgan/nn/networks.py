@@ -1,0 +1,124 @@
+"""The 3D-GAN generator and discriminator (Wu et al. 2016), for any power-of-two cube size.
+
+At ``cube_len=64`` and ``base_width=64`` these are the paper's nets: G maps z to 4^3x512 with a valid k4
+transposed convolution, then doubles the size four times (256, 128, 64 channels, then 1) with k4 stride-2
+transposed convolutions; D mirrors it with k4 stride-2 convolutions 64-128-256-512 and a valid k4 convolution
+to one logit. BatchNorm follows every layer but the last of each net; G uses ReLU, D LeakyReLU(0.2).
+
+The discriminator returns ``(logit, features)``: the logit has shape (B,), ``features`` is the list of the
+post-activation outputs of its stride-2 conv layers (used by feature matching and the SVM evaluation).
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import layers
+
+from tf3dgan.nn.single_channel_convs import OneChannelConv3D, OneChannelConv3DTranspose
+
+
+def num_resolution_doublings(cube_len: int) -> int:
+    """Stride-2 layers between the 4^3 core and a ``cube_len``^3 grid (4 for 64^3, 3 for 32^3)."""
+    if cube_len < 8 or cube_len & (cube_len - 1):
+        raise ValueError(f"cube_len must be a power of two >= 8, got {cube_len}")
+    return int(math.log2(cube_len)) - 2
+
+
+def hidden_widths(cube_len: int, base_width: int) -> list[int]:
+    """Channel widths of the hidden layers from the 4^3 core outwards: [512, 256, 128, 64] at 64^3, base 64."""
+    n = num_resolution_doublings(cube_len)
+    return [base_width * 2 ** (n - 1 - i) for i in range(n)]
+
+
+def build_generator(
+    cube_len: int = 64,
+    z_dim: int = 200,
+    base_width: int = 64,
+    use_bias: bool = False,
+    dense_stem: bool = False,
+    name: str = "generator",
+) -> keras.Model:
+    """G: z (B, z_dim) -> occupancy probabilities (B, cube_len, cube_len, cube_len, 1), sigmoid output.
+
+    ``dense_stem`` replaces the first transposed convolution by a fully connected layer to 4^3 x width
+    (tf-3dgan's 3dgan.py baseline).
+    """
+    widths = hidden_widths(cube_len, base_width)
+    z = keras.Input((z_dim,), name="z")
+    if dense_stem:
+        x = layers.Dense(4 * 4 * 4 * widths[0], use_bias=use_bias, name="stem_dense")(z)
+        x = layers.Reshape((4, 4, 4, widths[0]), name="stem_reshape")(x)
+    else:
+        x = layers.Reshape((1, 1, 1, z_dim), name="z_to_volume")(z)
+        x = layers.Conv3DTranspose(
+            widths[0], 4, strides=1, padding="valid", use_bias=use_bias, name="deconv1"
+        )(x)
+    x = layers.BatchNormalization(name="bn1")(x)
+    x = layers.ReLU(name="relu1")(x)
+    for i, width in enumerate(widths[1:], start=2):
+        x = layers.Conv3DTranspose(
+            width, 4, strides=2, padding="same", use_bias=use_bias, name=f"deconv{i}"
+        )(x)
+        x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = layers.ReLU(name=f"relu{i}")(x)
+    last = len(widths) + 1
+    x = OneChannelConv3DTranspose(1, 4, strides=2, padding="same", use_bias=use_bias, name=f"deconv{last}")(x)
+    # float32 output even under a mixed-precision policy: probabilities feed losses and thresholds.
+    out = layers.Activation("sigmoid", dtype="float32", name="occupancy")(x)
+    return keras.Model(z, out, name=name)
+
+
+def build_discriminator(
+    cube_len: int = 64,
+    base_width: int = 64,
+    use_bias: bool = False,
+    leak: float = 0.2,
+    dense_head: bool = False,
+    name: str = "discriminator",
+) -> keras.Model:
+    """D: grid (B, cube_len, cube_len, cube_len, 1) -> (logit (B,), [features of each stride-2 conv]).
+
+    Every stride-2 conv is followed by BatchNorm and LeakyReLU(leak), as in the paper. The head is a
+    valid k4 convolution to one channel, or (``dense_head``, tf-3dgan's baseline) a fully connected layer.
+    """
+    widths = list(reversed(hidden_widths(cube_len, base_width)))
+    x_in = keras.Input((cube_len, cube_len, cube_len, 1), name="voxels")
+    x = x_in
+    features = []
+    for i, width in enumerate(widths, start=1):
+        conv = OneChannelConv3D if i == 1 else layers.Conv3D
+        x = conv(width, 4, strides=2, padding="same", use_bias=use_bias, name=f"conv{i}")(x)
+        x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = layers.LeakyReLU(negative_slope=leak, name=f"lrelu{i}")(x)
+        features.append(x)
+    last = len(widths) + 1
+    if dense_head:
+        x = layers.Flatten(name="flatten")(x)
+        x = layers.Dense(1, use_bias=use_bias, dtype="float32", name="head_dense")(x)
+    else:
+        x = layers.Conv3D(1, 4, strides=1, padding="valid", use_bias=use_bias, dtype="float32", name=f"conv{last}")(x)
+    logit = layers.Reshape((), dtype="float32", name="logit")(x)
+    return keras.Model(x_in, [logit, features], name=name)
+
+
+def build_encoder(
+    cube_len: int = 64,
+    z_dim: int = 200,
+    base_width: int = 64,
+    use_bias: bool = False,
+    leak: float = 0.2,
+    name: str = "encoder",
+) -> keras.Model:
+    """E: grid -> z, mirroring D (its own weights, unlike tf-3dgan's which shared D's); linear output."""
+    widths = list(reversed(hidden_widths(cube_len, base_width)))
+    x_in = keras.Input((cube_len, cube_len, cube_len, 1), name="voxels")
+    x = x_in
+    for i, width in enumerate(widths, start=1):
+        x = layers.Conv3D(width, 4, strides=2, padding="same", use_bias=use_bias, name=f"conv{i}")(x)
+        x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = layers.LeakyReLU(negative_slope=leak, name=f"lrelu{i}")(x)
+    x = layers.Conv3D(z_dim, 4, strides=1, padding="valid", use_bias=True, name=f"conv{len(widths) + 1}")(x)
+    z = layers.Reshape((z_dim,), dtype="float32", name="z")(x)
+    return keras.Model(x_in, z, name=name)

@@ -1,0 +1,27 @@
+"""Quiet start-up of TensorFlow: its C++ start-up lines (oneDNN notice, CUDA probing on machines without a
+GPU) go to file descriptor 2 and ignore TF_CPP_MIN_LOG_LEVEL, so they are muted at that level."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+
+@contextlib.contextmanager
+def stderr_muted():
+    """File descriptor 2 points to the null device within the block; an exception still propagates."""
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def quiet_tensorflow_import():
+    """``stderr_muted`` if TensorFlow is still to be imported, else a no-op context."""
+    return stderr_muted() if "tensorflow" not in sys.modules else contextlib.nullcontext()

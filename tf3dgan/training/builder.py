@@ -1,0 +1,66 @@
+"""Build a compiled ``GAN`` from a ``Config``."""
+
+from __future__ import annotations
+
+import keras
+
+from tf3dgan.config import Config, variant_options
+from tf3dgan.training.distribute import check_global_batch, strategy_scope
+from tf3dgan.training.gan import GAN
+from tf3dgan.training.precision import dtype_policy, wrap_optimizer
+
+
+def build_gan(config: Config, compile: bool = True) -> GAN:
+    """G, D (and encoder) for ``config.model``, wrapped in a GAN with the training settings of ``config``.
+
+    The networks are built with the dtype policy of ``train.mixed_precision`` (restored afterwards), and
+    everything is built and compiled under the strategy of ``train.distribute``, whose ``fit`` then splits
+    each global batch across the replicas.
+    """
+    t = config.train
+    check_global_batch(t.batch_size, t.distribute)
+    with strategy_scope(t.distribute):
+        return _build(config, compile)
+
+
+def _build(config: Config, compile: bool) -> GAN:
+    m, t = config.model, config.train
+    variant_class, options = variant_options(m.variant, config.variant)
+    variant = variant_class(options)  # built once, here; the GAN keeps it
+    with dtype_policy(t.mixed_precision):
+        generator, discriminator, encoder = variant.build_networks(m)
+    if t.distribute != "none":
+        _synchronize_batchnorm(generator, discriminator, encoder)
+    gan = GAN(
+        generator,
+        discriminator,
+        encoder,
+        variant=variant,
+        latent_distribution=config.latent.distribution,
+        latent_std=config.latent.std,
+        d_thresh=t.d_thresh,
+        d_gate=t.d_gate,
+        g_loss=t.g_loss,
+        label_smoothing=t.label_smoothing,
+        fake_label_smoothing=t.fake_label_smoothing,
+        seed=t.seed,
+    )
+    gan.build(None)  # the networks are built; fit under a strategy would otherwise trace GAN.call on a batch
+    if compile:
+        jit = {"auto": "auto", "true": True, "false": False}[t.jit_compile]
+        gan.compile(
+            g_optimizer=wrap_optimizer(keras.optimizers.Adam(t.g_lr, beta_1=t.beta1, beta_2=t.beta2), t.mixed_precision),
+            d_optimizer=wrap_optimizer(keras.optimizers.Adam(t.d_lr, beta_1=t.beta1, beta_2=t.beta2), t.mixed_precision),
+            jit_compile=jit,
+        )
+    return gan
+
+
+def _synchronize_batchnorm(*models) -> None:
+    """BatchNorm statistics over the global batch rather than each replica's share (as on one device)."""
+    for model in models:
+        if model is None:
+            continue
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.synchronized = True

@@ -1,0 +1,134 @@
+"""Keras callbacks of a training run: metric log, checkpoints, sample snapshots, progress bar."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from data_io.atomic import atomic_write_bytes
+from tf3dgan.training.checkpoint import save_checkpoint
+from tf3dgan.training.metrics import PROGRESS_METRICS
+from tf3dgan.training.run_folder import METRICS_FILE, sample_path
+
+
+def _step(model) -> int:
+    return int(model.step_counter.numpy())
+
+
+class MetricsLogger(keras.callbacks.Callback):
+    """Every ``every`` steps, append the metrics averaged since the last line to ``metrics.jsonl``.
+
+    The GAN's trackers are reset after each line, so a line holds the means over its own ``every`` steps.
+    """
+
+    def __init__(self, run_dir, every: int, learning_rates: dict | None = None):
+        super().__init__()
+        self.path = Path(run_dir) / METRICS_FILE
+        self.every = every
+        self.learning_rates = learning_rates or {}
+        self.last: dict = {}
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = _step(self.model)
+        if step % self.every:
+            return
+        record = {"step": step, **{k: float(v) for k, v in (logs or {}).items()}, **self.learning_rates}
+        with self.path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        self.last = record
+        self.model.reset_metrics()
+
+
+def truncate_metrics(run_dir, after_step: int) -> None:
+    """Drop lines logged after ``after_step`` (written before an interruption, to be logged again)."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.exists():
+        return
+    kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= after_step]
+    text = "".join(line + "\n" for line in kept)
+    atomic_write_bytes(path, lambda f: f.write(text.encode()))
+
+
+def read_metrics(run_dir) -> list[dict]:
+    """The records of a run's ``metrics.jsonl``."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Atomic checkpoint every ``every`` steps and at the end of training."""
+
+    def __init__(self, run_dir, every: int, keep: int = 3):
+        super().__init__()
+        self.run_dir, self.every, self.keep = run_dir, every, keep
+
+    def on_train_batch_end(self, batch, logs=None):
+        if _step(self.model) % self.every == 0:
+            save_checkpoint(self.model, self.run_dir, self.keep)
+
+    def on_train_end(self, logs=None):
+        save_checkpoint(self.model, self.run_dir, self.keep)
+
+
+class SampleSnapshot(keras.callbacks.Callback):
+    """Every ``every`` steps, generate shapes from a fixed set of latent vectors (frames comparable over time).
+
+    Writes ``samples/step_<step>.npz`` (``probabilities`` float16, ``z``) and calls each ``listeners``
+    function with ``(step, probabilities, z)`` (e.g. an HTML page writer or a visdom panel).
+    """
+
+    def __init__(self, run_dir, every: int, fixed_z: np.ndarray, listeners=()):
+        super().__init__()
+        self.run_dir = run_dir
+        self.every = every
+        self.fixed_z = np.asarray(fixed_z, dtype="float32")
+        self.listeners = list(listeners)
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = _step(self.model)
+        if self.every and step % self.every == 0:
+            self.snapshot(step)
+
+    def snapshot(self, step: int) -> Path:
+        probabilities = self.model.generate(self.fixed_z)
+        path = sample_path(self.run_dir, step)
+        atomic_write_bytes(
+            path, lambda f: np.savez_compressed(f, probabilities=probabilities.astype("float16"), z=self.fixed_z)
+        )
+        for listener in self.listeners:
+            listener(step, probabilities, self.fixed_z)
+        return path
+
+
+class ProgressBar(keras.callbacks.Callback):
+    """A tqdm bar over the training steps, showing the latest logged losses."""
+
+    def __init__(self, start: int, total: int, logger: MetricsLogger | None = None, disable: bool = False):
+        super().__init__()
+        self.start, self.total, self.logger, self.disable = start, total, logger, disable
+        self.bar = None
+
+    def on_train_begin(self, logs=None):
+        from tqdm.auto import tqdm
+
+        # In a log file (not a terminal) a line every 30 s instead of ten a second.
+        interval = 0.5 if sys.stderr.isatty() else 30.0
+        self.bar = tqdm(
+            total=self.total, initial=self.start, unit="step", desc="train", disable=self.disable, mininterval=interval
+        )
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update(1)
+        if self.logger is not None and self.logger.last:
+            last = self.logger.last
+            self.bar.set_postfix({k: f"{last[k]:.3f}" for k in PROGRESS_METRICS if k in last}, refresh=False)
+
+    def on_train_end(self, logs=None):
+        if self.bar is not None:
+            self.bar.close()

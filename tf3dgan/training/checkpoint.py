@@ -1,0 +1,131 @@
+"""Atomic training checkpoints: every variable that determines the next step, in one ``.npz``.
+
+A checkpoint holds the GAN's weights (G, D, encoder, BatchNorm statistics, the step counter), both
+optimizers' state and the latent sampler's RNG state. Together with the data pipeline, whose batches are a
+function of the step, that makes a resumed run continue exactly as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from data_io.atomic import atomic_write_bytes
+from tf3dgan.errors import RunFolderError
+from tf3dgan.training.run_folder import checkpoint_path, latest_checkpoint, list_checkpoints, load_run_config
+
+KEYS = "keys"  # the array of variable keys in a checkpoint; v0000, v0001, ... hold the values in that order
+
+
+def state_variables(gan) -> dict:
+    """The variables saved in a checkpoint, by a key that names their owner and is the same in every process.
+
+    Keys are ``<owner>/<path>``: the networks' variables under ``generator/``, ``discriminator/``,
+    ``encoder/``, the optimizers' under ``g_optimizer/`` and ``d_optimizer/`` (without the optimizer's own
+    name, which Keras numbers per process), then ``step`` and ``latent_seed``.
+    """
+    found: dict = {}
+
+    def add(owner: str, variables, drop_first: bool = False) -> None:
+        for v in variables:
+            path = v.path.split("/", 1)[-1] if drop_first else v.path
+            key = f"{owner}/{path}"
+            n = 1
+            while key in found:  # identical paths within one owner: numbered in their (fixed) order
+                n += 1
+                key = f"{owner}/{path}#{n}"
+            found[key] = v
+
+    add("generator", gan.generator.weights)
+    add("discriminator", gan.discriminator.weights)
+    if gan.encoder is not None:
+        add("encoder", gan.encoder.weights)
+    add("g_optimizer", gan.g_optimizer.variables, drop_first=True)
+    add("d_optimizer", gan.d_optimizer.variables, drop_first=True)
+    found["step"] = gan.step_counter
+    found["latent_seed"] = gan.seed_generator.state
+    return found
+
+
+def save_checkpoint(gan, run_dir: str | Path, keep: int = 3) -> Path:
+    """Write ``run_dir/checkpoints/ckpt-<step>.npz`` atomically; keep the newest ``keep``."""
+    variables = state_variables(gan)
+    arrays = {f"v{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(variables.values())}
+    arrays[KEYS] = np.array(list(variables))
+    path = checkpoint_path(run_dir, int(gan.step_counter.numpy()))
+    atomic_write_bytes(path, lambda f: np.savez(f, **arrays))
+    for old in list_checkpoints(run_dir)[:-keep]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def _legacy_keys(gan, variables: dict, count: int) -> list:
+    """The keys of a checkpoint written by tf3dgan 0.1.0, which stored the variables in this order."""
+    order = [*gan.weights, *gan.g_optimizer.variables, *gan.d_optimizer.variables, gan.seed_generator.state]
+    if count != len(order):
+        return [f"(variable {i} of a 0.1.0 checkpoint)" for i in range(count)]
+    key_of = {id(v): k for k, v in variables.items()}
+    return [key_of[id(v)] for v in order]
+
+
+def _read(path: Path, gan, variables: dict) -> dict:
+    """``{key: array}`` stored in ``path``."""
+    try:
+        with np.load(path) as data:
+            if KEYS in data.files:
+                keys = [str(k) for k in data[KEYS]]
+            else:
+                keys = _legacy_keys(gan, variables, len(data["paths"]))
+            return {key: data[f"v{i:04d}"] for i, key in enumerate(keys)}
+    except (OSError, KeyError, EOFError, ValueError, zipfile.BadZipFile) as err:
+        raise RunFolderError(f"{path}: not a readable tf3dgan checkpoint ({err})") from None
+
+
+def _listed(keys) -> str:
+    keys = list(keys)
+    return ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+
+
+def restore_checkpoint(gan, path: str | Path) -> int:
+    """Load ``path`` into ``gan`` (compiled, same architecture), each variable by its key; return the step.
+
+    A checkpoint that lacks some of the model's variables, holds others, or a value of another shape is
+    refused with a RunFolderError that names them (before any variable is changed).
+    """
+    path = Path(path)
+    variables = state_variables(gan)
+    saved = _read(path, gan, variables)
+    problems = []
+    missing = [k for k in variables if k not in saved]
+    extra = [k for k in saved if k not in variables]
+    if missing:
+        problems.append(f"missing {_listed(missing)}")
+    if extra:
+        problems.append(f"not in the model: {_listed(extra)}")
+    shapes = [f"{k} {saved[k].shape} vs {tuple(v.shape)}" for k, v in variables.items()
+              if k in saved and tuple(saved[k].shape) != tuple(v.shape)]
+    if shapes:
+        problems.append(f"other shapes (checkpoint vs model): {_listed(shapes)}")
+    if problems:
+        raise RunFolderError(
+            f"{path} does not fit the model; was it written with a different config? " + "; ".join(problems)
+        )
+    for key, variable in variables.items():
+        variable.assign(saved[key])
+    return int(gan.step_counter.numpy())
+
+
+def load_run(run_dir: str | Path, checkpoint: str | Path | None = None):
+    """Return ``(config, gan, step)`` for the run in ``run_dir`` (compiled GAN, weights restored from the newest
+    checkpoint or ``checkpoint``)."""
+    from tf3dgan.training.builder import build_gan
+
+    config = load_run_config(run_dir)
+    checkpoint = checkpoint or latest_checkpoint(run_dir)
+    if checkpoint is None:
+        raise RunFolderError(f"{run_dir}: no checkpoint under checkpoints/; train first (tf3dgan train ...)")
+    gan = build_gan(config)
+    step = restore_checkpoint(gan, checkpoint)
+    return config, gan, step
