@@ -42,7 +42,7 @@ LIGHT = np.array([-0.45, 0.65, 0.6]) / np.linalg.norm([-0.45, 0.65, 0.6])
 BACKGROUND_DEPTH = np.inf
 _DEPTH_BITS = 20  # the z-buffer key: depth quantised to 2**-20 grid units, then 3 bits of face orientation
 _KEY_EMPTY = np.iinfo(np.int64).max
-_MAX_CANDIDATES = 1 << 22  # pixel candidates per vectorised batch (bounds the memory, ~0.3 GB)
+_MAX_CANDIDATES = 1 << 20  # pixel candidates per vectorised batch (bounds the work arrays, ~0.1 GB)
 
 
 def camera_axes(azimuths, elevations) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -198,8 +198,8 @@ def render_views(
     single = grids.ndim == 3
     grids, az, el, size = _check(grids[None] if single else grids, azimuths, elevations, size, kind)
     n, d = grids.shape[0], grids.shape[1]
-    if batch is None:  # about 2**22 pixels per pass
-        batch = max(1, (1 << 22) // (len(az) * size * size))
+    if batch is None:  # about 2**20 pixels per pass
+        batch = max(1, (1 << 20) // (len(az) * size * size))
     dtype = {"silhouette": bool, "depth": np.float32, "shaded": np.uint8}[kind]
     out = np.empty((n, len(az), size, size), dtype=dtype)
     for start in range(0, n, batch):
@@ -238,6 +238,16 @@ def even_azimuths(views: int, start: float = 0.0) -> np.ndarray:
     return (start + 360.0 * np.arange(views) / views) % 360.0
 
 
+def check_render_args(views: int, size: int, elevation: float) -> None:
+    """DataError for a view count < 1, an image size < 8 or an elevation outside -90..90."""
+    if views < 1:
+        raise DataError(f"render: --views must be >= 1, got {views}")
+    if size < 8:
+        raise DataError(f"render: --size must be >= 8, got {size}")
+    if not -90 <= elevation <= 90:
+        raise DataError(f"render: --elevation must be within -90..90 degrees, got {elevation}")
+
+
 def render_dataset(voxels, views: int, size: int, elevation: float = 25.0, kind: str = "shaded",
                    progress: bool = False, start: float = 0.0) -> dict:
     """The arrays of a paired (images, shapes) set for a ``VoxelSet``, rendered at ``views`` azimuths.
@@ -246,18 +256,13 @@ def render_dataset(voxels, views: int, size: int, elevation: float = 25.0, kind:
     ``voxels`` uint8 (N, D, D, D), ``azimuths`` / ``elevations`` float32 (V,) in degrees, ``labels`` int64
     (N,) (-1 without labels), ``names``, ``class_names``, ``kind``, ``grid_size``.
     """
-    if views < 1:
-        raise DataError(f"render: --views must be >= 1, got {views}")
-    if size < 8:
-        raise DataError(f"render: --size must be >= 8, got {size}")
-    if not -90 <= elevation <= 90:
-        raise DataError(f"render: --elevation must be within -90..90 degrees, got {elevation}")
+    check_render_args(views, size, elevation)
     grids = voxels.voxels
     n, d = len(grids), voxels.grid_size
     az = even_azimuths(views, start)
     el = np.full(views, float(elevation))
     images = np.empty((n, views, size, size), dtype=np.uint8)
-    batch = max(1, (1 << 21) // (views * size * size))
+    batch = max(1, (1 << 20) // (views * size * size))
     from tqdm.auto import tqdm
 
     import sys
@@ -291,3 +296,43 @@ def write_render_npz(path, arrays: dict):
     from .atomic import atomic_write_bytes
 
     return atomic_write_bytes(path, lambda f: np.savez_compressed(f, **arrays))
+
+
+def read_render_source(source: str, *, split: str = "train", classes=None, rotations: str = "first",
+                       cube_len: Optional[int] = None, count: int = 512, seed: int = 0, array_key=None,
+                       progress: bool = False):
+    """The shapes to render: any source ``read_source`` reads, or ``synthetic`` (the embedded furniture).
+
+    ``synthetic``: ``count`` shapes at ``cube_len`` (default 32) from ``seed`` for the train split and
+    ``seed + 1000`` for the test split (the held-out seed of ``tf3dgan evaluate``). Other sources are read
+    as by ``tf3dgan data convert`` and resized to ``cube_len`` when given (max-pool down, nearest up).
+    """
+    from .resample import resize
+    from .sources import read_source
+    from .synthetic import generate_synthetic
+    from .voxelset import VoxelSet
+
+    if cube_len is not None and cube_len < 8:
+        raise DataError(f"render: --cube-len must be >= 8, got {cube_len}")
+    if source == "synthetic":
+        if count < 1:
+            raise DataError(f"render: --count must be >= 1, got {count}")
+        return generate_synthetic(count, cube_len or 32, seed + (1000 if split == "test" else 0), classes)
+    data = read_source(source, classes=classes, split=split, rotations=rotations, array_key=array_key,
+                       size=cube_len, progress=progress)
+    if cube_len and data.grid_size != cube_len:
+        try:
+            data = VoxelSet(resize(data.voxels, cube_len), data.labels, data.names, data.class_names)
+        except ValueError as err:
+            raise DataError(f"{source}: {err}") from None
+    return data
+
+
+def shape_sheet(grids, azimuth: float = 30.0, elevation: float = 25.0, size: int = 128,
+                columns: Optional[int] = None, labels: Optional[Sequence[str]] = None,
+                threshold: float = 0.5, pad: int = 2) -> np.ndarray:
+    """A contact sheet (uint8 grey) of one shaded view per grid, ``columns`` per row (default ceil sqrt n)."""
+    from .png import contact_sheet
+
+    images = render_views(np.asarray(grids), [azimuth], [elevation], size, "shaded", threshold)[:, 0]
+    return contact_sheet(list(images), columns, pad, labels)

@@ -1,4 +1,4 @@
-"""``tf3dgan data info`` and ``tf3dgan data convert``: inspect and pack voxel datasets."""
+"""``tf3dgan data info``, ``convert`` and ``render``: inspect, pack and render voxel datasets."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Register ``data`` with its ``info`` and ``convert`` subcommands."""
+    """Register ``data`` with its ``info``, ``convert`` and ``render`` subcommands."""
     parser = subparsers.add_parser("data", help="inspect and convert voxel datasets")
     parser.set_defaults(func=run, data_command=None)
-    commands = parser.add_subparsers(dest="data_command", metavar="{info,convert}")
+    commands = parser.add_subparsers(dest="data_command", metavar="{info,convert,render}")
 
     info = commands.add_parser("info", help="counts per class, grid shape, occupancy, empty grids")
     info.add_argument("path", help="a .mat/.binvox/.off/.npy/.npz file, a volumetric_data folder or a folder")
@@ -32,12 +32,31 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                          help="3D ShapeNets .mat: all 12 rotations or only _1")
     convert.add_argument("--array-key", default=None, help="array name inside an .npz")
     convert.set_defaults(func=run_convert)
+
+    render = commands.add_parser("render", help="render shapes from several azimuths: a paired (images, shapes) .npz")
+    render.add_argument("path", help="the source file or folder, or 'synthetic' (the embedded furniture)")
+    render.add_argument("--out", required=True, help="output .npz (keys images, voxels, azimuths, elevations, "
+                        "labels, names, class_names, kind; see docs/rendering.md)")
+    render.add_argument("--views", type=int, default=8, help="azimuths evenly spaced over 360 degrees from 0 (default 8)")
+    render.add_argument("--size", type=int, default=64, help="image size in pixels (default 64)")
+    render.add_argument("--elevation", type=float, default=25.0, help="camera elevation in degrees (default 25)")
+    render.add_argument("--kind", choices=["shaded", "silhouette", "depth"], default="shaded")
+    render.add_argument("--split", choices=["train", "test"], default="train")
+    render.add_argument("--cube-len", type=int, default=None,
+                        help="resize grids to this size (synthetic: its size, default 32); default: keep")
+    render.add_argument("--classes", nargs="+", default=None, help="class names to keep")
+    render.add_argument("--rotations", choices=["all", "first"], default="first",
+                        help="3D ShapeNets .mat: only _1 (default: the views turn the shape already) or all 12")
+    render.add_argument("--count", type=int, default=512, help="synthetic: number of shapes (default 512)")
+    render.add_argument("--seed", type=int, default=0, help="synthetic: seed (the test split adds 1000)")
+    render.add_argument("--array-key", default=None, help="array name inside an .npz")
+    render.set_defaults(func=run_render)
     return parser
 
 
 def run(args) -> int:
     """``tf3dgan data`` without a subcommand: show usage."""
-    print("usage: tf3dgan data {info,convert} ...  (see tf3dgan data --help)", file=sys.stderr)
+    print("usage: tf3dgan data {info,convert,render} ...  (see tf3dgan data --help)", file=sys.stderr)
     return 2
 
 
@@ -138,4 +157,27 @@ def run_convert(args) -> int:
     size_kib = out.stat().st_size / 1024
     print(f"wrote {out}: {len(data)} grids of {data.grid_size}^3, classes {data.class_counts()}, "
           f"mean occupancy {occ['mean']:.4f}, {size_kib:,.0f} KiB")
+    return 0
+
+
+def run_render(args) -> int:
+    from data_io import EmptyGridWarning
+    from data_io.render import check_render_args, read_render_source, render_dataset, write_render_npz
+
+    check_render_args(args.views, args.size, args.elevation)
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        out = out.with_name(out.name + ".npz")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EmptyGridWarning)
+        data = read_render_source(args.path, split=args.split, classes=args.classes, rotations=args.rotations,
+                                  cube_len=args.cube_len, count=args.count, seed=args.seed,
+                                  array_key=args.array_key, progress=True)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    arrays = render_dataset(data, args.views, args.size, args.elevation, args.kind, progress=True)
+    write_render_npz(out, arrays)
+    size_kib = out.stat().st_size / 1024
+    print(f"wrote {out}: {len(data)} shapes of {data.grid_size}^3 x {args.views} {args.kind} views of "
+          f"{args.size}x{args.size} (elevation {args.elevation:g}), {size_kib:,.0f} KiB")
     return 0

@@ -1,4 +1,5 @@
-"""``tf3dgan view``: any voxel file data_io reads as an interactive HTML page of meshes (opens offline)."""
+"""``tf3dgan view``: any voxel file data_io reads as an interactive HTML page of meshes (opens offline),
+or with ``--png`` as a PNG contact sheet of shaded renders."""
 
 from __future__ import annotations
 
@@ -14,7 +15,12 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser("view", help="write an interactive HTML page of the shapes in a voxel file")
     p.add_argument("file", help="a .npz/.npy (e.g. `tf3dgan sample` output), .binvox, .mat, .off or a folder")
     add_threshold_argument(p)
-    p.add_argument("--out", default=None, help="output page (default: FILE with the suffix .html)")
+    p.add_argument("--out", default=None, help="output page (default: FILE with the suffix .html, or .png)")
+    p.add_argument("--png", action="store_true", help="write a PNG contact sheet of shaded renders instead")
+    p.add_argument("--azimuth", type=float, default=30.0, help="--png: camera azimuth in degrees (default 30)")
+    p.add_argument("--elevation", type=float, default=25.0, help="--png: camera elevation in degrees (default 25)")
+    p.add_argument("--image-size", type=int, default=128, help="--png: pixels per shape (default 128)")
+    p.add_argument("--columns", type=int, default=None, help="--png: shapes per row (default ceil(sqrt(n)))")
     p.add_argument("--index", type=int, nargs="+", default=None, help="which shapes to show (default: the first)")
     p.add_argument("--max", type=int, default=16, help="at most this many shapes (default 16)")
     p.add_argument("--size", type=int, default=None, help="voxelization size for .off meshes (default 32)")
@@ -57,8 +63,11 @@ def run(args) -> int:
         chosen = args.index[: args.max]
     else:
         chosen = list(range(min(count, args.max)))
-    out = Path(args.out) if args.out else path.parent / (path.name.rstrip("/") + ".html" if path.is_dir()
-                                                        else path.with_suffix(".html").name)
+    suffix = ".png" if args.png else ".html"
+    out = Path(args.out) if args.out else path.parent / (path.name.rstrip("/") + suffix if path.is_dir()
+                                                        else path.with_suffix(suffix).name)
+    if args.png:
+        return _write_png_sheet(args, path, out, grids, names, chosen)
     if out.suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"--out {out}: expected an .html file name")
     titles = [f"{i}: {names[i]}" if names[i] != f"#{i}" else f"#{i}" for i in chosen]
@@ -67,4 +76,26 @@ def run(args) -> int:
     write_html(fig, out, title=path.name)
     note = f"; {empty} empty at this threshold" if empty else ""
     print(f"{out}: {len(chosen)} of {count} shapes of {grids.shape[1]}^3 from {path}{note}")
+    return 0
+
+
+def _write_png_sheet(args, path: Path, out: Path, grids, names, chosen) -> int:
+    """``view --png``: one shaded render per chosen shape, tiled into a PNG contact sheet."""
+    from data_io.png import write_png
+    from data_io.render import shape_sheet
+
+    if out.suffix.lower() != ".png":
+        raise UsageError(f"--out {out}: expected a .png file name with --png")
+    if args.image_size < 8 or (args.columns is not None and args.columns < 1):
+        raise UsageError(f"--image-size must be >= 8 and --columns >= 1, got {args.image_size}, {args.columns}")
+    if not -90 <= args.elevation <= 90:
+        raise UsageError(f"--elevation must be within -90..90 degrees, got {args.elevation}")
+    labels = [f"{i} {names[i]}" if names[i] != f"#{i}" else f"#{i}" for i in chosen]
+    sheet = shape_sheet(grids[chosen], args.azimuth, args.elevation, args.image_size, args.columns, labels,
+                        args.threshold)
+    write_png(out, sheet)
+    empty = sum(not (grids[i] > args.threshold).any() for i in chosen)
+    note = f"; {empty} empty at this threshold" if empty else ""
+    print(f"{out}: {sheet.shape[1]}x{sheet.shape[0]} PNG, {len(chosen)} of {len(grids)} shapes of "
+          f"{grids.shape[1]}^3 from {path}{note}")
     return 0
