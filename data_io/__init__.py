@@ -14,7 +14,7 @@ from .errors import DataError, EmptyGridWarning
 from .folders import read_folder
 from .off_mesh import read_off, read_off_voxels, voxelize_mesh
 from .png import contact_sheet, read_png, write_png
-from .render import render, render_views
+from .render import render_view, render_views
 from .resample import downsample_max, pad_to, resize, upsample_nearest, upsample_trilinear
 from .sources import fit_to_cube_len, load_training_voxels, occupancy_stats, read_source
 from .synthetic import SYNTHETIC_CLASSES, generate_synthetic
@@ -33,6 +33,6 @@ __all__ = [
     "Binvox", "DataError", "EmptyGridWarning", "SYNTHETIC_CLASSES", "VoxelSet", "contact_sheet", "downsample_max",
     "fit_to_cube_len", "generate_synthetic", "load_training_voxels", "make_training_dataset",
     "occupancy_stats", "pad_to", "read_array", "read_binvox", "read_folder", "read_mat", "read_off",
-    "read_off_voxels", "read_png", "read_source", "read_volumetric", "render", "render_views", "resize",
+    "read_off_voxels", "read_png", "read_source", "read_volumetric", "render_view", "render_views", "resize",
     "upsample_nearest", "upsample_trilinear", "voxelize_mesh", "write_binvox", "write_npz", "write_png",
 ]

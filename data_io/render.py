@@ -215,7 +215,7 @@ def render_views(
     return out[0] if single else out
 
 
-def render(grid, azimuth: float = 30.0, elevation: float = 25.0, size: int = 128, kind: str = "shaded",
+def render_view(grid, azimuth: float = 30.0, elevation: float = 25.0, size: int = 128, kind: str = "shaded",
            threshold: float = 0.5) -> np.ndarray:
     """One view of one (D, D, D) grid: (size, size) (see ``render_views``)."""
     grid = np.asarray(grid)
