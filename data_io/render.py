@@ -26,6 +26,7 @@ per pixel. Pixels are exact ray hits of their centres, so a solid renders with n
 from __future__ import annotations
 
 import math
+import sys
 from typing import Optional, Sequence
 
 import numpy as np
@@ -264,8 +265,6 @@ def render_dataset(voxels, views: int, size: int, elevation: float = 25.0, kind:
     images = np.empty((n, views, size, size), dtype=np.uint8)
     batch = max(1, (1 << 20) // (views * size * size))
     from tqdm.auto import tqdm
-
-    import sys
 
     with tqdm(total=n, desc=f"rendering {kind}", unit="shape", disable=not progress,
               mininterval=0.5 if sys.stderr.isatty() else 30.0) as bar:

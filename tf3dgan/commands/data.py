@@ -37,7 +37,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     render.add_argument("path", help="the source file or folder, or 'synthetic' (the embedded furniture)")
     render.add_argument("--out", required=True, help="output .npz (keys images, voxels, azimuths, elevations, "
                         "labels, names, class_names, kind; see docs/rendering.md)")
-    render.add_argument("--views", type=int, default=8, help="azimuths evenly spaced over 360 degrees from 0 (default 8)")
+    render.add_argument("--views", type=int, default=8,
+                        help="azimuths evenly spaced over 360 degrees from 0 (default 8)")
     render.add_argument("--size", type=int, default=64, help="image size in pixels (default 64)")
     render.add_argument("--elevation", type=float, default=25.0, help="camera elevation in degrees (default 25)")
     render.add_argument("--kind", choices=["shaded", "silhouette", "depth"], default="shaded")
