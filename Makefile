@@ -18,7 +18,8 @@ demo: $(STAMP)
 	$(BIN)/tf3dgan train --config configs/quickstart.yaml --out runs/quickstart
 	$(BIN)/tf3dgan sample --run runs/quickstart --n 16 --out runs/quickstart/samples.npz
 	$(BIN)/tf3dgan view runs/quickstart/samples.npz --out runs/quickstart/samples.html
-	@echo "Open runs/quickstart/samples.html in a browser to see the generated shapes."
+	$(BIN)/tf3dgan view runs/quickstart/samples.npz --png --out runs/quickstart/samples.png
+	@echo "Open runs/quickstart/samples.html in a browser (or look at runs/quickstart/samples.png) to see the generated shapes."
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -21,7 +21,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--elevation", type=float, default=25.0, help="--png: camera elevation in degrees (default 25)")
     p.add_argument("--image-size", type=int, default=128, help="--png: pixels per shape (default 128)")
     p.add_argument("--columns", type=int, default=None, help="--png: shapes per row (default ceil(sqrt(n)))")
-    p.add_argument("--index", type=int, nargs="+", default=None, help="which shapes to show (default: the first)")
+    p.add_argument("--index", type=int, nargs="+", default=None, help="which shapes to show (default: the first --max)")
     p.add_argument("--max", type=int, default=16, help="at most this many shapes (default 16)")
     p.add_argument("--size", type=int, default=None, help="voxelization size for .off meshes (default 32)")
     p.set_defaults(func=run)
