@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 from tf3dgan.quiet import quiet_tensorflow_import as _quiet_tensorflow_import  # noqa: E402
 
 with _quiet_tensorflow_import():
+    from tf3dgan.nn.batch_norm import FusedBatchNormalization  # noqa: E402
     from tf3dgan.nn.single_channel_convs import OneChannelConv3D, OneChannelConv3DTranspose  # noqa: E402
     from tf3dgan.training.gan import GAN  # noqa: E402
 
@@ -26,7 +27,7 @@ _LAZY = {
     "get_variant": "variants",
 }
 
-__all__ = ["GAN", "OneChannelConv3D", "OneChannelConv3DTranspose", *_LAZY, "__version__"]
+__all__ = ["GAN", "FusedBatchNormalization", "OneChannelConv3D", "OneChannelConv3DTranspose", *_LAZY, "__version__"]
 
 
 def __getattr__(name: str):

@@ -16,6 +16,7 @@ import math
 import keras
 from keras import layers
 
+from tf3dgan.nn.batch_norm import FusedBatchNormalization
 from tf3dgan.nn.single_channel_convs import OneChannelConv3D, OneChannelConv3DTranspose
 
 
@@ -55,13 +56,13 @@ def build_generator(
         x = layers.Conv3DTranspose(
             widths[0], 4, strides=1, padding="valid", use_bias=use_bias, name="deconv1"
         )(x)
-    x = layers.BatchNormalization(name="bn1")(x)
+    x = FusedBatchNormalization(name="bn1")(x)
     x = layers.ReLU(name="relu1")(x)
     for i, width in enumerate(widths[1:], start=2):
         x = layers.Conv3DTranspose(
             width, 4, strides=2, padding="same", use_bias=use_bias, name=f"deconv{i}"
         )(x)
-        x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = FusedBatchNormalization(name=f"bn{i}")(x)
         x = layers.ReLU(name=f"relu{i}")(x)
     last = len(widths) + 1
     x = OneChannelConv3DTranspose(1, 4, strides=2, padding="same", use_bias=use_bias, name=f"deconv{last}")(x)
@@ -90,7 +91,7 @@ def build_discriminator(
     for i, width in enumerate(widths, start=1):
         conv = OneChannelConv3D if i == 1 else layers.Conv3D
         x = conv(width, 4, strides=2, padding="same", use_bias=use_bias, name=f"conv{i}")(x)
-        x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = FusedBatchNormalization(name=f"bn{i}")(x)
         x = layers.LeakyReLU(negative_slope=leak, name=f"lrelu{i}")(x)
         features.append(x)
     last = len(widths) + 1
@@ -117,7 +118,7 @@ def build_encoder(
     x = x_in
     for i, width in enumerate(widths, start=1):
         x = layers.Conv3D(width, 4, strides=2, padding="same", use_bias=use_bias, name=f"conv{i}")(x)
-        x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = FusedBatchNormalization(name=f"bn{i}")(x)
         x = layers.LeakyReLU(negative_slope=leak, name=f"lrelu{i}")(x)
     x = layers.Conv3D(z_dim, 4, strides=1, padding="valid", use_bias=True, name=f"conv{len(widths) + 1}")(x)
     z = layers.Reshape((z_dim,), dtype="float32", name="z")(x)
