@@ -7,6 +7,8 @@ function of the step, that makes a resumed run continue exactly as an uninterrup
 
 from __future__ import annotations
 
+import os
+import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -22,6 +24,10 @@ from tf3dgan.training.run_folder import (
 class UnreadableCheckpoint(RunFolderError):
     """A checkpoint file cannot be read (missing, truncated, corrupt); older ones may still be good."""
 
+
+# Tests only: seconds to pause inside each checkpoint write (after the data, before the rename), so that a
+# test can signal or kill a trainer in the middle of writing a checkpoint.
+TEST_DELAY_ENV = "TF3DGAN_TEST_CHECKPOINT_DELAY"
 
 KEYS = "keys"  # the array of variable keys in a checkpoint; v0000, v0001, ... hold the values in that order
 
@@ -62,7 +68,15 @@ def save_checkpoint(gan, run_dir: str | Path, keep: int = 3) -> Path:
     arrays = {f"v{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(variables.values())}
     arrays[KEYS] = np.array(list(variables))
     path = checkpoint_path(run_dir, int(gan.step_counter.numpy()))
-    atomic_write_bytes(path, lambda f: np.savez(f, **arrays))
+    delay = float(os.environ.get(TEST_DELAY_ENV) or 0)
+
+    def write(f):
+        np.savez(f, **arrays)
+        if delay:
+            f.flush()
+            time.sleep(delay)
+
+    atomic_write_bytes(path, write)
     for old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
     return path
