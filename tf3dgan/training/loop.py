@@ -157,8 +157,11 @@ def _train_locked(config, run_dir, voxels, extra_callbacks, snapshot_listeners, 
         check_resumable(run_dir, config)
     if voxels is None:
         voxels = load_voxels(config)
-
     t, m = config.train, config.model
+    if len(voxels) < t.batch_size:
+        raise ConfigError(f"data.source {config.data.source}: {len(voxels)} grids, fewer than train.batch_size "
+                          f"({t.batch_size}); lower train.batch_size or use more data")
+
     keras.utils.set_random_seed(t.seed)  # the initial weights are a function of the seed
     gan = build_gan(config)
     checkpoint, start = restore_newest(gan, run_dir, on_unreadable=_keep_aside)
