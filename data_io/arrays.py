@@ -158,12 +158,12 @@ def _read_npz(path: Path, key, label_key, split) -> VoxelSet:
 
 
 def write_npz(path: str | Path, voxels: VoxelSet) -> None:
-    """Write a VoxelSet as a compressed .npz (keys ``voxels``, ``labels``, ``names``, ``class_names``)."""
-    labels = voxels.labels if voxels.labels is not None else np.full(len(voxels), -1, dtype=np.int64)
-    np.savez_compressed(
-        path,
-        voxels=voxels.voxels.astype(np.uint8),
-        labels=labels.astype(np.int64),
-        names=np.array(voxels.names, dtype=str),
-        class_names=np.array(voxels.class_names, dtype=str),
-    )
+    """Write a VoxelSet as a compressed .npz, atomically: keys ``voxels``, ``names``, and for a labelled set
+    ``labels`` and ``class_names`` (an unlabelled set stays unlabelled when read back)."""
+    from .atomic import atomic_write_bytes
+
+    arrays = {"voxels": voxels.voxels.astype(np.uint8), "names": np.array(voxels.names, dtype=str)}
+    if voxels.labels is not None:
+        arrays["labels"] = voxels.labels.astype(np.int64)
+        arrays["class_names"] = np.array(voxels.class_names, dtype=str)
+    atomic_write_bytes(path, lambda f: np.savez_compressed(f, **arrays))

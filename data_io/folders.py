@@ -1,7 +1,8 @@
 """A folder of mixed voxel files (.mat, .binvox, .off, .npy, .npz), read by extension.
 
 Files in first-level subfolders are labelled by the subfolder name (``folder/chair/a.binvox`` is class
-``chair``); files directly in the folder have no label.
+``chair``); files directly in the folder have no label. In the ModelNet layout, ``<class>/<split>/`` (or a
+class folder's own ``<split>/`` subfolders), only the files of the chosen split are read.
 """
 
 from __future__ import annotations
@@ -16,16 +17,24 @@ from .binvox import read_binvox
 from .errors import DataError
 from .off_mesh import read_off_voxels
 from .resample import pad_to, resize
-from .volumetric import read_mat
+from .volumetric import SPLITS, read_mat
 from .voxelset import VoxelSet
 
 EXTENSIONS = (".mat", ".binvox", ".off", ".npy", ".npz")
 
 
 def list_voxel_files(path: str | Path) -> list:
-    """Sorted voxel files under ``path`` (recursively), by extension."""
-    path = Path(path)
-    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS)
+    """Sorted voxel files under ``path`` (recursively), by extension; DataError naming a folder that cannot
+    be read (rather than skipping its files silently)."""
+    import os
+
+    def unreadable(err: OSError):
+        raise DataError(f"{err.filename or path}: cannot read this folder ({err.strerror or err})")
+
+    found = []
+    for folder, _, names in os.walk(path, onerror=unreadable, followlinks=True):
+        found += [Path(folder) / n for n in names if Path(n).suffix.lower() in EXTENSIONS]
+    return sorted(p for p in found if p.is_file())
 
 
 def read_file(path: Path, size: Optional[int] = None, split: str = "train", key: Optional[str] = None) -> list:
@@ -42,6 +51,35 @@ def read_file(path: Path, size: Optional[int] = None, split: str = "train", key:
         stack = read_array(path, key=key, split=split, drop_empty=False)
         return list(zip(stack.names, stack.voxels))
     raise DataError(f"{path}: unsupported file type (supported: {', '.join(EXTENSIONS)})")
+
+
+def _split_files(path: Path, files: list, split: str) -> tuple[list, bool]:
+    """``(files, labelled)``: the files of ``split`` in a ModelNet-style folder, else all of them."""
+    parts = [f.relative_to(path).parts for f in files]
+    if all(len(p) >= 3 and p[1] in SPLITS for p in parts):  # <class>/<split>/...
+        kept, labelled = [f for f, p in zip(files, parts) if p[1] == split], True
+    elif all(len(p) >= 2 and p[0] in SPLITS for p in parts):  # <split>/... (one class folder)
+        kept, labelled = [f for f, p in zip(files, parts) if p[0] == split], False
+    else:
+        return files, True
+    if not kept:
+        raise DataError(f"{path}: no voxel files in the '{split}' split (the folder has <class>/<split>/ "
+                        "subfolders)")
+    return kept, labelled
+
+
+def folder_splits(path: str | Path) -> list:
+    """The splits (``train``, ``test``) of a ModelNet-style folder, in that order; [] for other folders."""
+    path = Path(path)
+    files = list_voxel_files(path)
+    parts = [f.relative_to(path).parts for f in files]
+    if files and all(len(p) >= 3 and p[1] in SPLITS for p in parts):
+        found = {p[1] for p in parts}
+    elif files and all(len(p) >= 2 and p[0] in SPLITS for p in parts):
+        found = {p[0] for p in parts}
+    else:
+        return []
+    return [s for s in SPLITS if s in found]
 
 
 def read_folder(
@@ -61,8 +99,9 @@ def read_folder(
     files = list_voxel_files(path)
     if not files:
         raise DataError(f"{path}: no voxel files found (looked for {', '.join(EXTENSIONS)})")
+    files, labelled = _split_files(path, files, split)
     subfolders = [f.relative_to(path).parts[0] for f in files if len(f.relative_to(path).parts) > 1]
-    labelled = len(subfolders) == len(files)
+    labelled = labelled and len(subfolders) == len(files)
     class_names = sorted(set(subfolders)) if labelled else []
     names, grids, labels = [], [], []
     for f in tqdm(files, desc="reading files", unit="file", disable=not progress):

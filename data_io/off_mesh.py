@@ -57,8 +57,11 @@ def read_off(path: str | Path):
         raise DataError(f"{path}: malformed OFF data ({err})") from None
     if vertices.shape != (n_vertices, 3) or not np.isfinite(vertices).all():
         raise DataError(f"{path}: malformed OFF vertices (each needs 3 finite coordinates)")
-    if faces.size and (faces.min() < 0 or faces.max() >= n_vertices):
-        raise DataError(f"{path}: face refers to vertex {faces.max()}, mesh has {n_vertices} vertices")
+    bad = faces[(faces < 0) | (faces >= n_vertices)]
+    if bad.size:
+        what = "a negative vertex index" if bad[0] < 0 else "vertex"
+        raise DataError(f"{path}: face refers to {what} {bad[0]}; the mesh has {n_vertices} vertices "
+                        f"(indices 0..{n_vertices - 1})")
     return vertices, faces
 
 

@@ -26,10 +26,10 @@ MESH_COLOR = "#5b8fd1"
 
 
 def _pool2(grid: np.ndarray) -> np.ndarray:
-    """Average-pool a (D, D, D) grid by 2 (D even; an odd edge is padded with zeros)."""
-    d = grid.shape[0] + grid.shape[0] % 2
-    grid = np.pad(grid, [(0, d - s) for s in grid.shape])
-    return grid.reshape(d // 2, 2, d // 2, 2, d // 2, 2).mean(axis=(1, 3, 5))
+    """Average-pool a 3D grid by 2 (an odd edge is padded with zeros; the grid need not be cubic)."""
+    grid = np.pad(grid, [(0, s % 2) for s in grid.shape])
+    a, b, c = (s // 2 for s in grid.shape)
+    return grid.reshape(a, 2, b, 2, c, 2).mean(axis=(1, 3, 5))
 
 
 def mesh_trace(

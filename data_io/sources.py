@@ -32,12 +32,21 @@ def read_source(
 ) -> VoxelSet:
     """Read a file (.mat, .binvox, .off, .npy, .npz) or a folder (volumetric_data layout or mixed files).
 
-    ``size`` is the voxelization size of meshes and the common size of grids in a mixed folder.
+    ``size`` is the voxelization size of meshes and the common size of grids in a mixed folder. A folder
+    that cannot be read is a DataError naming it.
     """
     path = Path(path)
     source = str(path)
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
+    try:
+        return _read_source(path, source, classes, split, rotations, fraction, array_key, size, progress,
+                            drop_empty)
+    except PermissionError as err:
+        raise DataError(f"{err.filename or path}: permission denied") from None
+
+
+def _read_source(path, source, classes, split, rotations, fraction, array_key, size, progress, drop_empty):
     if path.is_dir():
         if is_volumetric_layout(path):
             result = read_volumetric(path, classes, split, rotations, fraction, progress=progress,
@@ -66,8 +75,18 @@ def read_source(
     return result
 
 
+def require_cubic(voxels: VoxelSet, source: str = "") -> VoxelSet:
+    """``voxels`` unchanged, or DataError when its grids are not cubic (training and .npz files need cubes)."""
+    shape = tuple(voxels.voxels.shape[1:])
+    if len(shape) != 3 or len(set(shape)) != 1:
+        raise DataError(f"{source}: grids of shape {'x'.join(map(str, shape))} are not cubic; training and "
+                        "`data convert` need cubic grids (D x D x D)")
+    return voxels
+
+
 def fit_to_cube_len(voxels: VoxelSet, cube_len: int, source: str = "") -> VoxelSet:
     """Max-pool grids larger than ``cube_len``; smaller ones stay small (the pipeline upsamples them)."""
+    require_cubic(voxels, source)
     size = voxels.grid_size
     if size > cube_len:
         if size % cube_len:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import queue
 import threading
 import time
@@ -38,7 +39,10 @@ def _make_visdom(host: str, port: int, env: str, timeout: float):
 
     server = host if "://" in host else f"http://{host}"
     logging.getLogger("visdom").setLevel(logging.ERROR)  # its "no incoming socket" notice
-    return _Visdom(server=server, port=port, env=env, raise_exceptions=True, use_incoming_socket=False)
+    # A server started with --login: the credentials come from the environment, never from a config file.
+    username, password = os.environ.get("VISDOM_USERNAME"), os.environ.get("VISDOM_PASSWORD")
+    login = {"username": username, "password": password} if username and password else {}
+    return _Visdom(server=server, port=port, env=env, raise_exceptions=True, use_incoming_socket=False, **login)
 
 
 class VisdomClient:

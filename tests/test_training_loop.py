@@ -61,24 +61,39 @@ def test_resume_is_exact(tmp_path, tiny_config, tiny_voxels):
 
 
 class _CtrlC(keras.callbacks.Callback):
-    def __init__(self, at_step):
+    """At ``at_step``: a real SIGINT to this process (``signal=True``) or a KeyboardInterrupt raised here."""
+
+    def __init__(self, at_step, signal=True):
         super().__init__()
-        self.at_step = at_step
+        self.at_step, self.signal = at_step, signal
 
     def on_train_batch_end(self, batch, logs=None):
         if int(self.model.step_counter.numpy()) == self.at_step:
-            raise KeyboardInterrupt
+            if not self.signal:
+                raise KeyboardInterrupt
+            import os
+            import signal
+
+            os.kill(os.getpid(), signal.SIGINT)
 
 
-def test_ctrl_c_leaves_a_checkpoint_and_resume_is_exact(tmp_path, tiny_config, tiny_voxels):
+@pytest.mark.parametrize("signal", [True, False], ids=["SIGINT", "KeyboardInterrupt"])
+def test_ctrl_c_leaves_a_checkpoint_and_resume_is_exact(tmp_path, tiny_config, tiny_voxels, signal):
+    from tf3dgan.training.interrupt import TrainingStopped
+
     whole = train(tiny_config, tmp_path / "whole", steps=9, voxels=tiny_voxels, progress=False)
-    with pytest.raises(KeyboardInterrupt):
-        train(tiny_config, tmp_path / "cut", steps=9, voxels=tiny_voxels, extra_callbacks=[_CtrlC(5)], progress=False)
+    with pytest.raises(TrainingStopped if signal else KeyboardInterrupt) as stopped:
+        train(tiny_config, tmp_path / "cut", steps=9, voxels=tiny_voxels, extra_callbacks=[_CtrlC(5, signal)],
+              progress=False)
+    if signal:
+        assert stopped.value.step == 5 and stopped.value.exit_status == 130
     assert latest_checkpoint(tmp_path / "cut").name == "ckpt-00000005.npz"
+    steps = [json.loads(line)["step"] for line in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [2, 4, 5]  # the line of the interrupted step (5) is written with the checkpoint
     resumed = train(tiny_config, tmp_path / "cut", steps=9, voxels=tiny_voxels, progress=False)
     _assert_same_state(whole, resumed)
     steps = [json.loads(line)["step"] for line in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [2, 4, 6, 8]  # no line logged twice
+    assert steps == [2, 4, 5, 6, 8, 9]  # no line logged twice; the last steps (9) get their line too
 
 
 def test_resume_refuses_a_different_config(tmp_path, tiny_config, tiny_overrides, tiny_voxels):

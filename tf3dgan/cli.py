@@ -47,9 +47,24 @@ def _start_tensorflow_quietly() -> None:
         tf.config.list_physical_devices()
 
 
+def _one_line_warnings(command: str) -> None:
+    """The package's own warnings (run folder, data, visdom) as ``tf3dgan CMD: warning: ...``."""
+    import warnings
+
+    original = warnings.formatwarning
+
+    def formatwarning(message, category, filename, lineno, line=None):
+        if issubclass(category, UserWarning) and category.__module__.split(".")[0] in ("tf3dgan", "data_io"):
+            return f"tf3dgan {command}: warning: {message}\n"
+        return original(message, category, filename, lineno, line)
+
+    warnings.formatwarning = formatwarning
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     _start_tensorflow_quietly()
+    _one_line_warnings(args.command)
     from tf3dgan.errors import UserError
 
     try:

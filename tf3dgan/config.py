@@ -94,6 +94,11 @@ class Config:
         return dataclasses.asdict(self)
 
 
+# A 256^3 grid is 16.8 M voxels per sample (the paper's net at 256^3 needs tens of GB per batch); 512^3 and
+# above cannot be trained on any current single device. Seeds are those numpy and Keras accept.
+MAX_CUBE_LEN = 256
+MAX_SEED = 2**32 - 1
+
 # The typed sections; ``variant`` is typed by the chosen variant's ``Options``.
 SECTIONS = {f.name: f.default_factory for f in dataclasses.fields(Config) if f.name != "variant"}  # type: ignore[misc]
 SECTION_NAMES = (*SECTIONS, "variant")
@@ -170,14 +175,16 @@ def validate(config: Config, where: str = "config") -> Config:
     """Check value ranges and cross-key constraints; return ``config`` unchanged."""
     m, t, lat, d, mon = config.model, config.train, config.latent, config.data, config.monitor
     _require(
-        m.cube_len >= 8 and not m.cube_len & (m.cube_len - 1),
-        where, "model.cube_len", "a power of two >= 8 (e.g. 32 or 64)", m.cube_len,
+        8 <= m.cube_len <= MAX_CUBE_LEN and not m.cube_len & (m.cube_len - 1),
+        where, "model.cube_len", f"a power of two from 8 to {MAX_CUBE_LEN} (e.g. 32 or 64)", m.cube_len,
     )
     _require(m.z_dim >= 1, where, "model.z_dim", ">= 1", m.z_dim)
     _require(m.base_width >= 1, where, "model.base_width", ">= 1", m.base_width)
     _require(0.0 <= m.leak < 1.0, where, "model.leak", "in [0, 1)", m.leak)
     _require(lat.std > 0, where, "latent.std", "> 0", lat.std)
     _require(t.steps >= 0, where, "train.steps", ">= 0", t.steps)
+    _require(0 <= t.seed <= MAX_SEED, where, "train.seed", f"in 0..{MAX_SEED}", t.seed)
+    _require(0 <= d.seed <= MAX_SEED, where, "data.seed", f"in 0..{MAX_SEED}", d.seed)
     _require(t.batch_size >= 1, where, "train.batch_size", ">= 1", t.batch_size)
     for key in ("g_lr", "d_lr"):
         _require(getattr(t, key) > 0, where, f"train.{key}", "> 0", getattr(t, key))
@@ -258,16 +265,44 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     return raw
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a key given twice in one mapping (YAML would silently keep the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise ConfigError(
+                    f"key '{key}' is given twice (lines {seen[key] + 1} and {key_node.start_mark.line + 1})"
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: str | Path) -> dict:
-    """Read a YAML mapping, with errors naming the file."""
+    """Read a YAML mapping, with errors naming the file; refuses an empty file and duplicate keys."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a config file")
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        raw = yaml.safe_load(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); save the config as UTF-8") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read ({err.strerror or err})") from None
+    try:
+        raw = yaml.load(text, Loader=_StrictLoader)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({err})") from None
-    return raw if raw is not None else {}
+    if raw is None:
+        raise ConfigError(f"{path}: the config file is empty (no sections); give at least one setting, or "
+                          "leave out --config for the defaults (the paper's 64^3 net)")
+    return raw
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
@@ -282,4 +317,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 
 
 def save_config(config: Config, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    """Write ``config`` as YAML, atomically (a crash leaves the old file or the new one)."""
+    from data_io.atomic import atomic_write_bytes
+
+    text = yaml.safe_dump(config.to_dict(), sort_keys=False)
+    atomic_write_bytes(path, lambda f: f.write(text.encode("utf-8")))

@@ -25,4 +25,9 @@ class UsageError(UserError):
     """An argument is invalid; the message names it and what was expected."""
 
 
-__all__ = ["ConfigError", "DataError", "RunFolderError", "UsageError", "UserError"]
+class RunFolderWarning(UserWarning):
+    """Something in a run folder was skipped (an unreadable checkpoint, a torn last metrics line); the CLI
+    prints it as one line."""
+
+
+__all__ = ["ConfigError", "DataError", "RunFolderError", "RunFolderWarning", "UsageError", "UserError"]

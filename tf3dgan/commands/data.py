@@ -23,11 +23,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
     convert = commands.add_parser("convert", help="pack any supported source into one compressed .npz")
     convert.add_argument("path", help="the source file or folder")
-    convert.add_argument("--out", required=True, help="output .npz (keys voxels, labels, names, class_names)")
+    convert.add_argument("--out", required=True,
+                         help="output .npz (keys voxels, names; labels, class_names for a labelled set); a folder "
+                              "(an existing one, or a name ending in /) receives <source name>.npz")
     convert.add_argument("--cube-len", type=int, default=None, choices=[32, 64],
                          help="resize grids to this size (max-pool down, nearest up); default: keep")
     convert.add_argument("--classes", nargs="+", default=None, help="class names to keep")
-    convert.add_argument("--split", choices=["train", "test"], default="train")
+    convert.add_argument("--split", choices=["train", "test"], default="train",
+                         help="split of a volumetric_data tree, a <class>/<split>/ folder or an X_<split> .npz")
     convert.add_argument("--rotations", choices=["all", "first"], default="all",
                          help="3D ShapeNets .mat: all 12 rotations or only _1")
     convert.add_argument("--array-key", default=None, help="array name inside an .npz")
@@ -72,6 +75,10 @@ def _splits_of(path: Path) -> list:
             return [split]
         names = classes or [d.name for d in root.iterdir() if (d / RESOLUTION_DIR).is_dir()]
         return [s for s in SPLITS if any((root / c / RESOLUTION_DIR / s).is_dir() for c in names)]
+    if path.is_dir():
+        from data_io.folders import folder_splits
+
+        return folder_splits(path) or [None]
     if path.is_file() and path.suffix.lower() == ".npz":
         keys = npz_keys(path)
         found = [s for s in SPLITS if f"X_{s}" in keys or f"x_{s}" in keys]
@@ -133,8 +140,26 @@ def run_info(args) -> int:
     return 0
 
 
+def convert_output(out: str, source: str) -> Path:
+    """The .npz that ``--out`` names: ``DIR/<source name>.npz`` for a folder (existing, or ending in /),
+    else the name with ``.npz`` added where it lacks it."""
+    import os
+
+    path = Path(out)
+    if path.is_dir() or out.endswith((os.sep, "/")):
+        path = path / f"{Path(source).resolve().stem or 'voxels'}.npz"
+    elif path.suffix.lower() != ".npz":
+        path = path.with_name(path.name + ".npz")
+    if path.exists() and path.resolve() == Path(source).resolve():
+        from tf3dgan.errors import UsageError
+
+        raise UsageError(f"--out {out}: would overwrite the source {source}; give another name")
+    return path
+
+
 def run_convert(args) -> int:
     from data_io import DataError, EmptyGridWarning, occupancy_stats, read_source, resize, write_npz
+    from data_io.sources import require_cubic
     from data_io.voxelset import VoxelSet
 
     with warnings.catch_warnings(record=True) as caught:
@@ -143,15 +168,14 @@ def run_convert(args) -> int:
                            array_key=args.array_key, size=args.cube_len, progress=True)
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
+    require_cubic(data, args.path)
     if args.cube_len and data.grid_size != args.cube_len:
         try:
             grids = resize(data.voxels, args.cube_len)
         except ValueError as err:
             raise DataError(f"{args.path}: {err}") from None
         data = VoxelSet(grids, data.labels, data.names, data.class_names)
-    out = Path(args.out)
-    if out.suffix != ".npz":
-        out = out.with_name(out.name + ".npz")
+    out = convert_output(args.out, args.path)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_npz(out, data)
     occ = occupancy_stats(data.voxels)

@@ -17,14 +17,24 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from tf3dgan.training.callbacks import read_metrics
-    from tf3dgan.training.metrics import BASE_METRICS
     from tf3dgan.config import load_config
+    from tf3dgan.errors import UsageError
+    from tf3dgan.training.callbacks import read_metrics
+    from tf3dgan.training.interrupt import TrainingAborted, TrainingStopped
     from tf3dgan.training.loop import train
+    from tf3dgan.training.metrics import BASE_METRICS
 
+    if args.steps is not None and args.steps < 0:
+        raise UsageError(f"--steps must be >= 0, got {args.steps}")
     config = load_config(args.config, args.overrides)
     try:
         gan = train(config, args.out, steps=args.steps, progress=not args.quiet)
+    except TrainingStopped as stop:
+        print(f"tf3dgan train: {stop}; run the same command again to resume.", file=sys.stderr)
+        return stop.exit_status
+    except TrainingAborted as abort:
+        print(f"tf3dgan train: {abort}; run the same command again to resume from it.", file=sys.stderr)
+        return abort.exit_status
     except KeyboardInterrupt:
         print(f"\nInterrupted: checkpoint saved in {args.out}; run the same command again to resume.", file=sys.stderr)
         return 130

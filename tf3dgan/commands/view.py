@@ -41,8 +41,8 @@ def load_grids(path: Path, size=None) -> tuple[np.ndarray, list]:
                     if grids.ndim == 3:
                         grids = grids[None]
                     return grids, [f"#{i}" for i in range(len(grids))]
-        except (OSError, ValueError) as err:
-            raise data_io.DataError(f"{path}: not a readable .npz file ({err})") from None
+        except Exception as err:  # numpy and zipfile raise many types for a truncated or corrupt file
+            raise data_io.DataError(f"{path}: not a readable .npz file ({type(err).__name__}: {err})") from None
     voxels = data_io.read_source(path, size=size, drop_empty=False)
     return voxels.voxels, list(voxels.names)
 
@@ -56,6 +56,8 @@ def run(args) -> int:
         raise UsageError(f"--max must be >= 1, got {args.max}")
     grids, names = load_grids(path, args.size)
     count = len(grids)
+    if count == 0 or grids.ndim != 4:
+        raise UsageError(f"{path}: holds no 3D grids to show (shape {grids.shape})")
     if args.index is not None:
         bad = [i for i in args.index if not 0 <= i < count]
         if bad:
@@ -75,7 +77,9 @@ def run(args) -> int:
     empty = sum(not (grids[i] > args.threshold).any() for i in chosen)
     write_html(fig, out, title=path.name)
     note = f"; {empty} empty at this threshold" if empty else ""
-    print(f"{out}: {len(chosen)} of {count} shapes of {grids.shape[1]}^3 from {path}{note}")
+    shape = grids.shape[1:]
+    size = f"{shape[0]}^3" if len(set(shape)) == 1 else "x".join(map(str, shape))
+    print(f"{out}: {len(chosen)} of {count} shapes of {size} from {path}{note}")
     return 0
 
 

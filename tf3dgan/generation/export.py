@@ -16,6 +16,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import keras
@@ -57,11 +59,33 @@ def saved_model_archive(gan) -> "keras.export.ExportArchive":
 
 
 def export_gan(gan, out_dir: str | Path, info: dict | None = None, overwrite: bool = False) -> dict:
-    """Write the SavedModel, ``gan.keras`` and ``export.json`` into ``out_dir``; return the info dict."""
+    """Write the SavedModel, ``gan.keras`` and ``export.json`` into ``out_dir``; return the info dict.
+
+    Everything is written into a temporary folder beside ``out_dir``, which then takes its place: a failed
+    export leaves no partial folder (and, with ``overwrite``, the old export until the new one is complete).
+    """
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"{out_dir}: is a file, not an export folder")
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise UsageError(f"{out_dir}: export folder exists and is not empty (use --overwrite)")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
+    try:
+        info = _write_export(gan, work, info)
+        if out_dir.exists():
+            old = work.with_suffix(".old")
+            out_dir.rename(old)
+            work.rename(out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            work.rename(out_dir)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return info
+
+
+def _write_export(gan, out_dir: Path, info: dict | None) -> dict:
     saved_model_archive(gan).write_out(str(out_dir), verbose=False)
     gan.save(out_dir / KERAS_FILE)
     cube_len = int(gan.generator.output_shape[1])

@@ -9,6 +9,8 @@ Layouts of ``--out``:
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 import zipfile
 from pathlib import Path
@@ -85,38 +87,139 @@ def write_mesh_file(path, fmt, voxels, probabilities, threshold, mesh_scale="uni
 def write_shapes(out, voxels, probabilities, z, fmt: str | None = None, threshold: float = 0.5,
                  mesh_scale: str = "unit", ply_binary: bool = True, progress: bool = False) -> list[Path]:
     """Write N shapes (voxels/probabilities (N, D, D, D), z (N, z_dim)); return the files written."""
-    from tqdm import tqdm
+    with ShapeWriter(out, len(voxels), fmt, threshold, mesh_scale, ply_binary, progress) as writer:
+        writer.add(voxels, probabilities, z)
+    return writer.files
 
-    out = Path(out)
-    voxels, probabilities, z = np.asarray(voxels), np.asarray(probabilities, np.float32), np.asarray(z, np.float32)
-    layout, fmt = resolve_layout(out, fmt, len(voxels))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if layout == "archive":
-        if fmt == "npz":
-            np.savez_compressed(out, voxels=voxels.astype(np.uint8), probabilities=probabilities, z=z)
+
+class _ArrayStream:
+    """One array of an .npz written batch by batch: rows go to a raw temporary file, then into the zip."""
+
+    def __init__(self, path: Path):
+        self.path, self.file = path, path.open("wb")
+        self.count, self.dtype, self.row_shape = 0, None, None
+
+    def append(self, rows: np.ndarray) -> None:
+        rows = np.ascontiguousarray(rows)
+        if self.dtype is None:
+            self.dtype, self.row_shape = rows.dtype, rows.shape[1:]
+        self.file.write(rows.tobytes())
+        self.count += len(rows)
+
+    def copy_into(self, archive: zipfile.ZipFile, name: str) -> None:
+        self.file.close()
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+                  "shape": (self.count, *self.row_shape)}
+        with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array_header_1_0(member, header)
+            with self.path.open("rb") as rows:
+                shutil.copyfileobj(rows, member, 1 << 20)
+
+
+class ShapeWriter:
+    """Write ``count`` shapes to ``out`` batch by batch (``add``), holding no more than a batch in memory.
+
+    Same layouts as ``write_shapes``. An ``.npz`` archive keeps its arrays in raw temporary files beside
+    ``out`` until the end, then writes them into the archive member by member; a ``.mat`` archive (scipy
+    writes it in one go) holds every shape in memory. Archives appear at once when complete (written under a
+    temporary name, then renamed); a failure leaves no partial archive and no temporary files.
+    """
+
+    def __init__(self, out, count: int, fmt: str | None = None, threshold: float = 0.5, mesh_scale: str = "unit",
+                 ply_binary: bool = True, progress: bool = False):
+        from tqdm import tqdm
+
+        self.out = Path(out)
+        self.count, self.threshold, self.mesh_scale, self.ply_binary = count, threshold, mesh_scale, ply_binary
+        self.layout, self.fmt = resolve_layout(self.out, fmt, count)
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.written = 0
+        self.files: list[Path] = []
+        self._work = None
+        self._zip = None
+        if self.layout in ("archive", "zip"):
+            self._work = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".partial", dir=self.out.parent))
+        if self.layout == "archive" and self.fmt == "npz":
+            self._arrays = {name: _ArrayStream(self._work / name) for name in ("voxels", "probabilities", "z")}
+        elif self.layout == "archive":
+            self._held: list = []
+        elif self.layout == "zip":
+            self._zip = zipfile.ZipFile(self._work / "shapes.zip", "w", zipfile.ZIP_DEFLATED)
+        elif self.layout == "folder":
+            self.out.mkdir(parents=True, exist_ok=True)
+        self._bar = tqdm(total=count, desc=f"writing .{self.fmt}", unit="shape", disable=not progress)
+
+    def add(self, voxels, probabilities, z) -> None:
+        """Write the next shapes (voxels/probabilities (B, D, D, D), z (B, z_dim))."""
+        voxels = np.asarray(voxels).astype(np.uint8, copy=False)
+        probabilities, z = np.asarray(probabilities, np.float32), np.asarray(z, np.float32)
+        if self.written + len(voxels) > self.count:
+            raise ValueError(f"ShapeWriter: more than the {self.count} shapes announced")
+        if self.layout == "archive" and self.fmt == "npz":
+            for name, rows in (("voxels", voxels), ("probabilities", probabilities), ("z", z)):
+                self._arrays[name].append(rows)
+        elif self.layout == "archive":
+            self._held.append((voxels, probabilities, z))
+        elif self.layout == "file":
+            write_one(self.out, self.fmt, voxels[0], probabilities[0], z[0], self.threshold, self.mesh_scale,
+                      self.ply_binary, f"{self.out}")
         else:
-            write_mat(out, z, probabilities)
-        return [out]
-    if layout == "file":
-        write_one(out, fmt, voxels[0], probabilities[0], z[0], threshold, mesh_scale, ply_binary, f"{out}")
-        return [out]
-    folder = Path(tempfile.mkdtemp(prefix=".shapes-", dir=out.parent)) if layout == "zip" else out
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    try:
-        for i in tqdm(range(len(voxels)), desc=f"writing .{fmt}", unit="shape", disable=not progress):
-            path = folder / f"shape_{i:03d}.{fmt}"
-            write_one(path, fmt, voxels[i], probabilities[i], z[i], threshold, mesh_scale, ply_binary,
-                      f"shape {i}")
-            paths.append(path)
-        if layout == "folder":
-            return paths
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in paths:
-                archive.write(path, path.name)
-        return [out]
-    finally:
-        if layout == "zip":
-            for path in folder.iterdir():
-                path.unlink()
-            folder.rmdir()
+            folder = self._work if self.layout == "zip" else self.out
+            for i in range(len(voxels)):
+                index = self.written + i
+                path = folder / f"shape_{index:03d}.{self.fmt}"
+                write_one(path, self.fmt, voxels[i], probabilities[i], z[i], self.threshold, self.mesh_scale,
+                          self.ply_binary, f"shape {index}")
+                if self.layout == "zip":
+                    self._zip.write(path, path.name)
+                    path.unlink()
+                else:
+                    self.files.append(path)
+        self.written += len(voxels)
+        self._bar.update(len(voxels))
+
+    def close(self) -> list[Path]:
+        """Finish the output; return the files written."""
+        self._bar.close()
+        if self.written != self.count:
+            raise ValueError(f"ShapeWriter: {self.written} shapes written, {self.count} announced")
+        if self.layout == "archive" and self.fmt == "npz":
+            tmp = self._work / "shapes.npz"
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+                for name, stream in self._arrays.items():
+                    stream.copy_into(archive, name)
+            os.replace(tmp, self.out)
+        elif self.layout == "archive":
+            tmp = self._work / "shapes.mat"
+            voxels, probabilities, z = (np.concatenate(parts) for parts in zip(*self._held))
+            write_mat(tmp, z, probabilities)
+            os.replace(tmp, self.out)
+        elif self.layout == "zip":
+            self._zip.close()
+            os.replace(self._work / "shapes.zip", self.out)
+        if self.layout != "folder":
+            self.files = [self.out]
+        self._cleanup()
+        return self.files
+
+    def abort(self) -> None:
+        """Stop without an archive (folders keep the shapes written so far)."""
+        self._bar.close()
+        if self._zip is not None:
+            self._zip.close()
+        for stream in getattr(self, "_arrays", {}).values():
+            stream.file.close()
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self._work is not None:
+            shutil.rmtree(self._work, ignore_errors=True)
+
+    def __enter__(self) -> "ShapeWriter":
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()

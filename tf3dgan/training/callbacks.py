@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from data_io.atomic import atomic_write_bytes
+from data_io.atomic import append_line, atomic_write_bytes
+from tf3dgan.errors import RunFolderError, RunFolderWarning
 from tf3dgan.training.checkpoint import save_checkpoint
 from tf3dgan.training.metrics import PROGRESS_METRICS
 from tf3dgan.training.run_folder import METRICS_FILE, sample_path
@@ -22,7 +24,10 @@ def _step(model) -> int:
 class MetricsLogger(keras.callbacks.Callback):
     """Every ``every`` steps, append the metrics averaged since the last line to ``metrics.jsonl``.
 
-    The GAN's trackers are reset after each line, so a line holds the means over its own ``every`` steps.
+    The GAN's trackers are reset after each line, so a line holds the means over its own steps. When
+    training ends (or stops at a signal) between two log steps, ``on_train_end`` writes a line for the steps
+    since the last one, so that the newest checkpoint's step always has its line. Lines are appended whole
+    (``data_io.atomic.append_line``).
     """
 
     def __init__(self, run_dir, every: int, learning_rates: dict | None = None):
@@ -31,34 +36,79 @@ class MetricsLogger(keras.callbacks.Callback):
         self.every = every
         self.learning_rates = learning_rates or {}
         self.last: dict = {}
+        self.logged_step: int | None = None
+        self._logs: dict = {}
+
+    def on_train_begin(self, logs=None):
+        self.logged_step = _step(self.model)
 
     def on_train_batch_end(self, batch, logs=None):
+        self._logs = logs or {}
+        if _step(self.model) % self.every == 0:
+            self.flush()
+
+    def on_train_end(self, logs=None):
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the line of the steps since the last one (if any)."""
         step = _step(self.model)
-        if step % self.every:
+        if self.logged_step is not None and step <= self.logged_step:
             return
-        record = {"step": step, **{k: float(v) for k, v in (logs or {}).items()}, **self.learning_rates}
-        with self.path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
-        self.last = record
+        record = {"step": step, **{k: float(v) for k, v in self._logs.items()}, **self.learning_rates}
+        append_line(self.path, json.dumps(record))
+        self.last, self.logged_step = record, step
         self.model.reset_metrics()
 
 
+def _metric_lines(path: Path) -> tuple[list[str], list[dict]]:
+    """``(lines, records)`` of the complete, valid lines of ``metrics.jsonl``.
+
+    A torn or invalid last line (a kill -9 or a full disk while appending) is left out with a warning; an
+    invalid line before the last is a RunFolderError naming it.
+    """
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    lines = text.split("\n")
+    complete, torn = lines[:-1], lines[-1]  # text after the last newline was never finished
+    kept, records = [], []
+    for number, line in enumerate(complete, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+                raise ValueError("no integer 'step'")
+        except ValueError as err:
+            if number == len(complete) and not torn.strip():
+                torn = line
+                break
+            raise RunFolderError(f"{path}: line {number} is not a metrics record ({err}); remove or fix it") from None
+        kept.append(line)
+        records.append(record)
+    if torn.strip():
+        warnings.warn(f"{path}: ignoring an incomplete last line (training was cut off while writing it): "
+                      f"{torn[:60]!r}", RunFolderWarning, stacklevel=3)
+    return kept, records
+
+
 def truncate_metrics(run_dir, after_step: int) -> None:
-    """Drop lines logged after ``after_step`` (written before an interruption, to be logged again)."""
+    """Drop lines logged after ``after_step`` (written before an interruption, to be logged again), and an
+    incomplete last line."""
     path = Path(run_dir) / METRICS_FILE
     if not path.exists():
         return
-    kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= after_step]
-    text = "".join(line + "\n" for line in kept)
-    atomic_write_bytes(path, lambda f: f.write(text.encode()))
+    lines, records = _metric_lines(path)
+    text = "".join(line + "\n" for line, r in zip(lines, records) if r["step"] <= after_step)
+    if text.encode("utf-8") != path.read_bytes():
+        atomic_write_bytes(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def read_metrics(run_dir) -> list[dict]:
-    """The records of a run's ``metrics.jsonl``."""
+    """The records of a run's ``metrics.jsonl`` (an incomplete last line is skipped with a warning)."""
     path = Path(run_dir) / METRICS_FILE
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return _metric_lines(path)[1]
 
 
 class Checkpointer(keras.callbacks.Callback):

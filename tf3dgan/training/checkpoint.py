@@ -7,14 +7,27 @@ function of the step, that makes a resumed run continue exactly as an uninterrup
 
 from __future__ import annotations
 
+import os
+import time
+import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from data_io.atomic import atomic_write_bytes
-from tf3dgan.errors import RunFolderError
-from tf3dgan.training.run_folder import checkpoint_path, latest_checkpoint, list_checkpoints, load_run_config
+from tf3dgan.errors import RunFolderError, RunFolderWarning
+from tf3dgan.training.run_folder import (
+    UNREADABLE_SUFFIX, checkpoint_path, latest_checkpoint, list_checkpoints, load_run_config,
+)
+
+class UnreadableCheckpoint(RunFolderError):
+    """A checkpoint file cannot be read (missing, truncated, corrupt); older ones may still be good."""
+
+
+# Tests only: seconds to pause inside each checkpoint write (after the data, before the rename), so that a
+# test can signal or kill a trainer in the middle of writing a checkpoint.
+TEST_DELAY_ENV = "TF3DGAN_TEST_CHECKPOINT_DELAY"
 
 KEYS = "keys"  # the array of variable keys in a checkpoint; v0000, v0001, ... hold the values in that order
 
@@ -55,7 +68,15 @@ def save_checkpoint(gan, run_dir: str | Path, keep: int = 3) -> Path:
     arrays = {f"v{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(variables.values())}
     arrays[KEYS] = np.array(list(variables))
     path = checkpoint_path(run_dir, int(gan.step_counter.numpy()))
-    atomic_write_bytes(path, lambda f: np.savez(f, **arrays))
+    delay = float(os.environ.get(TEST_DELAY_ENV) or 0)
+
+    def write(f):
+        np.savez(f, **arrays)
+        if delay:
+            f.flush()
+            time.sleep(delay)
+
+    atomic_write_bytes(path, write)
     for old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
     return path
@@ -79,8 +100,10 @@ def _read(path: Path, gan, variables: dict) -> dict:
             else:
                 keys = _legacy_keys(gan, variables, len(data["paths"]))
             return {key: data[f"v{i:04d}"] for i, key in enumerate(keys)}
-    except (OSError, KeyError, EOFError, ValueError, zipfile.BadZipFile) as err:
-        raise RunFolderError(f"{path}: not a readable tf3dgan checkpoint ({err})") from None
+    except FileNotFoundError:
+        raise UnreadableCheckpoint(f"{path}: checkpoint not found") from None
+    except Exception as err:  # numpy and zipfile raise many types for a truncated or corrupt file
+        raise UnreadableCheckpoint(f"{path}: not a readable tf3dgan checkpoint ({type(err).__name__}: {err})") from None
 
 
 def _listed(keys) -> str:
@@ -117,15 +140,52 @@ def restore_checkpoint(gan, path: str | Path) -> int:
     return int(gan.step_counter.numpy())
 
 
+def restore_newest(gan, run_dir: str | Path, on_unreadable=None) -> tuple[Path | None, int]:
+    """Restore the newest checkpoint of ``run_dir`` that can be read; return ``(path, step)``, ``(None, 0)``
+    when there is none.
+
+    A newer checkpoint that cannot be read (truncated, corrupt) is skipped with a RunFolderWarning naming it
+    and the one used instead, then passed to ``on_unreadable`` (``train`` renames it aside); it is never
+    deleted. When checkpoints exist but none can be read, RunFolderError. A checkpoint that reads but does
+    not fit the model (another config) is an error, not skipped.
+    """
+    found = list_checkpoints(run_dir)
+    bad = []
+    for path in reversed(found):
+        try:
+            step = restore_checkpoint(gan, path)
+        except UnreadableCheckpoint as err:
+            bad.append(path)
+            if on_unreadable is not None:
+                on_unreadable(path)
+            last_error = err
+            continue
+        for skipped in bad:
+            warnings.warn(RunFolderWarning(f"{skipped} cannot be read; using the older {path.name} (step {step})"
+                                           + (f"; {skipped.name} is kept as {skipped.name}{UNREADABLE_SUFFIX}"
+                                              if on_unreadable is not None else "")), stacklevel=2)
+        return path, step
+    if found:
+        raise RunFolderError(f"{run_dir}: none of the {len(found)} checkpoints can be read ({last_error}); "
+                             "move checkpoints/ away to start the run afresh")
+    return None, 0
+
+
 def load_run(run_dir: str | Path, checkpoint: str | Path | None = None):
     """Return ``(config, gan, step)`` for the run in ``run_dir`` (compiled GAN, weights restored from the newest
-    checkpoint or ``checkpoint``)."""
+    checkpoint that can be read, or from ``checkpoint``)."""
     from tf3dgan.training.builder import build_gan
 
     config = load_run_config(run_dir)
-    checkpoint = checkpoint or latest_checkpoint(run_dir)
-    if checkpoint is None:
+    if checkpoint is not None and not Path(checkpoint).is_file():
+        raise RunFolderError(f"--checkpoint {checkpoint}: no such file"
+                             + (f" (the run has: {', '.join(p.name for p in list_checkpoints(run_dir))})"
+                                if list_checkpoints(run_dir) else ""))
+    if checkpoint is None and latest_checkpoint(run_dir) is None:
         raise RunFolderError(f"{run_dir}: no checkpoint under checkpoints/; train first (tf3dgan train ...)")
     gan = build_gan(config)
-    step = restore_checkpoint(gan, checkpoint)
+    if checkpoint is not None:
+        step = restore_checkpoint(gan, checkpoint)
+    else:
+        _, step = restore_newest(gan, run_dir)
     return config, gan, step

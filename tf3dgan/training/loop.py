@@ -8,21 +8,30 @@ folder resumes from the newest checkpoint; the batches, latent draws and optimiz
 from __future__ import annotations
 
 import dataclasses
+import errno
+import warnings
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from data_io.atomic import atomic_write_bytes, remove_stale_temporaries
+from tf3dgan.config import Config, from_dict, read_yaml, save_config
+from tf3dgan.errors import ConfigError, RunFolderError, RunFolderWarning, UsageError
 from tf3dgan.training.builder import build_gan
 from tf3dgan.training.callbacks import Checkpointer, MetricsLogger, ProgressBar, SampleSnapshot, truncate_metrics
-from tf3dgan.training.checkpoint import restore_checkpoint, save_checkpoint
-from tf3dgan.config import Config, from_dict, read_yaml, save_config
-from tf3dgan.errors import ConfigError
+from tf3dgan.training.checkpoint import restore_newest, save_checkpoint
+from tf3dgan.training.interrupt import StopOnSignal, TrainingAborted, TrainingStopped, stop_on_signals
 from tf3dgan.training.monitor import monitor_callbacks
-from tf3dgan.training.run_folder import CONFIG_FILE, FIXED_Z_FILE, latest_checkpoint
+from tf3dgan.training.run_folder import CONFIG_FILE, FIXED_Z_FILE, UNREADABLE_SUFFIX, latest_checkpoint
+from tf3dgan.training.run_lock import run_folder_lock
 
-# Keys that may differ between the config of a run folder and the one resuming it.
-RESUMABLE_DIFFERENCES = {("train", "steps"), ("monitor",)}
+# Keys that may differ between the config of a run folder and the one resuming it: they do not change what
+# the steps compute.
+RESUMABLE_DIFFERENCES = {
+    ("train", "steps"), ("train", "log_every"), ("train", "checkpoint_every"), ("train", "sample_every"),
+    ("monitor",),
+}
 
 
 def _differences(saved: dict, wanted: dict, prefix=()) -> list[str]:
@@ -40,7 +49,9 @@ def _differences(saved: dict, wanted: dict, prefix=()) -> list[str]:
 
 
 def check_resumable(run_dir: Path, config: Config) -> None:
-    """Refuse to resume a run folder trained with a different config (other than steps and monitoring)."""
+    """Refuse to resume a run folder trained with a different config (other than steps, the log, checkpoint
+    and sample intervals, and monitoring). ``train`` calls it only when the folder holds a checkpoint: a
+    first start that failed before saving anything may be re-run with a corrected config."""
     saved_path = run_dir / CONFIG_FILE
     if not saved_path.exists():
         return
@@ -53,13 +64,25 @@ def check_resumable(run_dir: Path, config: Config) -> None:
         )
 
 
-def fixed_latents(run_dir: Path, gan, config: Config) -> np.ndarray:
-    """The latent vectors of the sample snapshots: made once per run, kept in ``fixed_z.npy``."""
+def fixed_latents(run_dir: Path, gan, config: Config, fresh: bool = False) -> np.ndarray:
+    """The latent vectors of the sample snapshots: made once per run, kept in ``fixed_z.npy``.
+
+    They are a function of the seed, so a missing or unreadable file (or ``fresh``: a run with no checkpoint)
+    is simply made again.
+    """
     path = run_dir / FIXED_Z_FILE
-    if path.exists():
-        return np.load(path)
+    shape = (config.train.num_samples, config.model.z_dim)
+    if path.exists() and not fresh:
+        try:
+            z = np.load(path, allow_pickle=False)
+            if z.shape == shape:
+                return z
+            problem = f"holds shape {z.shape}, expected {shape}"
+        except (OSError, ValueError, EOFError) as err:
+            problem = f"cannot be read ({err})"
+        warnings.warn(RunFolderWarning(f"{path} {problem}; made again from the seed"), stacklevel=2)
     z = np.asarray(gan.sample_latent(config.train.num_samples, seed=config.train.seed + 1), dtype="float32")
-    np.save(path, z)
+    atomic_write_bytes(path, lambda f: np.save(f, z))
     return z
 
 
@@ -68,6 +91,29 @@ def load_voxels(config: Config):
     import data_io
 
     return data_io.load_training_voxels(config.data, config.model.cube_len).voxels
+
+
+def _prepare_folder(run_dir: Path) -> None:
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunFolderError(f"{run_dir}: is a file, not a run folder; give a folder for --out")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RunFolderError(f"{run_dir}: cannot create the run folder ({err.strerror or err})") from None
+
+
+def _keep_aside(path: Path) -> None:
+    """Rename an unreadable checkpoint out of the way (never delete it)."""
+    path.replace(path.with_name(path.name + UNREADABLE_SUFFIX))
+
+
+def _full_disk(err: OSError, run_dir: Path) -> RunFolderError:
+    last = latest_checkpoint(run_dir)
+    return RunFolderError(
+        f"no space left on device while writing {err.filename or run_dir}; the last good checkpoint is "
+        f"{last if last is not None else 'none (nothing saved yet)'}; free some space and run the same "
+        "command again to resume"
+    )
 
 
 def train(
@@ -81,26 +127,44 @@ def train(
 ):
     """Train (or resume) the run in ``run_dir`` up to ``steps`` (default ``config.train.steps``).
 
-    ``voxels`` overrides ``config.data`` (uint8 grids). Returns the trained GAN. On Ctrl-C a checkpoint
-    of the last finished step is written and KeyboardInterrupt re-raised.
+    ``voxels`` overrides ``config.data`` (uint8 grids). Returns the trained GAN. The run folder is locked for
+    the whole call (a second trainer gets a RunFolderError naming this process). SIGTERM or SIGINT (Ctrl-C)
+    finish the current step, write its metrics line and a checkpoint, then raise ``TrainingStopped`` (a
+    KeyboardInterrupt); a second signal raises ``TrainingAborted`` at once, without that checkpoint. A full
+    disk is a RunFolderError naming the file and the last good checkpoint.
     """
-    from data_io.pipeline import make_training_dataset
-
     run_dir = Path(run_dir)
     if steps is not None:
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise UsageError(f"steps must be an integer >= 0, got {steps!r}")
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, steps=steps))
-    check_resumable(run_dir, config)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    _prepare_folder(run_dir)
+    with run_folder_lock(run_dir):
+        try:
+            return _train_locked(config, run_dir, voxels, extra_callbacks, snapshot_listeners, progress)
+        except OSError as err:
+            if err.errno == errno.ENOSPC:
+                raise _full_disk(err, run_dir) from None
+            raise
+
+
+def _train_locked(config, run_dir, voxels, extra_callbacks, snapshot_listeners, progress):
+    from data_io.pipeline import make_training_dataset
+
+    remove_stale_temporaries(run_dir)
+    has_checkpoint = latest_checkpoint(run_dir) is not None
+    if has_checkpoint:
+        check_resumable(run_dir, config)
     if voxels is None:
         voxels = load_voxels(config)
-
     t, m = config.train, config.model
+    if len(voxels) < t.batch_size:
+        raise ConfigError(f"data.source {config.data.source}: {len(voxels)} grids, fewer than train.batch_size "
+                          f"({t.batch_size}); lower train.batch_size or use more data")
+
     keras.utils.set_random_seed(t.seed)  # the initial weights are a function of the seed
     gan = build_gan(config)
-    start = 0
-    checkpoint = latest_checkpoint(run_dir)
-    if checkpoint is not None:
-        start = restore_checkpoint(gan, checkpoint)
+    checkpoint, start = restore_newest(gan, run_dir, on_unreadable=_keep_aside)
     truncate_metrics(run_dir, start)
     save_config(config, run_dir / CONFIG_FILE)
     if start >= t.steps:
@@ -113,8 +177,10 @@ def train(
     monitors, monitor_listeners = monitor_callbacks(config, run_dir)
     logger = MetricsLogger(run_dir, t.log_every, {"g_lr": t.g_lr, "d_lr": t.d_lr})
     snapshot = SampleSnapshot(
-        run_dir, t.sample_every, fixed_latents(run_dir, gan, config), [*monitor_listeners, *snapshot_listeners]
+        run_dir, t.sample_every, fixed_latents(run_dir, gan, config, fresh=checkpoint is None),
+        [*monitor_listeners, *snapshot_listeners],
     )
+    stopper = StopOnSignal()
     callbacks = [
         logger,
         Checkpointer(run_dir, t.checkpoint_every),
@@ -122,12 +188,21 @@ def train(
         *monitors,
         *extra_callbacks,
         ProgressBar(start, t.steps, logger, disable=not progress),
+        stopper,
     ]
     try:
-        gan.fit(dataset, shuffle=False, epochs=1, steps_per_epoch=t.steps - start, callbacks=callbacks, verbose=0)
-    except KeyboardInterrupt:
+        with stop_on_signals(stopper, lambda: latest_checkpoint(run_dir)):
+            gan.fit(dataset, shuffle=False, epochs=1, steps_per_epoch=t.steps - start, callbacks=callbacks,
+                    verbose=0)
+    except TrainingAborted:
+        raise
+    except KeyboardInterrupt:  # raised by other code than our signal handler (e.g. outside the main thread)
+        logger.flush()
         save_checkpoint(gan, run_dir)
         raise
+    step = int(gan.step_counter.numpy())
+    if stopper.signum is not None:
+        raise TrainingStopped(stopper.signum, step, latest_checkpoint(run_dir))
     if t.sample_every and t.steps % t.sample_every:
         snapshot.snapshot(t.steps)
     return gan

@@ -7,6 +7,7 @@ RUN/checkpoints/ckpt-<step>.npz every variable of the next step           checkp
 RUN/samples/step_<step>.npz     the fixed-latent sample snapshots (.html) sample_path, sample_step
 RUN/fixed_z.npy                 the latent vectors of those snapshots     FIXED_Z_FILE
 RUN/loss_curves.html            the offline training curves              LOSS_PAGE
+RUN/.lock                       held by the one process training the run  LOCK_FILE
 ```
 Steps are written with eight digits, so names sort in step order.
 """
@@ -25,6 +26,8 @@ CHECKPOINT_DIR = "checkpoints"
 SAMPLES_DIR = "samples"
 FIXED_Z_FILE = "fixed_z.npy"
 LOSS_PAGE = "loss_curves.html"
+LOCK_FILE = ".lock"
+UNREADABLE_SUFFIX = ".unreadable"  # a checkpoint that could not be read is renamed ckpt-<step>.npz.unreadable
 
 _CHECKPOINT = ("ckpt-", ".npz")  # (prefix, suffix) around the step
 _SAMPLE = ("step_", ".npz")

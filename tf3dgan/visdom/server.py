@@ -9,12 +9,24 @@ Python package. It then runs visdom's tornado Application on that folder, withou
 ``download_scripts`` and without touching the installed visdom package.
 
 Run as ``tf3dgan visdom`` or ``python -m tf3dgan.visdom.server --port P``.
+
+Security: visdom has no access control of its own beyond an optional login. Anyone who can reach the port
+can read every curve and sample, overwrite or delete windows, save env files on the server and send large
+requests. The default host is 127.0.0.1 (this machine only); ``exposure_warning`` says so for any other
+address. ``login=True`` turns on visdom's own login (``-enable_login`` of ``python -m visdom.server``), with
+the user name and password from ``VISDOM_USERNAME`` / ``VISDOM_PASSWORD`` (or asked for on a terminal) and
+the cookie secret in visdom's ``~/.visdom/COOKIE_SECRET`` (made from ``VISDOM_COOKIE`` or at random when
+missing); training posts with the same two variables.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import ipaddress
 import logging
+import os
+import secrets
 import shutil
 import signal
 import sys
@@ -24,6 +36,56 @@ from typing import Callable, Optional
 
 VENDORED = Path(__file__).with_name("static")
 PLOTLY_JS = "js/plotly-plotly.min.js"  # the name visdom's index.html loads
+
+
+USERNAME_ENV, PASSWORD_ENV, COOKIE_ENV = "VISDOM_USERNAME", "VISDOM_PASSWORD", "VISDOM_COOKIE"
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and ``localhost``: addresses only this machine can reach."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(host: str, login: bool) -> Optional[str]:
+    """The warning for a server bound to a non-loopback address (None on loopback)."""
+    if is_loopback(host):
+        return None
+    who = ("anyone with the password" if login else
+           "any client that can reach it (no login: add --login)")
+    return (f"visdom on {host} is open to {who}: it can read every plot and sample, change or delete windows, "
+            "save env files on this machine and send requests of up to 1 GiB. Keep the default 127.0.0.1 and "
+            "use an SSH tunnel (ssh -L 8097:127.0.0.1:8097 HOST), or put it behind an authenticating HTTPS proxy.")
+
+
+def login_credential(interactive: Optional[bool] = None) -> dict:
+    """visdom's ``user_credential`` from VISDOM_USERNAME / VISDOM_PASSWORD, or asked for on a terminal."""
+    from visdom.utils.server_utils import hash_password
+
+    username, password = os.environ.get(USERNAME_ENV), os.environ.get(PASSWORD_ENV)
+    if not (username and password):
+        if not (sys.stdin.isatty() if interactive is None else interactive):
+            raise ValueError(f"login needs a user name and password: set {USERNAME_ENV} and {PASSWORD_ENV}")
+        username = username or input("visdom user name: ")
+        password = password or getpass.getpass("visdom password: ")
+    return {"username": username, "password": hash_password(hash_password(password))}
+
+
+def ensure_cookie_secret() -> Path:
+    """visdom's login reads its cookie secret from ``~/.visdom/COOKIE_SECRET``: make it when missing."""
+    from visdom.server.defaults import DEFAULT_ENV_PATH
+
+    path = Path(DEFAULT_ENV_PATH + "COOKIE_SECRET")
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(os.environ.get(COOKIE_ENV) or secrets.token_hex(32))
+    return path
 
 
 def plotly_js_text() -> str:
@@ -65,16 +127,20 @@ def serve(
     env_path: Optional[str] = None,
     static_dir: Optional[str | Path] = None,
     on_ready: Optional[Callable[[str], None]] = None,
+    login: bool = False,
 ) -> None:
     """Run a visdom server on ``host:port`` until SIGINT/SIGTERM; its saved envs go to ``env_path``.
 
-    ``static_dir`` receives the page assets (default: a temporary folder removed at exit).
-    Raises OSError when the port cannot be bound.
+    ``static_dir`` receives the page assets (default: a temporary folder removed at exit). ``login``: visdom's
+    own login (see the module notes). Raises OSError when the port cannot be bound.
     """
     from tornado import ioloop
     from visdom.server import app as visdom_app
     from visdom.server.defaults import DEFAULT_ENV_PATH
 
+    credential = login_credential() if login else None
+    if login:
+        ensure_cookie_secret()
     own_static = static_dir is None
     static = Path(tempfile.mkdtemp(prefix="tf3dgan-visdom-")) if own_static else Path(static_dir)
     try:
@@ -83,7 +149,7 @@ def serve(
         settings["static_path"] = settings["template_path"] = str(static)
         settings["autoreload"] = False  # visdom sets debug=True, which would restart us when a .py changes
         env_path = str(env_path or DEFAULT_ENV_PATH)
-        application = visdom_app.Application(port=port, env_path=env_path)
+        application = visdom_app.Application(port=port, env_path=env_path, user_credential=credential)
         application.listen(port, address=host, max_buffer_size=1024**3)
         loop = ioloop.IOLoop.current()
 
@@ -107,10 +173,14 @@ def main(argv=None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--env-path", default=None)
     parser.add_argument("--static-dir", default=None)
+    parser.add_argument("--login", action="store_true", help=f"visdom's login ({USERNAME_ENV}, {PASSWORD_ENV})")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    warning = exposure_warning(args.host, args.login)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     serve(args.port, args.host, args.env_path, args.static_dir,
-          on_ready=lambda url: print(f"visdom server at {url}", flush=True))
+          on_ready=lambda url: print(f"visdom server at {url}", flush=True), login=args.login)
     return 0
 
 
