@@ -46,3 +46,16 @@ def check_global_batch(batch_size: int, distribute: str) -> None:
             f"train.batch_size={batch_size} must be a multiple of the {replicas} replicas of "
             f"train.distribute={distribute!r} (the global batch is split evenly across them)"
         )
+
+
+def is_chief(distribute: str) -> bool:
+    """Whether this process writes the run folder: always, except on the non-chief workers of a
+    ``multi_worker`` run (the chief is task ``chief`` 0, or ``worker`` 0 when the cluster has no chief)."""
+    if distribute != "multi_worker":
+        return True
+    resolver = getattr(get_strategy(distribute), "cluster_resolver", None)
+    task_type, task_id = getattr(resolver, "task_type", None), getattr(resolver, "task_id", None)
+    if task_type is None or task_type == "chief":
+        return True
+    has_chief = "chief" in (resolver.cluster_spec().as_dict() if resolver is not None else {})
+    return task_type == "worker" and not has_chief and (task_id or 0) == 0

@@ -110,7 +110,7 @@ def train(
         voxels, batch_size=t.batch_size, cube_len=m.cube_len, seed=t.seed, start_step=start,
         upsample=config.data.upsample,
     )
-    monitors, monitor_listeners = monitor_callbacks(config, run_dir)
+    monitors, monitor_listeners = monitor_callbacks(config, run_dir, voxels)
     logger = MetricsLogger(run_dir, t.log_every, {"g_lr": t.g_lr, "d_lr": t.d_lr})
     snapshot = SampleSnapshot(
         run_dir, t.sample_every, fixed_latents(run_dir, gan, config), [*monitor_listeners, *snapshot_listeners]

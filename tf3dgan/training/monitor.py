@@ -135,10 +135,35 @@ class VisdomMonitor(keras.callbacks.Callback):
         self.client.figure("samples", traces, layout, title="samples (fixed latent vectors)")
 
 
-def monitor_callbacks(config, run_dir):
-    """Return ``(callbacks, snapshot_listeners)`` for ``config.monitor``."""
+def tensorboard_monitor(config, run_dir, voxels=None):
+    """The ``TensorBoardMonitor`` of a run: ``RUN/tensorboard/``, scalars at ``train.log_every``, histograms of
+    D's logits every ``monitor.tensorboard_every`` steps on the run's first training batch (the same every
+    time, also after a resume) and on G of fixed latent vectors."""
+    from tf3dgan.training.distribute import is_chief
+    from tf3dgan.training.run_folder import TENSORBOARD_DIR
+    from tf3dgan.training.tensorboard_monitor import TensorBoardMonitor
+
+    t, m = config.train, config.model
+    real = None
+    if voxels is not None and config.monitor.tensorboard_every:
+        from data_io.pipeline import make_training_dataset
+
+        dataset = make_training_dataset(voxels, batch_size=t.batch_size, cube_len=m.cube_len, seed=t.seed,
+                                        start_step=0, upsample=config.data.upsample)
+        real = next(iter(dataset.take(1))).numpy()
+    return TensorBoardMonitor(Path(run_dir) / TENSORBOARD_DIR, t.log_every, config.monitor.tensorboard_every, real,
+                              max_meshes=min(PANEL_MAX_SHAPES, 4), enabled=is_chief(t.distribute))
+
+
+def monitor_callbacks(config, run_dir, voxels=None):
+    """Return ``(callbacks, snapshot_listeners)`` for ``config.monitor`` (``voxels``: the training grids, for
+    the real batch of the TensorBoard histograms)."""
     mon, t = config.monitor, config.train
     callbacks, listeners = [], []
+    if mon.tensorboard:
+        board = tensorboard_monitor(config, run_dir, voxels)
+        callbacks.append(board)
+        listeners.append(board.on_snapshot)
     if mon.html:
         html = HtmlRecorder(run_dir, mon.html_every)
         callbacks.append(html)

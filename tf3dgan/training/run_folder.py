@@ -7,6 +7,7 @@ RUN/checkpoints/ckpt-<step>.npz every variable of the next step           checkp
 RUN/samples/step_<step>.npz     the fixed-latent sample snapshots (.html) sample_path, sample_step
 RUN/fixed_z.npy                 the latent vectors of those snapshots     FIXED_Z_FILE
 RUN/loss_curves.html            the offline training curves              LOSS_PAGE
+RUN/tensorboard/                TensorBoard event files (monitor.tensorboard) TENSORBOARD_DIR
 ```
 Steps are written with eight digits, so names sort in step order.
 """
@@ -25,6 +26,7 @@ CHECKPOINT_DIR = "checkpoints"
 SAMPLES_DIR = "samples"
 FIXED_Z_FILE = "fixed_z.npy"
 LOSS_PAGE = "loss_curves.html"
+TENSORBOARD_DIR = "tensorboard"
 
 _CHECKPOINT = ("ckpt-", ".npz")  # (prefix, suffix) around the step
 _SAMPLE = ("step_", ".npz")
