@@ -70,6 +70,19 @@ def load_voxels(config: Config):
     return data_io.load_training_voxels(config.data, config.model.cube_len).voxels
 
 
+def make_dataset(config: Config, voxels: np.ndarray | None = None, start_step: int = 0):
+    """The training input of ``config`` as ``train`` feeds it: an infinite ``tf.data.Dataset`` of float32
+    batches (train.batch_size, D, D, D, 1), batch k a function of (train.seed, k), from ``start_step`` on.
+    ``voxels`` (uint8 grids) override ``config.data``."""
+    from data_io.pipeline import make_training_dataset
+
+    if voxels is None:
+        voxels = load_voxels(config)
+    t = config.train
+    return make_training_dataset(voxels, batch_size=t.batch_size, cube_len=config.model.cube_len, seed=t.seed,
+                                 start_step=start_step, upsample=config.data.upsample)
+
+
 def train(
     config: Config,
     run_dir: str | Path,
@@ -84,8 +97,6 @@ def train(
     ``voxels`` overrides ``config.data`` (uint8 grids). Returns the trained GAN. On Ctrl-C a checkpoint
     of the last finished step is written and KeyboardInterrupt re-raised.
     """
-    from data_io.pipeline import make_training_dataset
-
     run_dir = Path(run_dir)
     if steps is not None:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, steps=steps))
@@ -94,7 +105,7 @@ def train(
     if voxels is None:
         voxels = load_voxels(config)
 
-    t, m = config.train, config.model
+    t = config.train
     keras.utils.set_random_seed(t.seed)  # the initial weights are a function of the seed
     gan = build_gan(config)
     start = 0
@@ -106,10 +117,7 @@ def train(
     if start >= t.steps:
         return gan
 
-    dataset = make_training_dataset(
-        voxels, batch_size=t.batch_size, cube_len=m.cube_len, seed=t.seed, start_step=start,
-        upsample=config.data.upsample,
-    )
+    dataset = make_dataset(config, voxels, start)
     monitors, monitor_listeners = monitor_callbacks(config, run_dir, voxels)
     logger = MetricsLogger(run_dir, t.log_every, {"g_lr": t.g_lr, "d_lr": t.d_lr})
     snapshot = SampleSnapshot(

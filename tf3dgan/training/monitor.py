@@ -78,11 +78,18 @@ class VisdomMonitor(keras.callbacks.Callback):
     each sample snapshot. Posting happens on the client's background thread.
     """
 
-    def __init__(self, client, log_every: int, plot_every: int, learning_rates: dict, run_dir=None,
-                 threshold: float = 0.5):
+    def __init__(self, client=None, log_every: int = 10, plot_every: int = 50, learning_rates: dict | None = None,
+                 run_dir=None, threshold: float = 0.5):
+        """``client``: a ``data_io.visdom_client.VisdomClient`` (None: one for 127.0.0.1:8097, env tf3dgan);
+        ``learning_rates``: shown where the optimizers' cannot be read; ``run_dir``: a run folder whose
+        earlier curves are shown again on resume (None: none)."""
         super().__init__()
+        if client is None:
+            from data_io.visdom_client import VisdomClient
+
+            client = VisdomClient(env="tf3dgan")
         self.client, self.log_every, self.plot_every = client, log_every, plot_every
-        self.learning_rates = dict(learning_rates)
+        self.learning_rates = dict(learning_rates or {})
         self.run_dir, self.threshold = run_dir, threshold
         self.pending: list[tuple[int, dict]] = []
 
@@ -93,7 +100,8 @@ class VisdomMonitor(keras.callbacks.Callback):
             try:
                 rates[key] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
             except (AttributeError, TypeError, ValueError):
-                rates[key] = self.learning_rates[key]
+                if key in self.learning_rates:
+                    rates[key] = self.learning_rates[key]
         return rates
 
     def on_train_begin(self, logs=None):
