@@ -23,14 +23,15 @@ class MetricsLogger(keras.callbacks.Callback):
     """Every ``every`` steps, append the metrics averaged since the last line to ``metrics.jsonl``.
 
     The GAN's trackers are reset after each line, so a line holds the means over its own ``every`` steps.
-    ``path``: a run folder (its ``metrics.jsonl``) or a ``.jsonl`` file. ``learning_rates``: the values
-    written as ``g_lr`` / ``d_lr`` (None: read from the GAN's optimizers).
+    ``path``: a run folder (its ``metrics.jsonl``), a ``.jsonl`` file, or None (no file: the records are
+    kept in ``last`` and the trackers still reset). ``learning_rates``: the values written as ``g_lr`` /
+    ``d_lr`` (None: read from the GAN's optimizers).
     """
 
-    def __init__(self, path, every: int = 10, learning_rates: dict | None = None):
+    def __init__(self, path=None, every: int = 10, learning_rates: dict | None = None):
         super().__init__()
-        path = Path(path)
-        self.path = path if path.suffix == ".jsonl" else path / METRICS_FILE
+        path = Path(path) if path is not None else None
+        self.path = path if path is None or path.suffix == ".jsonl" else path / METRICS_FILE
         self.every = every
         self.learning_rates = learning_rates
         self.last: dict = {}
@@ -46,9 +47,10 @@ class MetricsLogger(keras.callbacks.Callback):
         if step % self.every:
             return
         record = {"step": step, **{k: float(v) for k, v in (logs or {}).items()}, **self._learning_rates()}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a") as f:
+                f.write(json.dumps(record) + "\n")
         self.last = record
         self.model.reset_metrics()
 

@@ -18,6 +18,7 @@ from tf3dgan.training.callbacks import Checkpointer, MetricsLogger, ProgressBar,
 from tf3dgan.training.checkpoint import restore_checkpoint, save_checkpoint
 from tf3dgan.config import Config, from_dict, read_yaml, save_config
 from tf3dgan.errors import ConfigError
+from tf3dgan.training.distribute import barrier, distribute_batches, is_chief
 from tf3dgan.training.monitor import monitor_callbacks
 from tf3dgan.training.run_folder import CONFIG_FILE, FIXED_Z_FILE, latest_checkpoint
 
@@ -100,8 +101,10 @@ def train(
     run_dir = Path(run_dir)
     if steps is not None:
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, steps=steps))
-    check_resumable(run_dir, config)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    chief = is_chief(config.train.distribute)  # in a multi-worker run only the chief writes the run folder
+    if chief:
+        check_resumable(run_dir, config)
+        run_dir.mkdir(parents=True, exist_ok=True)
     if voxels is None:
         voxels = load_voxels(config)
 
@@ -112,20 +115,24 @@ def train(
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is not None:
         start = restore_checkpoint(gan, checkpoint)
-    truncate_metrics(run_dir, start)
-    save_config(config, run_dir / CONFIG_FILE)
+    if chief:
+        truncate_metrics(run_dir, start)
+        save_config(config, run_dir / CONFIG_FILE)
     if start >= t.steps:
         return gan
 
-    dataset = make_dataset(config, voxels, start)
-    monitors, monitor_listeners = monitor_callbacks(config, run_dir, voxels)
-    logger = MetricsLogger(run_dir, t.log_every, {"g_lr": t.g_lr, "d_lr": t.d_lr})
-    snapshot = SampleSnapshot(
-        run_dir, t.sample_every, fixed_latents(run_dir, gan, config), [*monitor_listeners, *snapshot_listeners]
-    )
+    dataset = distribute_batches(lambda: make_dataset(config, voxels, start), t.distribute, t.batch_size)
+    monitors, monitor_listeners = monitor_callbacks(config, run_dir, voxels) if chief else ([], [])
+    logger = MetricsLogger(run_dir if chief else None, t.log_every, {"g_lr": t.g_lr, "d_lr": t.d_lr})
+    if chief:
+        snapshot = SampleSnapshot(
+            run_dir, t.sample_every, fixed_latents(run_dir, gan, config), [*monitor_listeners, *snapshot_listeners]
+        )
+    else:
+        snapshot = SampleSnapshot(None, 0, fixed_z=1)
     callbacks = [
         logger,
-        Checkpointer(run_dir, t.checkpoint_every),
+        *([Checkpointer(run_dir, t.checkpoint_every)] if chief else []),
         snapshot,
         *monitors,
         *extra_callbacks,
@@ -134,8 +141,10 @@ def train(
     try:
         gan.fit(dataset, shuffle=False, epochs=1, steps_per_epoch=t.steps - start, callbacks=callbacks, verbose=0)
     except KeyboardInterrupt:
-        save_checkpoint(gan, run_dir)
+        if chief:
+            save_checkpoint(gan, run_dir)
         raise
-    if t.sample_every and t.steps % t.sample_every:
+    if chief and t.sample_every and t.steps % t.sample_every:
         snapshot.snapshot(t.steps)
+    barrier(t.distribute)
     return gan

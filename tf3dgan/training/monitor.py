@@ -147,7 +147,6 @@ def tensorboard_monitor(config, run_dir, voxels=None):
     """The ``TensorBoardMonitor`` of a run: ``RUN/tensorboard/``, scalars at ``train.log_every``, histograms of
     D's logits every ``monitor.tensorboard_every`` steps on the run's first training batch (the same every
     time, also after a resume) and on G of fixed latent vectors."""
-    from tf3dgan.training.distribute import is_chief
     from tf3dgan.training.run_folder import TENSORBOARD_DIR
     from tf3dgan.training.tensorboard_monitor import TensorBoardMonitor
 
@@ -160,7 +159,7 @@ def tensorboard_monitor(config, run_dir, voxels=None):
                                         start_step=0, upsample=config.data.upsample)
         real = next(iter(dataset.take(1))).numpy()
     return TensorBoardMonitor(Path(run_dir) / TENSORBOARD_DIR, t.log_every, config.monitor.tensorboard_every, real,
-                              max_meshes=min(PANEL_MAX_SHAPES, 4), enabled=is_chief(t.distribute))
+                              max_meshes=min(PANEL_MAX_SHAPES, 4))
 
 
 def monitor_callbacks(config, run_dir, voxels=None):
