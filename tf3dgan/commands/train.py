@@ -22,9 +22,21 @@ def run(args) -> int:
     from tf3dgan.config import load_config
     from tf3dgan.training.loop import train
 
+    import tensorflow as tf
+
     config = load_config(args.config, args.overrides)
     try:
         gan = train(config, args.out, steps=args.steps, progress=not args.quiet)
+    except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.DeadlineExceededError) as err:
+        if config.train.distribute != "multi_worker":
+            raise
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        at = next((i for i, line in enumerate(lines) if "unhealthy" in line or "aborted" in line.lower()), len(lines) - 1)
+        reason = " ".join(lines[at:at + 2])[-300:]
+        print(f"\ntf3dgan train: a worker of the multi-worker run failed ({type(err).__name__}: {reason}); "
+              f"run the same command again on every worker to resume from the newest checkpoint in {args.out}",
+              file=sys.stderr)
+        return 75
     except KeyboardInterrupt:
         print(f"\nInterrupted: checkpoint saved in {args.out}; run the same command again to resume.", file=sys.stderr)
         return 130
