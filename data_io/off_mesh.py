@@ -19,7 +19,10 @@ from .errors import DataError
 def read_off(path: str | Path):
     """Read an OFF mesh; return ``(vertices float64 (V, 3), faces int64 (F, 3))``, polygons fan-triangulated.
 
-    Accepts ModelNet's quirk of a first line ``OFF<nv> <nf> <ne>`` with no newline after ``OFF``.
+    Accepts ModelNet's quirk of a first line ``OFF<nv> <nf> <ne>`` with no newline after ``OFF``, ``#``
+    comments, and per-vertex or per-face colours. The vertex and face blocks are parsed by numpy's C reader
+    (``np.loadtxt``): a 100k-face mesh in about 0.06 s, where trimesh's OFF loader (a Python list per line)
+    takes 0.3 s (figures in the README's library table).
     """
     path = Path(path)
     try:
@@ -28,11 +31,13 @@ def read_off(path: str | Path):
         raise DataError(f"{path}: file not found") from None
     except OSError as err:
         raise DataError(f"{path}: cannot read ({err})") from None
-    lines = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
-    lines = [ln for ln in lines if ln]
-    if not lines or not lines[0].upper().startswith("OFF"):
+    lines = text.splitlines()
+    if "#" in text:
+        lines = [ln.split("#", 1)[0] for ln in lines]
+    lines = [ln for ln in lines if ln.strip()]
+    if not lines or not lines[0].lstrip().upper().startswith("OFF"):
         raise DataError(f"{path}: not an OFF file (missing 'OFF' header)")
-    counts = lines[0][3:].split()
+    counts = lines[0].lstrip()[3:].split()
     body = 1
     if not counts:
         if len(lines) < 2:
@@ -50,11 +55,10 @@ def read_off(path: str | Path):
             f"found {len(lines) - body} data lines"
         )
     try:
-        vertex_rows = [ln.split()[:3] for ln in lines[body:body + n_vertices]]
-        vertices = np.array(vertex_rows, dtype=np.float64)
+        vertices = _parse_vertices(lines[body:body + n_vertices])
         faces = _triangulate(lines[body + n_vertices:body + n_vertices + n_faces])
     except ValueError as err:
-        raise DataError(f"{path}: malformed OFF data ({err})") from None
+        raise DataError(f"{path}: malformed OFF data ({' '.join(str(err).split())})") from None
     if vertices.shape != (n_vertices, 3) or not np.isfinite(vertices).all():
         raise DataError(f"{path}: malformed OFF vertices (each needs 3 finite coordinates)")
     bad = faces[(faces < 0) | (faces >= n_vertices)]
@@ -65,8 +69,27 @@ def read_off(path: str | Path):
     return vertices, faces
 
 
+def _parse_vertices(vertex_lines) -> np.ndarray:
+    """(V, 3) float64 from ``x y z [...]`` lines."""
+    try:
+        return np.loadtxt(vertex_lines, dtype=np.float64, usecols=(0, 1, 2), ndmin=2)
+    except ValueError:  # lines of different lengths: one at a time
+        return np.array([ln.split()[:3] for ln in vertex_lines], dtype=np.float64)
+
+
 def _triangulate(face_lines) -> np.ndarray:
-    """Fan-triangulate OFF face lines ``n i1 .. in [colour]``."""
+    """Fan-triangulate OFF face lines ``n i1 .. in [colour]``: all at once when every face has the same
+    ``n`` (the common case: all triangles), else line by line."""
+    try:
+        table = np.loadtxt(face_lines, dtype=np.int64, ndmin=2)
+    except ValueError:  # polygons of different sizes, or float colours
+        table = None
+    if table is not None and len(table):
+        n = int(table[0, 0])
+        if n >= 3 and table.shape[1] >= n + 1 and (table[:, 0] == n).all():
+            idx = table[:, 1:n + 1]
+            fans = [idx[:, [0, k, k + 1]] for k in range(1, n - 1)]
+            return np.stack(fans, axis=1).reshape(-1, 3)
     triangles = []
     for line in face_lines:
         values = line.split()

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from tf3dgan.errors import DataError, UsageError
-from data_io.mesh_io import face_normals, read_obj, read_ply, read_stl, signed_volume, write_obj, write_ply, write_stl
+from data_io.mesh_io import (face_normals, read_mesh, read_obj, read_ply, read_stl, signed_volume, write_obj, write_off,
+                             write_ply, write_stl)
 from data_io.meshes import voxels_to_mesh
 from tf3dgan.generation.latent_space import (
     dimension_effect, evaluate_expression, expression_names, interpolate, l1_distance_matrix, lerp,
@@ -144,6 +145,23 @@ def test_mesh_writers_round_trip_with_outward_orientation(tmp_path):
         np.testing.assert_allclose(back.vertices, mesh.vertices, atol=1e-6)
         np.testing.assert_array_equal(back.faces, mesh.faces)
         np.testing.assert_allclose(back.normals, mesh.normals, atol=1e-6)
+
+
+def test_off_meshes_round_trip_and_bad_mesh_files_are_one_line_data_errors(tmp_path):
+    import data_io
+
+    mesh = voxels_to_mesh(_box())
+    write_off(tmp_path / "a.off", mesh)
+    vertices, faces = data_io.read_off(tmp_path / "a.off")
+    np.testing.assert_allclose(vertices, mesh.vertices, atol=1e-6)
+    np.testing.assert_array_equal(faces, mesh.faces)
+    np.testing.assert_array_equal(read_mesh(tmp_path / "a.off").faces, mesh.faces)
+    (tmp_path / "bad.ply").write_bytes(b"ply\nformat binary_little_endian 1.0\nelement vertex 9\nend_header\n\x00")
+    (tmp_path / "empty.obj").write_text("# nothing\n")
+    for name in ("bad.ply", "empty.obj", "missing.stl"):
+        with pytest.raises(DataError) as info:
+            read_mesh(tmp_path / name)
+        assert str(info.value).startswith(str(tmp_path / name)) and "\n" not in str(info.value)
 
 
 def test_write_shapes_every_format_reads_back(tmp_path):

@@ -22,23 +22,28 @@ _LAZY = {
     "load_config": "tf3dgan.config",
     "build_gan": "tf3dgan.training.builder",
     "train": "tf3dgan.training.loop",
+    "make_dataset": "tf3dgan.training.loop",
     "load_run": "tf3dgan.training.checkpoint",
     "VARIANTS": "variants",
     "get_variant": "variants",
 }
 
-__all__ = ["GAN", "FusedBatchNormalization", "OneChannelConv3D", "OneChannelConv3DTranspose", *_LAZY, "__version__"]
+_SUBMODULES = ("callbacks",)  # ``tf3dgan.callbacks.TensorBoardMonitor`` works after a bare ``import tf3dgan``
+
+__all__ = ["GAN", "FusedBatchNormalization", "OneChannelConv3D", "OneChannelConv3DTranspose", *_LAZY, *_SUBMODULES, "__version__"]
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"tf3dgan.{name}")
     raise AttributeError(f"module 'tf3dgan' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))

@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "dimension",
     "neighbours",
     "export",
+    "import_release",
     "visdom",
     "plot",
     "view",

@@ -79,6 +79,8 @@ class MonitorConfig:
     plot_every: int = 50  # steps between posts of the scalar plots
     html_every: int = 0  # steps between offline HTML sample pages (0: only at sample snapshots)
     html: bool = True  # write the offline pages samples/step_<step>.html and loss_curves.html
+    tensorboard: bool = False  # write TensorBoard event files to RUN/tensorboard/
+    tensorboard_every: int = 100  # steps between histograms of D's logits in TensorBoard (0: none)
 
 
 @dataclass
@@ -202,6 +204,8 @@ def validate(config: Config, where: str = "config") -> Config:
     _require(1 <= mon.visdom_port <= 65535, where, "monitor.visdom_port", "a port number", mon.visdom_port)
     _require(mon.plot_every >= 1, where, "monitor.plot_every", ">= 1", mon.plot_every)
     _require(mon.html_every >= 0, where, "monitor.html_every", ">= 0", mon.html_every)
+    _require(mon.tensorboard_every >= 0, where, "monitor.tensorboard_every", ">= 0 (0: no histograms)",
+             mon.tensorboard_every)
     _require(
         not (mon.html_every and t.sample_every) or mon.html_every % t.sample_every == 0,
         where, "monitor.html_every", f"0 or a multiple of train.sample_every ({t.sample_every})", mon.html_every,

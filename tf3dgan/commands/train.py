@@ -17,6 +17,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    import tensorflow as tf
+
     from tf3dgan.config import load_config
     from tf3dgan.errors import UsageError
     from tf3dgan.training.callbacks import read_metrics
@@ -29,6 +31,16 @@ def run(args) -> int:
     config = load_config(args.config, args.overrides)
     try:
         gan = train(config, args.out, steps=args.steps, progress=not args.quiet)
+    except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.DeadlineExceededError) as err:
+        if config.train.distribute != "multi_worker":
+            raise
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        at = next((i for i, line in enumerate(lines) if "unhealthy" in line or "aborted" in line.lower()), len(lines) - 1)
+        reason = " ".join(lines[at:at + 2])[-300:]
+        print(f"\ntf3dgan train: a worker of the multi-worker run failed ({type(err).__name__}: {reason}); "
+              f"run the same command again on every worker to resume from the newest checkpoint in {args.out}",
+              file=sys.stderr)
+        return 75
     except TrainingStopped as stop:
         print(f"tf3dgan train: {stop}; run the same command again to resume.", file=sys.stderr)
         return stop.exit_status

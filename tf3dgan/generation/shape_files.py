@@ -1,10 +1,10 @@
-"""Write generated shapes as .npz, .binvox, .mat (the authors' release layout) or meshes (.obj/.stl/.ply).
+"""Write generated shapes as .npz, .binvox, .mat (the authors' release layout) or meshes (.obj/.stl/.ply/.off).
 
 Layouts of ``--out``:
 - ``shapes.npz`` / ``shapes.mat``: one archive holding every shape;
 - ``shapes.zip``: one file per shape (``shape_000.<format>``) inside a zip archive;
 - ``DIR`` (no suffix): one file per shape in that folder;
-- ``shape.binvox`` / ``.obj`` / ``.stl`` / ``.ply``: a single shape (``--n 1``).
+- ``shape.binvox`` / ``.obj`` / ``.stl`` / ``.ply`` / ``.off``: a single shape (``--n 1``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 from tf3dgan.errors import UsageError
 
-FORMATS = ("npz", "binvox", "mat", "obj", "stl", "ply")
+FORMATS = ("npz", "binvox", "mat", "obj", "stl", "ply", "off")
 ARCHIVE_FORMATS = ("npz", "mat")  # formats that hold many shapes in one file
 
 
@@ -58,7 +58,7 @@ def write_one(path: Path, fmt: str, voxels, probabilities, z, threshold: float, 
         from data_io import write_binvox
 
         write_binvox(path, voxels.astype(np.uint8))
-    elif fmt in ("obj", "stl", "ply"):
+    elif fmt in ("obj", "stl", "ply", "off"):
         write_mesh_file(path, fmt, voxels, probabilities, threshold, mesh_scale, ply_binary, name)
     else:
         raise UsageError(f"unsupported format {fmt!r}")

@@ -27,20 +27,29 @@ class MetricsLogger(keras.callbacks.Callback):
     The GAN's trackers are reset after each line, so a line holds the means over its own steps. When
     training ends (or stops at a signal) between two log steps, ``on_train_end`` writes a line for the steps
     since the last one, so that the newest checkpoint's step always has its line. Lines are appended whole
-    (``data_io.atomic.append_line``).
+    (``data_io.atomic.append_line``). ``path``: a run folder (its ``metrics.jsonl``), a ``.jsonl`` file, or
+    None (no file: the records are kept in ``last`` and the trackers still reset). ``learning_rates``: the
+    values written as ``g_lr`` / ``d_lr`` (None: read from the GAN's optimizers).
     """
 
-    def __init__(self, run_dir, every: int, learning_rates: dict | None = None):
+    def __init__(self, path=None, every: int = 10, learning_rates: dict | None = None):
         super().__init__()
-        self.path = Path(run_dir) / METRICS_FILE
+        path = Path(path) if path is not None else None
+        self.path = path if path is None or path.suffix == ".jsonl" else path / METRICS_FILE
         self.every = every
-        self.learning_rates = learning_rates or {}
+        self.learning_rates = learning_rates
         self.last: dict = {}
         self.logged_step: int | None = None
         self._logs: dict = {}
 
     def on_train_begin(self, logs=None):
         self.logged_step = _step(self.model)
+
+    def _learning_rates(self) -> dict:
+        if self.learning_rates is not None:
+            return dict(self.learning_rates)
+        return {key: float(keras.ops.convert_to_numpy(getattr(self.model, attr).learning_rate))
+                for key, attr in (("g_lr", "g_optimizer"), ("d_lr", "d_optimizer")) if hasattr(self.model, attr)}
 
     def on_train_batch_end(self, batch, logs=None):
         self._logs = logs or {}
@@ -55,8 +64,10 @@ class MetricsLogger(keras.callbacks.Callback):
         step = _step(self.model)
         if self.logged_step is not None and step <= self.logged_step:
             return
-        record = {"step": step, **{k: float(v) for k, v in self._logs.items()}, **self.learning_rates}
-        append_line(self.path, json.dumps(record))
+        record = {"step": step, **{k: float(v) for k, v in self._logs.items()}, **self._learning_rates()}
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            append_line(self.path, json.dumps(record))
         self.last, self.logged_step = record, step
         self.model.reset_metrics()
 
@@ -129,28 +140,40 @@ class Checkpointer(keras.callbacks.Callback):
 class SampleSnapshot(keras.callbacks.Callback):
     """Every ``every`` steps, generate shapes from a fixed set of latent vectors (frames comparable over time).
 
-    Writes ``samples/step_<step>.npz`` (``probabilities`` float16, ``z``) and calls each ``listeners``
-    function with ``(step, probabilities, z)`` (e.g. an HTML page writer or a visdom panel).
+    Writes ``samples/step_<step>.npz`` (``probabilities`` float16, ``z``) under ``run_dir`` (None: no file)
+    and calls each ``listeners`` function with ``(step, probabilities, z)`` (e.g. an HTML page writer, a
+    visdom panel, ``TensorBoardMonitor.on_snapshot``). ``fixed_z``: the latent vectors, or a count of them
+    drawn from the GAN's latent distribution with ``seed`` when training starts.
     """
 
-    def __init__(self, run_dir, every: int, fixed_z: np.ndarray, listeners=()):
+    def __init__(self, run_dir=None, every: int = 500, fixed_z=8, listeners=(), seed: int = 1):
         super().__init__()
         self.run_dir = run_dir
         self.every = every
-        self.fixed_z = np.asarray(fixed_z, dtype="float32")
+        self.count = fixed_z if isinstance(fixed_z, int) else None
+        self.fixed_z = None if self.count is not None else np.asarray(fixed_z, dtype="float32")
+        self.seed = seed
         self.listeners = list(listeners)
+
+    def on_train_begin(self, logs=None):
+        if self.fixed_z is None:
+            self.fixed_z = np.asarray(self.model.sample_latent(self.count, seed=self.seed), dtype="float32")
 
     def on_train_batch_end(self, batch, logs=None):
         step = _step(self.model)
         if self.every and step % self.every == 0:
             self.snapshot(step)
 
-    def snapshot(self, step: int) -> Path:
+    def snapshot(self, step: int) -> Path | None:
+        """Generate the snapshot of ``step``; return its file (None without a run folder)."""
         probabilities = self.model.generate(self.fixed_z)
-        path = sample_path(self.run_dir, step)
-        atomic_write_bytes(
-            path, lambda f: np.savez_compressed(f, probabilities=probabilities.astype("float16"), z=self.fixed_z)
-        )
+        path = None
+        if self.run_dir is not None:
+            path = sample_path(self.run_dir, step)
+            atomic_write_bytes(
+                path,
+                lambda f: np.savez_compressed(f, probabilities=probabilities.astype("float16"), z=self.fixed_z),
+            )
         for listener in self.listeners:
             listener(step, probabilities, self.fixed_z)
         return path

@@ -17,6 +17,22 @@ DISTRIBUTE = ("none", "mirrored", "multi_worker")
 _STRATEGIES: dict = {}
 
 
+class MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+    """``MultiWorkerMirroredStrategy`` whose ``reduce`` accepts scalars with ``axis=0``.
+
+    Keras 3's ``fit`` reduces the metrics of a multi-worker step with ``strategy.reduce("MEAN", v, axis=0)``,
+    which fails on scalar metrics ("Invalid reduction dimension 0 for input with 0 dimensions",
+    tensorflow/tensorflow#72388); for a scalar per replica the mean over the replicas is what is meant.
+    """
+
+    def reduce(self, reduce_op, value, axis=None):
+        if axis is not None:
+            local = self.experimental_local_results(value)
+            if local and getattr(local[0], "shape", None) is not None and local[0].shape.rank == 0:
+                axis = None
+        return super().reduce(reduce_op, value, axis)
+
+
 def get_strategy(distribute: str):
     """The strategy for a ``train.distribute`` value (one instance per kind and process); None for ``none``."""
     if distribute not in DISTRIBUTE:
@@ -27,7 +43,7 @@ def get_strategy(distribute: str):
         if distribute == "mirrored":
             _STRATEGIES[distribute] = tf.distribute.MirroredStrategy()
         else:
-            _STRATEGIES[distribute] = tf.distribute.MultiWorkerMirroredStrategy()
+            _STRATEGIES[distribute] = MultiWorkerStrategy()
     return _STRATEGIES[distribute]
 
 
@@ -46,3 +62,48 @@ def check_global_batch(batch_size: int, distribute: str) -> None:
             f"train.batch_size={batch_size} must be a multiple of the {replicas} replicas of "
             f"train.distribute={distribute!r} (the global batch is split evenly across them)"
         )
+
+
+def is_chief(distribute: str) -> bool:
+    """Whether this process writes the run folder: always, except on the non-chief workers of a
+    ``multi_worker`` run (the chief is task ``chief`` 0, or ``worker`` 0 when the cluster has no chief)."""
+    if distribute != "multi_worker":
+        return True
+    resolver = getattr(get_strategy(distribute), "cluster_resolver", None)
+    task_type, task_id = getattr(resolver, "task_type", None), getattr(resolver, "task_id", None)
+    if task_type is None or task_type == "chief":
+        return True
+    has_chief = "chief" in (resolver.cluster_spec().as_dict() if resolver is not None else {})
+    return task_type == "worker" and not has_chief and (task_id or 0) == 0
+
+
+def distribute_batches(make_dataset, distribute: str, global_batch: int):
+    """The training input under ``distribute``: ``make_dataset()`` (global batches) itself, except for
+    ``multi_worker``, where each worker builds the same global batches and keeps its own replicas' rows (replica
+    r gets rows r * per_replica .. (r + 1) * per_replica), as ``MirroredStrategy`` splits a batch on one
+    machine. Together the workers train on exactly the batches of one process (no tf.data auto-sharding)."""
+    if distribute != "multi_worker":
+        return make_dataset()
+    strategy = get_strategy(distribute)
+
+    def dataset_fn(context):
+        per_replica = context.get_per_replica_batch_size(global_batch)
+        local = context.num_replicas_in_sync // context.num_input_pipelines
+        first = context.input_pipeline_id * local
+
+        def rows(batch):
+            mine = batch[first * per_replica:(first + local) * per_replica]
+            return tf.data.Dataset.from_tensor_slices(tf.reshape(mine, [local, per_replica, *batch.shape[1:]]))
+
+        return make_dataset().flat_map(rows)
+
+    return strategy.distribute_datasets_from_function(dataset_fn)
+
+
+def barrier(distribute: str) -> None:
+    """Wait until every worker of a ``multi_worker`` run gets here (a no-op otherwise): after the chief's last
+    checkpoint of a ``train`` call, so that no worker can start the next call from an older one."""
+    if distribute != "multi_worker":
+        return
+    strategy = get_strategy(distribute)
+    strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(1.0)), axis=None)

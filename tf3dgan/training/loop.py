@@ -21,6 +21,7 @@ from tf3dgan.errors import ConfigError, RunFolderError, RunFolderWarning, UsageE
 from tf3dgan.training.builder import build_gan
 from tf3dgan.training.callbacks import Checkpointer, MetricsLogger, ProgressBar, SampleSnapshot, truncate_metrics
 from tf3dgan.training.checkpoint import restore_newest, save_checkpoint
+from tf3dgan.training.distribute import barrier, distribute_batches, is_chief
 from tf3dgan.training.interrupt import StopOnSignal, TrainingAborted, TrainingStopped, stop_on_signals
 from tf3dgan.training.monitor import monitor_callbacks
 from tf3dgan.training.run_folder import CONFIG_FILE, FIXED_Z_FILE, UNREADABLE_SUFFIX, latest_checkpoint
@@ -116,6 +117,19 @@ def _full_disk(err: OSError, run_dir: Path) -> RunFolderError:
     )
 
 
+def make_dataset(config: Config, voxels: np.ndarray | None = None, start_step: int = 0):
+    """The training input of ``config`` as ``train`` feeds it: an infinite ``tf.data.Dataset`` of float32
+    batches (train.batch_size, D, D, D, 1), batch k a function of (train.seed, k), from ``start_step`` on.
+    ``voxels`` (uint8 grids) override ``config.data``."""
+    from data_io.pipeline import make_training_dataset
+
+    if voxels is None:
+        voxels = load_voxels(config)
+    t = config.train
+    return make_training_dataset(voxels, batch_size=t.batch_size, cube_len=config.model.cube_len, seed=t.seed,
+                                 start_step=start_step, upsample=config.data.upsample)
+
+
 def train(
     config: Config,
     run_dir: str | Path,
@@ -138,52 +152,54 @@ def train(
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
             raise UsageError(f"steps must be an integer >= 0, got {steps!r}")
         config = dataclasses.replace(config, train=dataclasses.replace(config.train, steps=steps))
+    args = (config, run_dir, voxels, extra_callbacks, snapshot_listeners, progress)
+    if not is_chief(config.train.distribute):  # a multi-worker run: only the chief writes (and locks) the folder
+        return _train_locked(*args, chief=False)
     _prepare_folder(run_dir)
     with run_folder_lock(run_dir):
         try:
-            return _train_locked(config, run_dir, voxels, extra_callbacks, snapshot_listeners, progress)
+            return _train_locked(*args, chief=True)
         except OSError as err:
             if err.errno == errno.ENOSPC:
                 raise _full_disk(err, run_dir) from None
             raise
 
 
-def _train_locked(config, run_dir, voxels, extra_callbacks, snapshot_listeners, progress):
-    from data_io.pipeline import make_training_dataset
-
-    remove_stale_temporaries(run_dir)
-    has_checkpoint = latest_checkpoint(run_dir) is not None
-    if has_checkpoint:
-        check_resumable(run_dir, config)
+def _train_locked(config, run_dir, voxels, extra_callbacks, snapshot_listeners, progress, chief):
+    if chief:
+        remove_stale_temporaries(run_dir)
+        if latest_checkpoint(run_dir) is not None:
+            check_resumable(run_dir, config)
     if voxels is None:
         voxels = load_voxels(config)
-    t, m = config.train, config.model
+    t = config.train
     if len(voxels) < t.batch_size:
         raise ConfigError(f"data.source {config.data.source}: {len(voxels)} grids, fewer than train.batch_size "
                           f"({t.batch_size}); lower train.batch_size or use more data")
 
     keras.utils.set_random_seed(t.seed)  # the initial weights are a function of the seed
     gan = build_gan(config)
-    checkpoint, start = restore_newest(gan, run_dir, on_unreadable=_keep_aside)
-    truncate_metrics(run_dir, start)
-    save_config(config, run_dir / CONFIG_FILE)
+    checkpoint, start = restore_newest(gan, run_dir, on_unreadable=_keep_aside if chief else None)
+    if chief:
+        truncate_metrics(run_dir, start)
+        save_config(config, run_dir / CONFIG_FILE)
     if start >= t.steps:
         return gan
 
-    dataset = make_training_dataset(
-        voxels, batch_size=t.batch_size, cube_len=m.cube_len, seed=t.seed, start_step=start,
-        upsample=config.data.upsample,
-    )
-    monitors, monitor_listeners = monitor_callbacks(config, run_dir)
-    logger = MetricsLogger(run_dir, t.log_every, {"g_lr": t.g_lr, "d_lr": t.d_lr})
-    snapshot = SampleSnapshot(
-        run_dir, t.sample_every, fixed_latents(run_dir, gan, config, fresh=checkpoint is None),
-        [*monitor_listeners, *snapshot_listeners],
-    )
+    dataset = distribute_batches(lambda: make_dataset(config, voxels, start), t.distribute, t.batch_size)
+    monitors, monitor_listeners = monitor_callbacks(config, run_dir, voxels) if chief else ([], [])
+    logger = MetricsLogger(run_dir if chief else None, t.log_every, {"g_lr": t.g_lr, "d_lr": t.d_lr})
+    if chief:
+        snapshot = SampleSnapshot(
+            run_dir, t.sample_every, fixed_latents(run_dir, gan, config, fresh=checkpoint is None),
+            [*monitor_listeners, *snapshot_listeners],
+        )
+    else:
+        snapshot = SampleSnapshot(None, 0, fixed_z=1)
     stopper = StopOnSignal()
     callbacks = [
         logger,
-        Checkpointer(run_dir, t.checkpoint_every),
+        *([Checkpointer(run_dir, t.checkpoint_every)] if chief else []),
         snapshot,
         *monitors,
         *extra_callbacks,
@@ -197,12 +213,14 @@ def _train_locked(config, run_dir, voxels, extra_callbacks, snapshot_listeners, 
     except TrainingAborted:
         raise
     except KeyboardInterrupt:  # raised by other code than our signal handler (e.g. outside the main thread)
-        logger.flush()
-        save_checkpoint(gan, run_dir)
+        if chief:
+            logger.flush()
+            save_checkpoint(gan, run_dir)
         raise
     step = int(gan.step_counter.numpy())
     if stopper.signum is not None:
         raise TrainingStopped(stopper.signum, step, latest_checkpoint(run_dir))
-    if t.sample_every and t.steps % t.sample_every:
+    if chief and t.sample_every and t.steps % t.sample_every:
         snapshot.snapshot(t.steps)
+    barrier(t.distribute)
     return gan

@@ -78,11 +78,18 @@ class VisdomMonitor(keras.callbacks.Callback):
     each sample snapshot. Posting happens on the client's background thread.
     """
 
-    def __init__(self, client, log_every: int, plot_every: int, learning_rates: dict, run_dir=None,
-                 threshold: float = 0.5):
+    def __init__(self, client=None, log_every: int = 10, plot_every: int = 50, learning_rates: dict | None = None,
+                 run_dir=None, threshold: float = 0.5):
+        """``client``: a ``data_io.visdom_client.VisdomClient`` (None: one for 127.0.0.1:8097, env tf3dgan);
+        ``learning_rates``: shown where the optimizers' cannot be read; ``run_dir``: a run folder whose
+        earlier curves are shown again on resume (None: none)."""
         super().__init__()
+        if client is None:
+            from data_io.visdom_client import VisdomClient
+
+            client = VisdomClient(env="tf3dgan")
         self.client, self.log_every, self.plot_every = client, log_every, plot_every
-        self.learning_rates = dict(learning_rates)
+        self.learning_rates = dict(learning_rates or {})
         self.run_dir, self.threshold = run_dir, threshold
         self.pending: list[tuple[int, dict]] = []
 
@@ -93,7 +100,8 @@ class VisdomMonitor(keras.callbacks.Callback):
             try:
                 rates[key] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
             except (AttributeError, TypeError, ValueError):
-                rates[key] = self.learning_rates[key]
+                if key in self.learning_rates:
+                    rates[key] = self.learning_rates[key]
         return rates
 
     def on_train_begin(self, logs=None):
@@ -135,10 +143,34 @@ class VisdomMonitor(keras.callbacks.Callback):
         self.client.figure("samples", traces, layout, title="samples (fixed latent vectors)")
 
 
-def monitor_callbacks(config, run_dir):
-    """Return ``(callbacks, snapshot_listeners)`` for ``config.monitor``."""
+def tensorboard_monitor(config, run_dir, voxels=None):
+    """The ``TensorBoardMonitor`` of a run: ``RUN/tensorboard/``, scalars at ``train.log_every``, histograms of
+    D's logits every ``monitor.tensorboard_every`` steps on the run's first training batch (the same every
+    time, also after a resume) and on G of fixed latent vectors."""
+    from tf3dgan.training.run_folder import TENSORBOARD_DIR
+    from tf3dgan.training.tensorboard_monitor import TensorBoardMonitor
+
+    t, m = config.train, config.model
+    real = None
+    if voxels is not None and config.monitor.tensorboard_every:
+        from data_io.pipeline import make_training_dataset
+
+        dataset = make_training_dataset(voxels, batch_size=t.batch_size, cube_len=m.cube_len, seed=t.seed,
+                                        start_step=0, upsample=config.data.upsample)
+        real = next(iter(dataset.take(1))).numpy()
+    return TensorBoardMonitor(Path(run_dir) / TENSORBOARD_DIR, t.log_every, config.monitor.tensorboard_every, real,
+                              max_meshes=min(PANEL_MAX_SHAPES, 4))
+
+
+def monitor_callbacks(config, run_dir, voxels=None):
+    """Return ``(callbacks, snapshot_listeners)`` for ``config.monitor`` (``voxels``: the training grids, for
+    the real batch of the TensorBoard histograms)."""
     mon, t = config.monitor, config.train
     callbacks, listeners = [], []
+    if mon.tensorboard:
+        board = tensorboard_monitor(config, run_dir, voxels)
+        callbacks.append(board)
+        listeners.append(board.on_snapshot)
     if mon.html:
         html = HtmlRecorder(run_dir, mon.html_every)
         callbacks.append(html)

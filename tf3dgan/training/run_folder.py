@@ -8,6 +8,7 @@ RUN/samples/step_<step>.npz     the fixed-latent sample snapshots (.html) sample
 RUN/fixed_z.npy                 the latent vectors of those snapshots     FIXED_Z_FILE
 RUN/loss_curves.html            the offline training curves              LOSS_PAGE
 RUN/.lock                       held by the one process training the run  LOCK_FILE
+RUN/tensorboard/                TensorBoard event files (monitor.tensorboard) TENSORBOARD_DIR
 ```
 Steps are written with eight digits, so names sort in step order.
 """
@@ -28,6 +29,7 @@ FIXED_Z_FILE = "fixed_z.npy"
 LOSS_PAGE = "loss_curves.html"
 LOCK_FILE = ".lock"
 UNREADABLE_SUFFIX = ".unreadable"  # a checkpoint that could not be read is renamed ckpt-<step>.npz.unreadable
+TENSORBOARD_DIR = "tensorboard"
 
 _CHECKPOINT = ("ckpt-", ".npz")  # (prefix, suffix) around the step
 _SAMPLE = ("step_", ".npz")

@@ -1,0 +1,126 @@
+"""The authors' released generators (3dgan-release, Torch7 ``.t7``) as tf3dgan run folders.
+
+A release file (``models_cpu/<class>_G_cpu.t7`` or ``models_gpu/<class>_G_gpu.t7``, fetched by the
+release's ``download_models_cpu.sh`` / ``download_models_gpu.sh``) holds an ``nn.Sequential``:
+``VolumetricFullConvolution(nz, 512, 4,4,4)``, then per doubling ``VolumetricBatchNormalization`` +
+``ReLU`` + ``VolumetricFullConvolution(.., 4,4,4, 2,2,2, 1,1,1)``, and a final ``Sigmoid``: our
+``mit_biasfree`` generator. The release's ``main.lua`` zeroes the convolution biases before sampling
+("convolution bias is removed during training"), runs the net in evaluation mode (BatchNorm running
+statistics) and samples z from U(0, 1) (``torch.rand``): the run folder gets ``latent.distribution: uniform``.
+
+Weights: Torch stores a transposed convolution's weight as (nInputPlane, nOutputPlane, kT, kH, kW) for
+inputs (N, C, T, H, W); Keras' ``Conv3DTranspose`` kernel is (kD, kH, kW, out, in) for (N, D, H, W, C), and
+both compute out[y] += in[x] * w[k] at y = x * stride - pad + k (no flip): the kernel is the weight with its
+axes moved, and Torch's (T, H, W) are our grid axes (0, 1, 2). BatchNorm: weight/bias -> gamma/beta, running
+mean -> moving mean, running variance (or the ``running_std`` = 1/sqrt(var + eps) of older nn versions) ->
+moving variance, shifted by Torch's eps minus Keras' epsilon so that var + eps is Torch's. D is not released:
+the run's D is initialised as in a new run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from data_io.torch7 import TorchObject, lua_list, read_torch7
+from tf3dgan.config import from_dict, save_config
+from tf3dgan.errors import DataError, RunFolderError
+from tf3dgan.nn.networks import hidden_widths
+from tf3dgan.training.run_folder import CONFIG_FILE
+
+
+def _modules(net) -> list:
+    """The leaf modules of a (nested) nn.Sequential, in order."""
+    if isinstance(net, TorchObject) and net.get("modules") is not None:
+        return [leaf for module in lua_list(net["modules"]) for leaf in _modules(module)]
+    return [net]
+
+
+def _kind(module) -> str:
+    name = module.class_name if isinstance(module, TorchObject) else type(module).__name__
+    return name.rsplit(".", 1)[-1]
+
+
+def release_layers(path) -> tuple[list, list]:
+    """``(convolutions, batch_norms)`` of a release generator file; DataError when it is not one."""
+    net = read_torch7(path)
+    modules = _modules(net)
+    kinds = [_kind(m) for m in modules]
+    convs = [m for m, k in zip(modules, kinds) if k == "VolumetricFullConvolution"]
+    norms = [m for m, k in zip(modules, kinds) if k == "VolumetricBatchNormalization"]
+    expected = []
+    for i in range(len(convs)):
+        expected += ["VolumetricFullConvolution"] + (["VolumetricBatchNormalization", "ReLU"] if i < len(convs) - 1
+                                                     else ["Sigmoid"])
+    if len(convs) < 3 or kinds != expected:
+        raise DataError(f"{path}: not a 3dgan-release generator (layers {', '.join(kinds)}; expected "
+                        "VolumetricFullConvolution, then VolumetricBatchNormalization, ReLU, "
+                        "VolumetricFullConvolution ..., Sigmoid)")
+    for i, conv in enumerate(convs):
+        stride, pad = (1, 0) if i == 0 else (2, 1)
+        got = [int(conv.get(k, -1)) for k in ("kT", "kW", "kH", "dT", "dW", "dH", "padT", "padW", "padH")]
+        if got != [4] * 3 + [stride] * 3 + [pad] * 3 or any(int(conv.get(k, 0) or 0) for k in ("adjT", "adjW", "adjH")):
+            raise DataError(f"{path}: convolution {i + 1} has kernel/stride/padding {got}, expected 4/{stride}/{pad}")
+    return convs, norms
+
+
+def release_config(path, convs) -> dict:
+    """The config (as a mapping) of the tf3dgan run equivalent to the release net ``convs``."""
+    z_dim = int(convs[0]["nInputPlane"])
+    cube_len = 2 ** (len(convs) + 1)  # 4^3 after the first layer, doubled by each further one
+    widths = [int(c["nOutputPlane"]) for c in convs]
+    base_width = widths[-2]
+    if widths[-1] != 1 or widths[:-1] != hidden_widths(cube_len, base_width):
+        raise DataError(f"{path}: channel widths {widths} are not the 3D-GAN pattern (halving to {base_width}, then 1)")
+    return {
+        "model": {"variant": "mit_biasfree", "cube_len": cube_len, "z_dim": z_dim, "base_width": base_width},
+        "latent": {"distribution": "uniform"},
+        "train": {"steps": 0},
+    }
+
+
+def _batchnorm_variance(norm) -> np.ndarray:
+    eps = float(norm.get("eps", 1e-5))
+    if norm.get("running_var") is not None:
+        return np.asarray(norm["running_var"], np.float64)
+    return np.asarray(norm["running_std"], np.float64) ** -2 - eps  # nn before 2016: 1 / sqrt(var + eps)
+
+
+def load_release_weights(gan, convs, norms) -> None:
+    """Copy the release net's weights into ``gan.generator`` (built with the config of ``release_config``)."""
+    g = gan.generator
+    for i, conv in enumerate(convs, start=1):
+        kernel = np.asarray(conv["weight"], np.float32).transpose(2, 3, 4, 1, 0)  # (in,out,t,h,w) -> (t,h,w,out,in)
+        g.get_layer(f"deconv{i}").kernel.assign(kernel)
+    for i, norm in enumerate(norms, start=1):
+        layer = g.get_layer(f"bn{i}")
+        channels = layer.moving_mean.shape[0]
+        weight, bias = norm.get("weight"), norm.get("bias")
+        layer.gamma.assign(np.asarray(weight, np.float32) if weight is not None else np.ones(channels, np.float32))
+        layer.beta.assign(np.asarray(bias, np.float32) if bias is not None else np.zeros(channels, np.float32))
+        layer.moving_mean.assign(np.asarray(norm["running_mean"], np.float32))
+        variance = _batchnorm_variance(norm) + float(norm.get("eps", 1e-5)) - layer.epsilon
+        layer.moving_variance.assign(variance.astype(np.float32))
+
+
+def import_release(t7_path, run_dir, overwrite: bool = False):
+    """Write ``run_dir`` (config.yaml and a step-0 checkpoint) from a 3dgan-release generator file; return
+    ``(config, gan)``."""
+    from tf3dgan.training.builder import build_gan
+    from tf3dgan.training.checkpoint import save_checkpoint
+
+    run_dir = Path(run_dir)
+    if (run_dir / CONFIG_FILE).exists() and not overwrite:
+        raise RunFolderError(f"{run_dir}: already holds a run; choose another --out (or --overwrite)")
+    convs, norms = release_layers(t7_path)
+    config = from_dict(release_config(t7_path, convs), f"{t7_path} (imported)")
+    gan = build_gan(config)
+    try:
+        load_release_weights(gan, convs, norms)
+    except (KeyError, ValueError) as err:
+        raise DataError(f"{t7_path}: weights do not fit the generator ({err})") from None
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir / CONFIG_FILE)
+    save_checkpoint(gan, run_dir)
+    return config, gan
