@@ -70,6 +70,18 @@ def load_voxels(config: Config):
     return data_io.load_training_voxels(config.data, config.model.cube_len).voxels
 
 
+def image_arguments(variant, voxels: np.ndarray, progress: bool = False) -> dict:
+    """``make_training_dataset``'s picture arguments for ``variant``: the training shapes rendered once, as it
+    asks (``Variant.image_input``), or nothing for a variant that trains on shapes alone."""
+    spec = variant.image_input()
+    if spec is None:
+        return {}
+    from data_io.pipeline import render_training_images
+
+    images = render_training_images(voxels, spec.size, spec.rendered_views, spec.elevation, progress)
+    return {"images": images, "views": spec.views, "min_views": spec.min_views}
+
+
 def train(
     config: Config,
     run_dir: str | Path,
@@ -108,7 +120,7 @@ def train(
 
     dataset = make_training_dataset(
         voxels, batch_size=t.batch_size, cube_len=m.cube_len, seed=t.seed, start_step=start,
-        upsample=config.data.upsample,
+        upsample=config.data.upsample, **image_arguments(gan.variant, voxels, progress),
     )
     monitors, monitor_listeners = monitor_callbacks(config, run_dir)
     logger = MetricsLogger(run_dir, t.log_every, {"g_lr": t.g_lr, "d_lr": t.d_lr})
