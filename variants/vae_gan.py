@@ -39,11 +39,12 @@ class VaeGanOptions:
     image_size: int = 256  # square grey pictures (a power of two >= 8); the paper: 256 (RGB)
     render_views: int = 8  # azimuths rendered per training shape (evenly spaced); each example shows one at random
     elevation: float = 25.0  # degrees above the horizon of the rendered views
-    kl_weight: float = 0.001  # weight of KL(q(z|y) || N(0, latent.std^2)), summed over z's dimensions
-    recon_weight: float = 10.0  # weight of the reconstruction loss (mean per voxel)
+    kl_weight: float = 0.0001  # weight of KL(q(z|y) || N(0, latent.std^2)), summed over z's dimensions
+    recon_weight: float = 100.0  # weight of the reconstruction loss (mean per voxel)
     recon_loss: Literal["bce", "mse"] = "bce"
     e_lr: float = 0.001  # learning rate of E's own Adam optimizer (beta1, beta2: train.beta1, train.beta2)
     encoder_width: Optional[int] = None  # E's first hidden width (None: model.base_width; the paper: 64)
+    adversarial_weight: float = 1.0  # weight of G's adversarial term (beside recon_weight x reconstruction)
 
 
 @dataclass
@@ -73,7 +74,7 @@ class VaeGan(Variant):
         if size < 8 or size & (size - 1):
             raise ConfigError(f"{where}: variant.image_size must be a power of two >= 8 (e.g. 64 or 256), got {size}")
         _check_positive(options, where, "render_views", "e_lr", "encoder_width")
-        for key in ("kl_weight", "recon_weight"):
+        for key in ("kl_weight", "recon_weight", "adversarial_weight"):
             if getattr(options, key) < 0:
                 raise ConfigError(f"{where}: variant.{key} must be >= 0, got {getattr(options, key)!r}")
         if not -90 <= options.elevation <= 90:
@@ -109,6 +110,9 @@ class VaeGan(Variant):
     def image_input(self):
         o = self.options
         return ImageInput(o.image_size, self.views, getattr(o, "min_views", 1), o.render_views, o.elevation)
+
+    def adversarial_weight(self, step):
+        return tf.constant(float(self.options.adversarial_weight))
 
     def encoder_learning_rate(self):
         return float(self.options.e_lr)
@@ -170,7 +174,8 @@ class MvVaeGan(VaeGan):
             )
         if options.views > options.render_views:
             raise ConfigError(
-                f"{where}: variant.views ({options.views}) must not exceed variant.render_views ({options.render_views})"
+                f"{where}: variant.views ({options.views}) must not exceed "
+                f"variant.render_views ({options.render_views})"
             )
 
     @property

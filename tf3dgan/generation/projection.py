@@ -121,7 +121,8 @@ def project(gan, voxels, steps: int = 200, restarts: int = 4, seed: int = 0, pri
             z = z.reshape(restarts, batch_size, z_dim)
             for j in range(b):
                 r = max(range(restarts), key=lambda r: (scores[r, j], -loss[r, j]))
-                out.z[lo + j], out.iou[lo + j], out.loss[lo + j], out.restart[lo + j] = z[r, j], scores[r, j], loss[r, j], r
+                out.z[lo + j], out.iou[lo + j], out.loss[lo + j] = z[r, j], scores[r, j], loss[r, j]
+                out.restart[lo + j] = r
     return out
 
 
