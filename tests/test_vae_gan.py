@@ -104,6 +104,10 @@ def test_image_encoder_is_the_papers_at_256():
     assert [c.filters for c in convs] == [64, 128, 256, 512, 400]
     assert [c.kernel_size[0] for c in convs] == [11, 5, 5, 5, 8] and [c.strides[0] for c in convs] == [4, 2, 2, 2, 1]
     assert e.output_shape == (None, 400)
+    from tf3dgan.nn.model_stats import network_stats
+
+    stats = network_stats(e)  # 11*11*64 + 5*5*64*128 + 5*5*128*256 + 5*5*256*512 + 8*8*512*400
+    assert stats["params"]["conv_weights"] == 17_415_744 and stats["macs_per_sample"] == 673_972_224
 
 
 def test_the_pipeline_delivers_views_as_a_function_of_seed_and_step():
