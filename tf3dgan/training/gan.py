@@ -70,8 +70,8 @@ def apply_if(condition, optimizer, grads, variables):
 
 
 def unpack_batch(data):
-    """``(real shapes, pictures or None)`` of a training batch: a tensor of shapes, a ``(shapes,)`` tuple as
-    Keras may pass it, or a dict ``{"shapes": ..., "images": ...}``."""
+    """``(real shapes, pictures or None)`` of a training batch: a tensor of shapes, a ``(shapes, images)`` or
+    ``(shapes,)`` tuple, or a dict ``{"shapes": ..., "images": ...}`` (what ``make_training_dataset`` yields)."""
     if isinstance(data, dict):
         return tf.convert_to_tensor(data["shapes"]), data.get("images")
     if isinstance(data, (tuple, list)):
