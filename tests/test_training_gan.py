@@ -11,8 +11,16 @@ from variants import VARIANTS
 def _fit(gan, voxels, steps):
     import tensorflow as tf
 
-    batches = tf.data.Dataset.from_tensor_slices(voxels[..., None].astype("float32")).batch(4, drop_remainder=True)
-    return gan.fit(batches.repeat(), steps_per_epoch=steps, epochs=1, shuffle=False, verbose=0).history
+    if gan.variant.image_input() is not None:  # the image-encoder variants: batches carry rendered views
+        from data_io.pipeline import make_training_dataset
+        from tf3dgan.training.loop import image_arguments
+
+        batches = make_training_dataset(voxels, batch_size=4, cube_len=voxels.shape[1], seed=0,
+                                        **image_arguments(gan.variant, voxels))
+    else:
+        batches = tf.data.Dataset.from_tensor_slices(voxels[..., None].astype("float32")).batch(4, drop_remainder=True)
+        batches = batches.repeat()
+    return gan.fit(batches, steps_per_epoch=steps, epochs=1, shuffle=False, verbose=0).history
 
 
 def _tiny_gan(overrides, *extra):
@@ -26,7 +34,9 @@ def real16():
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_every_variant_trains_through_the_one_train_step(variant, tiny_overrides, real16):
-    extra = ["variant.pretrain_steps=2"] if variant == "autoencoder" else []
+    extra = {"autoencoder": ["variant.pretrain_steps=2"],
+             "vae_gan": ["variant.image_size=16"],
+             "mv_vae_gan": ["variant.image_size=16", "variant.views=2", "variant.min_views=1"]}.get(variant, [])
     gan = _tiny_gan(tiny_overrides, f"model.variant={variant}", "train.d_gate=always", *extra)
     before = [w.numpy().copy() for w in gan.generator.trainable_weights]
     history = _fit(gan, real16, 4)

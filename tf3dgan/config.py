@@ -211,7 +211,8 @@ def validate(config: Config, where: str = "config") -> Config:
         where, "monitor.html_every", f"0 or a multiple of train.sample_every ({t.sample_every})", mon.html_every,
     )
 
-    _, config.variant = variant_options(m.variant, config.variant, where)
+    variant_class, config.variant = variant_options(m.variant, config.variant, where)
+    variant_class.check_config(config, where)
     return config
 
 

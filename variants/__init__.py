@@ -7,8 +7,9 @@ from variants.baseline_fc import BaselineFC
 from variants.feature_matching import FeatureMatching
 from variants.mit import Mit
 from variants.mit_biasfree import MitBiasFree
+from variants.vae_gan import MvVaeGan, VaeGan
 
-VARIANTS = {cls.name: cls for cls in (MitBiasFree, Mit, BaselineFC, FeatureMatching, Autoencoder)}
+VARIANTS = {cls.name: cls for cls in (MitBiasFree, Mit, BaselineFC, FeatureMatching, Autoencoder, VaeGan, MvVaeGan)}
 
 
 def get_variant(name: str) -> type[Variant]:

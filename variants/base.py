@@ -21,6 +21,24 @@ class GeneratorStepTensors:
     fake_features: list
     real_features: Optional[list]  # D features of ``real``; only when the variant sets needs_real_features
     step: Any  # int64 scalar: training steps done before this one
+    images: Any = None  # uint8 (B, V, S, S) views of ``real`` when the variant asks for them (``image_input``)
+
+
+@dataclass
+class ImageInput:
+    """The pictures a variant wants beside each real shape (see ``Variant.image_input``).
+
+    The training shapes are rendered once, at the start of training, at ``rendered_views`` azimuths evenly
+    spaced over 360 degrees (``data_io.render``, shaded grey, ``elevation`` degrees). Each example of a
+    batch then carries ``views`` image slots: ``n`` distinct rendered views, n drawn from
+    ``min_views..views``, the remaining slots repeating them; a function of (seed, step), like the shapes.
+    """
+
+    size: int  # square images of size x size pixels
+    views: int = 1  # image slots per example
+    min_views: int = 1  # fewest distinct views per example
+    rendered_views: int = 8  # azimuths rendered per training shape
+    elevation: float = 25.0  # degrees
 
 
 @dataclass
@@ -53,6 +71,10 @@ class Variant:
     def check_options(cls, options, where: str) -> None:
         """Range checks of a variant's own options (an ``Options`` instance); raise ConfigError."""
 
+    @classmethod
+    def check_config(cls, config, where: str) -> None:
+        """Checks across sections (a whole ``Config``, its ``variant`` already an ``Options``); raise ConfigError."""
+
     # -- networks ----------------------------------------------------------------------------------
     def build_networks(self, model_cfg):
         """Return (generator, discriminator, encoder or None) for a ``ModelConfig``."""
@@ -82,3 +104,21 @@ class Variant:
     def extra_generator_loss(self, gan, tensors: GeneratorStepTensors):
         """Extra terms for G's loss: (scalar loss, {metric name: scalar}) with names from ``extra_metrics``."""
         return tf.constant(0.0), {}
+
+    # -- an encoder with its own optimizer, and pictures in the batches ------------------------------
+    def image_input(self) -> Optional[ImageInput]:
+        """The pictures each training example carries beside its shape (None: shapes only)."""
+        return None
+
+    def encoder_learning_rate(self) -> Optional[float]:
+        """The learning rate of the encoder's own optimizer; None: the encoder (if any) is trained by G's."""
+        return None
+
+    def encoder_losses(self, gan, tensors: GeneratorStepTensors):
+        """For an encoder with its own optimizer: ``(encoder loss, term added to G's loss, {metric: scalar})``.
+
+        Called once per step in the G step, under the same tape: a term both losses share (a reconstruction
+        through E and G) is computed once; E's optimizer follows the gradient of the first value with
+        respect to E's weights, G's that of G's loss (adversarial + extra terms + the second value).
+        """
+        raise NotImplementedError(f"variant {self.name} has no encoder with its own optimizer")

@@ -3,7 +3,8 @@ arguments and output steps that several of them share. A command imports from he
 
 from __future__ import annotations
 
-SPEC_HELP = "a seed (int), a latent file (.npy/.npz/.mat) or FILE#i (row i, e.g. of a `tf3dgan sample` .npz)"
+SPEC_HELP = ("a seed (int), a latent file (.npy/.npz/.mat), FILE#i (row i, e.g. of a `tf3dgan sample` .npz) or "
+             "FILE#NAME (the row named NAME in a `tf3dgan project` .npz)")
 
 
 def add_overrides_argument(parser, help_prefix: str = "") -> None:

@@ -6,6 +6,8 @@ Latent vectors are named on the command line by a *spec*:
 - ``FILE`` or ``FILE#i``: row ``i`` of a saved file: ``.npy`` (z_dim,) or (N, z_dim); ``.npz`` with key ``z``
   (``tf3dgan sample`` output, training snapshots) or a single array; ``.mat`` with ``inputs`` (the 3D-GAN
   release layout). ``RUN/fixed_z.npy#i`` is the i-th shape of the run's training snapshots.
+- ``FILE#NAME``: the row whose entry in the file's ``names`` array is NAME (a ``tf3dgan project`` output:
+  real shapes projected into the latent space, e.g. ``chairs_z.npz#chair_000012_1``).
 """
 
 from __future__ import annotations
@@ -128,6 +130,18 @@ def load_latent_file(path: str | Path) -> np.ndarray:
     return array.astype(np.float32)
 
 
+def load_latent_names(path: str | Path) -> list[str] | None:
+    """The ``names`` array of an .npz latent file (one per row), or None when it has none."""
+    path = Path(path)
+    if path.suffix.lower() != ".npz":
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return [str(n) for n in data["names"]] if "names" in data.files else None
+    except (OSError, ValueError) as err:
+        raise DataError(f"{path}: cannot read names ({err})") from None
+
+
 def resolve_latent(spec: str, z_dim: int, gan=None) -> np.ndarray:
     """The (z_dim,) float32 vector named by ``spec`` (see the module docstring)."""
     spec = str(spec).strip()
@@ -139,7 +153,15 @@ def resolve_latent(spec: str, z_dim: int, gan=None) -> np.ndarray:
     vectors = load_latent_file(path)
     if index:
         if not _INT.match(index):
-            raise UsageError(f"latent {spec!r}: the index after '#' must be an integer, got {index!r}")
+            names = load_latent_names(path)
+            if names is None:
+                raise UsageError(f"latent {spec!r}: the index after '#' must be an integer ({path} has no names), "
+                                 f"got {index!r}")
+            matches = [i for i, name in enumerate(names) if name == index]
+            if not matches:
+                shown = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
+                raise UsageError(f"latent {spec!r}: no shape named {index!r} in {path} (names: {shown})")
+            index = str(matches[0])
         i = int(index)
         if not -len(vectors) <= i < len(vectors):
             raise UsageError(f"latent {spec!r}: index {i} out of range ({path} holds {len(vectors)} vectors)")

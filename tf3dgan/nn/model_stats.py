@@ -15,6 +15,8 @@ def _macs(layer) -> int:
         return math.prod(layer.input.shape[1:4]) * kernel
     if isinstance(layer, layers.Conv3D):
         return math.prod(layer.output.shape[1:4]) * math.prod(layer.kernel.shape)
+    if isinstance(layer, layers.Conv2D):  # the image encoder of the 3D-VAE-GAN variants
+        return math.prod(layer.output.shape[1:3]) * math.prod(layer.kernel.shape)
     if isinstance(layer, layers.Dense):
         return math.prod(layer.kernel.shape)
     return 0
@@ -22,7 +24,7 @@ def _macs(layer) -> int:
 
 def _param_kinds(layer) -> dict:
     kinds = {"conv_weights": 0, "dense_weights": 0, "biases": 0, "batchnorm": 0}
-    if isinstance(layer, (layers.Conv3D, layers.Conv3DTranspose)):
+    if isinstance(layer, (layers.Conv3D, layers.Conv3DTranspose, layers.Conv2D)):
         kinds["conv_weights"] = math.prod(layer.kernel.shape)
     elif isinstance(layer, layers.Dense):
         kinds["dense_weights"] = math.prod(layer.kernel.shape)

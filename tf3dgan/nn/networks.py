@@ -123,3 +123,45 @@ def build_encoder(
     x = layers.Conv3D(z_dim, 4, strides=1, padding="valid", use_bias=True, name=f"conv{len(widths) + 1}")(x)
     z = layers.Reshape((z_dim,), dtype="float32", name="z")(x)
     return keras.Model(x_in, z, name=name)
+
+
+def image_encoder_layers(image_size: int) -> list[tuple[int, int]]:
+    """(kernel, stride) of the image encoder's hidden conv layers, from ``image_size`` down to 8x8.
+
+    256^2 (and up): the paper's k11 stride-4 layer, then k5 stride-2 layers (256: 64, 32, 16, 8). Below 256
+    only k5 stride-2 layers (128: 4 of them, 64: 3, 32: 2, 16: 1, 8: none). A k8 valid conv follows.
+    """
+    if image_size < 8 or image_size & (image_size - 1):
+        raise ValueError(f"image_size must be a power of two >= 8, got {image_size}")
+    halvings = int(math.log2(image_size // 8))
+    if halvings >= 5:
+        return [(11, 4)] + [(5, 2)] * (halvings - 2)
+    return [(5, 2)] * halvings
+
+
+def build_image_encoder(
+    image_size: int = 256,
+    z_dim: int = 200,
+    base_width: int = 64,
+    use_bias: bool = False,
+    channels: int = 1,
+    name: str = "image_encoder",
+) -> keras.Model:
+    """E of 3D-VAE-GAN: pictures (B, S, S, channels), values 0..255, -> (B, 2 z_dim): mean, then log-variance.
+
+    At 256^2 and ``base_width`` 64 this is the paper's (supplementary) encoder: 5 conv layers, channels
+    64-128-256-512-400 (400 = 2 x 200), kernels 11-5-5-5-8, strides 4-2-2-2-1, BatchNorm + ReLU after each
+    hidden layer. Smaller pictures use fewer stride-2 layers (``image_encoder_layers``); hidden widths are
+    ``base_width`` x 1, 2, 4, 8, 8, ...; the last layer (k8 valid, with bias) is linear.
+    """
+    spec = image_encoder_layers(image_size)
+    x_in = keras.Input((image_size, image_size, channels), name="images")
+    x = layers.Rescaling(1.0 / 255.0, name="to_unit")(x_in)
+    for i, (kernel, stride) in enumerate(spec, start=1):
+        width = base_width * 2 ** min(i - 1, 3)
+        x = layers.Conv2D(width, kernel, strides=stride, padding="same", use_bias=use_bias, name=f"conv{i}")(x)
+        x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = layers.ReLU(name=f"relu{i}")(x)
+    x = layers.Conv2D(2 * z_dim, 8, strides=1, padding="valid", use_bias=True, name=f"conv{len(spec) + 1}")(x)
+    out = layers.Reshape((2 * z_dim,), dtype="float32", name="mean_logvar")(x)
+    return keras.Model(x_in, out, name=name)

@@ -48,9 +48,15 @@ def _build(config: Config, compile: bool) -> GAN:
     gan.build(None)  # the networks are built; fit under a strategy would otherwise trace GAN.call on a batch
     if compile:
         jit = {"auto": "auto", "true": True, "false": False}[t.jit_compile]
+
+        def adam(lr):
+            return wrap_optimizer(keras.optimizers.Adam(lr, beta_1=t.beta1, beta_2=t.beta2), t.mixed_precision)
+
+        e_lr = variant.encoder_learning_rate() if encoder is not None else None
         gan.compile(
-            g_optimizer=wrap_optimizer(keras.optimizers.Adam(t.g_lr, beta_1=t.beta1, beta_2=t.beta2), t.mixed_precision),
-            d_optimizer=wrap_optimizer(keras.optimizers.Adam(t.d_lr, beta_1=t.beta1, beta_2=t.beta2), t.mixed_precision),
+            g_optimizer=adam(t.g_lr),
+            d_optimizer=adam(t.d_lr),
+            e_optimizer=adam(e_lr) if e_lr is not None else None,
             jit_compile=jit,
         )
     return gan

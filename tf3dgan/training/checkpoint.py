@@ -36,8 +36,8 @@ def state_variables(gan) -> dict:
     """The variables saved in a checkpoint, by a key that names their owner and is the same in every process.
 
     Keys are ``<owner>/<path>``: the networks' variables under ``generator/``, ``discriminator/``,
-    ``encoder/``, the optimizers' under ``g_optimizer/`` and ``d_optimizer/`` (without the optimizer's own
-    name, which Keras numbers per process), then ``step`` and ``latent_seed``.
+    ``encoder/``, the optimizers' under ``g_optimizer/``, ``d_optimizer/`` and ``e_optimizer/`` (an encoder's
+    own; without the optimizer's own name, which Keras numbers per process), then ``step`` and ``latent_seed``.
     """
     found: dict = {}
 
@@ -57,6 +57,8 @@ def state_variables(gan) -> dict:
         add("encoder", gan.encoder.weights)
     add("g_optimizer", gan.g_optimizer.variables, drop_first=True)
     add("d_optimizer", gan.d_optimizer.variables, drop_first=True)
+    if getattr(gan, "e_optimizer", None) is not None:  # an encoder with its own optimizer (vae_gan)
+        add("e_optimizer", gan.e_optimizer.variables, drop_first=True)
     found["step"] = gan.step_counter
     found["latent_seed"] = gan.seed_generator.state
     return found

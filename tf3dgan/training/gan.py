@@ -69,6 +69,16 @@ def apply_if(condition, optimizer, grads, variables):
     return ctx.merge_call(cross_replica, args=(condition, grads))
 
 
+def unpack_batch(data):
+    """``(real shapes, pictures or None)`` of a training batch: a tensor of shapes, a ``(shapes, images)`` or
+    ``(shapes,)`` tuple, or a dict ``{"shapes": ..., "images": ...}`` (what ``make_training_dataset`` yields)."""
+    if isinstance(data, dict):
+        return tf.convert_to_tensor(data["shapes"]), data.get("images")
+    if isinstance(data, (tuple, list)):
+        return tf.convert_to_tensor(data[0]), (data[1] if len(data) > 1 else None)
+    return tf.convert_to_tensor(data), None
+
+
 @keras.saving.register_keras_serializable(package="tf3dgan")
 class GAN(keras.Model):
     """Holds G, D (and a variant's encoder) and trains them with one step per batch of real shapes.
@@ -78,6 +88,12 @@ class GAN(keras.Model):
     "le" accuracy <= d_thresh as the paper, "lt" as tf-3dgan's ``<``, "always"); then update G through the
     updated D with the chosen adversarial loss plus the variant's extra terms. A skipped D step leaves D's
     weights and optimizer state untouched; the G step's passes through D leave its BatchNorm statistics alone.
+
+    A batch is a tensor of real shapes, or a dict ``{"shapes": ..., "images": ...}`` when the variant asks for
+    pictures (``Variant.image_input``); the pictures reach the variant's hooks as ``tensors.images``. A
+    variant whose encoder has its own optimizer (``Variant.encoder_learning_rate``; compiled as
+    ``e_optimizer``) returns E's loss and a term of G's loss from ``Variant.encoder_losses``, computed in the
+    G step; E is then updated from the same forward passes as G.
     """
 
     def __init__(
@@ -114,6 +130,7 @@ class GAN(keras.Model):
         self.fake_label_smoothing = float(fake_label_smoothing)
         self.seed = int(seed)
         self.seed_generator = keras.random.SeedGenerator(seed, name="latent_seed")
+        self.e_optimizer = None  # set by compile for a variant whose encoder has its own optimizer
         self.step_counter = keras.Variable(0, dtype="int64", trainable=False, name="step")
         names = BASE_METRICS + tuple(self.variant.extra_metrics)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
@@ -131,33 +148,50 @@ class GAN(keras.Model):
         return list(self.trackers.values())
 
     @property
+    def encoder_has_own_optimizer(self) -> bool:
+        return self.encoder is not None and self.variant.encoder_learning_rate() is not None
+
+    @property
     def generator_variables(self):
-        """What the G optimizer trains: G's weights, plus the encoder's for the autoencoder variant."""
+        """What the G optimizer trains: G's weights, plus the encoder's when it has no optimizer of its own
+        (the autoencoder variant)."""
         variables = list(self.generator.trainable_variables)
-        if self.encoder is not None:
+        if self.encoder is not None and not self.encoder_has_own_optimizer:
             variables += list(self.encoder.trainable_variables)
         return variables
 
-    def compile(self, g_optimizer, d_optimizer, **kwargs):
-        """``g_optimizer`` trains G (and an encoder), ``d_optimizer`` trains D; both are built here."""
+    def compile(self, g_optimizer, d_optimizer, e_optimizer=None, **kwargs):
+        """``g_optimizer`` trains G (and an encoder without its own), ``d_optimizer`` trains D, ``e_optimizer``
+        the encoder of a variant that gives it its own (required exactly then); all are built here."""
+        if (e_optimizer is not None) != self.encoder_has_own_optimizer:
+            raise ValueError(f"variant {self.variant.name}: e_optimizer must be given exactly when the encoder "
+                             "has its own optimizer (Variant.encoder_learning_rate)")
         super().compile(optimizer=g_optimizer, **kwargs)
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
+        self.e_optimizer = e_optimizer
         # fit() would build self.optimizer on *all* trainable variables; build each on its own set.
         self.g_optimizer.build(self.generator_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
+        if e_optimizer is not None:
+            self.e_optimizer.build(self.encoder.trainable_variables)
 
     def get_compile_config(self):
-        return {
+        config = {
             "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
             "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
             "jit_compile": self.jit_compile,
         }
+        if self.e_optimizer is not None:
+            config["e_optimizer"] = keras.saving.serialize_keras_object(self.e_optimizer)
+        return config
 
     def compile_from_config(self, config):
+        e_optimizer = config.get("e_optimizer")
         self.compile(
             g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]),
             d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
+            e_optimizer=keras.saving.deserialize_keras_object(e_optimizer) if e_optimizer is not None else None,
             jit_compile=config.get("jit_compile", "auto"),
         )
 
@@ -225,15 +259,25 @@ class GAN(keras.Model):
         )
         return outputs
 
-    def train_step(self, real):
-        real = tf.convert_to_tensor(real)
+    def standard_normal(self, shape):
+        """N(0, 1) noise of ``shape`` (leading axis: this replica's batch) from the GAN's checkpointed seed
+        generator, drawn for the global batch and sliced like the latent batch."""
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        shape = tf.convert_to_tensor(shape)
+        noise = keras.random.normal(tf.concat([shape[:1] * replicas, shape[1:]], 0), seed=self.seed_generator)
+        return replica_slice(noise, shape[0])
+
+    def train_step(self, data):
+        real, images = unpack_batch(data)
         batch_size = tf.shape(real)[0]
         step = tf.convert_to_tensor(self.step_counter)
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         z = replica_slice(self.latent.sample(batch_size * replicas, self.seed_generator), batch_size)
         g_variables = self.generator_variables
+        own_encoder = self.e_optimizer is not None
 
-        with tf.GradientTape() as g_tape:
+        # Persistent where E has its own optimizer: E's and G's losses share the reconstruction pass.
+        with tf.GradientTape(persistent=own_encoder) as g_tape:
             # The one G forward of the step: the D step sees it without gradient, the G step differentiates it.
             fake = self.generator(z, training=True)
 
@@ -267,14 +311,21 @@ class GAN(keras.Model):
             if self.variant.needs_real_features:
                 _, real_features = self.discriminate_without_updates(real)
             adversarial = losses.GENERATOR_LOSSES[self.g_loss_name](fake_logits_g)
-            extra_loss, extra_metrics = self.variant.extra_generator_loss(
-                self,
-                GeneratorStepTensors(real, z, fake, fake_logits_g, fake_features, real_features, step),
-            )
+            tensors = GeneratorStepTensors(real, z, fake, fake_logits_g, fake_features, real_features, step, images)
+            extra_loss, extra_metrics = self.variant.extra_generator_loss(self, tensors)
             g_loss = self.variant.adversarial_weight(step) * adversarial + extra_loss
+            if own_encoder:
+                e_loss, g_term, e_metrics = self.variant.encoder_losses(self, tensors)
+                g_loss = g_loss + g_term
+                extra_metrics = {**extra_metrics, **e_metrics}
+                e_objective = gradient_loss(e_loss, self.e_optimizer)
             g_objective = gradient_loss(g_loss, self.g_optimizer)
         g_grads = g_tape.gradient(g_objective, g_variables)
+        if own_encoder:
+            e_variables = self.encoder.trainable_variables
+            self.e_optimizer.apply(g_tape.gradient(e_objective, e_variables), e_variables)
         self.g_optimizer.apply(g_grads, g_variables)
+        del g_tape
         self.step_counter.assign_add(1)
 
         values = {

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from data_io.atomic import atomic_write_bytes, remove_stale_temporaries
-from tf3dgan.config import Config, from_dict, read_yaml, save_config
+from tf3dgan.config import Config, from_dict, read_yaml, save_config, variant_options
 from tf3dgan.errors import ConfigError, RunFolderError, RunFolderWarning, UsageError
 from tf3dgan.training.builder import build_gan
 from tf3dgan.training.callbacks import Checkpointer, MetricsLogger, ProgressBar, SampleSnapshot, truncate_metrics
@@ -117,17 +117,35 @@ def _full_disk(err: OSError, run_dir: Path) -> RunFolderError:
     )
 
 
-def make_dataset(config: Config, voxels: np.ndarray | None = None, start_step: int = 0):
+def make_dataset(config: Config, voxels: np.ndarray | None = None, start_step: int = 0, variant=None,
+                 progress: bool = False):
     """The training input of ``config`` as ``train`` feeds it: an infinite ``tf.data.Dataset`` of float32
-    batches (train.batch_size, D, D, D, 1), batch k a function of (train.seed, k), from ``start_step`` on.
-    ``voxels`` (uint8 grids) override ``config.data``."""
+    batches (train.batch_size, D, D, D, 1), with rendered pictures for a variant that asks for them
+    (``Variant.image_input``), batch k a function of (train.seed, k), from ``start_step`` on.
+    ``voxels`` (uint8 grids) override ``config.data``; ``variant`` (default: built from the config)."""
     from data_io.pipeline import make_training_dataset
 
     if voxels is None:
         voxels = load_voxels(config)
+    if variant is None:
+        variant_class, options = variant_options(config.model.variant, config.variant)
+        variant = variant_class(options)
     t = config.train
     return make_training_dataset(voxels, batch_size=t.batch_size, cube_len=config.model.cube_len, seed=t.seed,
-                                 start_step=start_step, upsample=config.data.upsample)
+                                 start_step=start_step, upsample=config.data.upsample,
+                                 **image_arguments(variant, voxels, progress))
+
+
+def image_arguments(variant, voxels: np.ndarray, progress: bool = False) -> dict:
+    """``make_training_dataset``'s picture arguments for ``variant``: the training shapes rendered once, as it
+    asks (``Variant.image_input``), or nothing for a variant that trains on shapes alone."""
+    spec = variant.image_input()
+    if spec is None:
+        return {}
+    from data_io.pipeline import render_training_images
+
+    images = render_training_images(voxels, spec.size, spec.rendered_views, spec.elevation, progress)
+    return {"images": images, "views": spec.views, "min_views": spec.min_views}
 
 
 def train(
@@ -186,7 +204,8 @@ def _train_locked(config, run_dir, voxels, extra_callbacks, snapshot_listeners, 
     if start >= t.steps:
         return gan
 
-    dataset = distribute_batches(lambda: make_dataset(config, voxels, start), t.distribute, t.batch_size)
+    dataset = distribute_batches(lambda: make_dataset(config, voxels, start, gan.variant, progress), t.distribute,
+                                 t.batch_size)
     monitors, monitor_listeners = monitor_callbacks(config, run_dir, voxels) if chief else ([], [])
     logger = MetricsLogger(run_dir if chief else None, t.log_every, {"g_lr": t.g_lr, "d_lr": t.d_lr})
     if chief:

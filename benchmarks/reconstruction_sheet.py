@@ -1,0 +1,65 @@
+"""A picture of single-view reconstructions: for held-out shapes, the input view, the reconstruction and the
+true shape (the last two rendered from the input's azimuth), one row per shape.
+
+    python benchmarks/reconstruction_sheet.py RUN [--reference synthetic|SOURCE] [--n 6] [--out sheet.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run")
+    parser.add_argument("--reference", default="synthetic")
+    parser.add_argument("--n", type=int, default=6)
+    parser.add_argument("--views", type=int, default=1, help="input views per shape (default 1)")
+    parser.add_argument("--size", type=int, default=96, help="tile size in pixels (default 96)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="reconstruction.png")
+    args = parser.parse_args()
+
+    import data_io
+    from data_io.pipeline import render_training_images
+    from data_io.png import contact_sheet, write_png
+    from data_io.render import even_azimuths, render_views
+    from tf3dgan.evaluation.reconstruction import iou, view_orders
+    from tf3dgan.generation.reconstruction import pictures_to_latents, resize_picture
+    from tf3dgan.training.checkpoint import load_run
+
+    config, gan, step = load_run(args.run)
+    spec = gan.variant.image_input()
+    d = config.model.cube_len
+    if args.reference == "synthetic":
+        shapes = data_io.generate_synthetic(args.n, d, args.seed + 1000)
+    else:
+        shapes = data_io.read_source(args.reference, split="test", rotations="first", size=d)
+        pick = np.sort(np.random.default_rng(args.seed).choice(len(shapes.voxels), args.n, replace=False))
+        shapes = data_io.VoxelSet(shapes.voxels[pick], None, [shapes.names[i] for i in pick], [])
+    voxels = data_io.resize(shapes.voxels, d)
+    images = render_training_images(voxels, spec.size, spec.rendered_views, spec.elevation)
+    order = view_orders(len(voxels), spec.rendered_views, args.seed)[:, :args.views]
+    rows = np.arange(len(voxels))[:, None]
+    probabilities = gan.generate(pictures_to_latents(gan, images[rows, order]))
+    scores = iou(probabilities, voxels)
+    azimuths = even_azimuths(spec.rendered_views)
+    tiles, labels = [], []
+    for i in range(len(voxels)):
+        a = azimuths[order[i, 0]]
+        tiles.append(resize_picture(images[i, order[i, 0]], args.size))
+        tiles.append(render_views(probabilities[i], [a], spec.elevation, args.size)[0])
+        tiles.append(render_views(voxels[i], [a], spec.elevation, args.size)[0])
+        labels += ["input", f"recon iou {scores[i]:.2f}", "truth"]
+    write_png(args.out, contact_sheet(tiles, 3 * min(2, len(voxels)), labels=labels))
+    print(f"{args.out}: {len(voxels)} shapes, step {step}, mean IoU {scores.mean():.3f}")
+
+
+if __name__ == "__main__":
+    main()

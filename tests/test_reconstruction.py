@@ -1,0 +1,117 @@
+"""`tf3dgan reconstruct`, `project`, `evaluate-reconstruction` end to end on a tiny vae_gan run, and their parts."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tf3dgan.cli import main
+
+TINY_MV = ["model.variant=mv_vae_gan", "variant.image_size=16", "variant.render_views=4", "variant.views=2",
+           "variant.min_views=1", "data.synthetic_count=12"]
+
+
+@pytest.fixture(scope="module")
+def mv_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("mv") / "run"
+    tiny = ["model.cube_len=16", "model.base_width=4", "model.z_dim=8", "train.batch_size=4", "train.sample_every=0"]
+    sets = [a for o in tiny + TINY_MV for a in ("--set", o)]
+    assert main(["train", "--out", str(run), "--steps", "3", "--quiet", *sets]) == 0
+    return run
+
+
+def _pictures(tmp_path):
+    """Two 16x16 grey views of a synthetic chair, an RGB 40x32 one, and a file that is not a PNG."""
+    import data_io
+    from data_io.png import write_png
+    from data_io.render import render_views
+
+    grid = data_io.generate_synthetic(1, 16, 5).voxels[0]
+    views = render_views(grid, [0, 90], 25, 16)
+    paths = [write_png(tmp_path / f"view{i}.png", v) for i, v in enumerate(views)]
+    rgb = np.repeat(render_views(grid, [45], 25, 32)[0][:, :, None], 3, axis=2)
+    rgb = np.concatenate([np.zeros((4, 32, 3), np.uint8), rgb, np.zeros((4, 32, 3), np.uint8)])
+    paths.append(write_png(tmp_path / "rgb.png", rgb))
+    (tmp_path / "notes.png").write_text("not a picture")
+    return paths, tmp_path / "notes.png"
+
+
+def test_reconstruct_from_one_and_several_pictures(mv_run, tmp_path, capsys):
+    import data_io
+
+    (one, two, rgb), bad = _pictures(tmp_path)
+    assert main(["reconstruct", "--run", str(mv_run), "--images", str(one), "--out", str(tmp_path / "a.binvox")]) == 0
+    assert (tmp_path / "a.binvox").exists()
+    out = tmp_path / "b.npz"
+    assert main(["reconstruct", "--run", str(mv_run), "--images", str(one), str(two), str(rgb),
+                 "--out", str(out), "--largest-component"]) == 0
+    assert "3 views pooled (max)" in capsys.readouterr().out
+    with np.load(out) as result:
+        assert result["voxels"].shape == (1, 16, 16, 16) and result["z"].shape == (1, 8)
+    assert data_io.read_source(str(tmp_path / "a.binvox")).voxels.shape == (1, 16, 16, 16)
+
+    assert main(["reconstruct", "--run", str(mv_run), "--images", str(bad), "--out", str(tmp_path / "c.npz")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "notes.png" in err and "not a PNG" in err
+    assert main(["reconstruct", "--run", str(mv_run), "--images", str(rgb), "--no-resize",
+                 "--out", str(tmp_path / "c.npz")]) == 2
+    assert "32x40 pixels" in capsys.readouterr().err
+
+
+def test_reconstruct_needs_an_image_encoder_run(tmp_path, tiny_overrides, capsys):
+    from data_io.png import write_png
+
+    run = tmp_path / "gan"
+    sets = [a for o in tiny_overrides + ["data.synthetic_count=12"] for a in ("--set", o)]
+    assert main(["train", "--out", str(run), "--steps", "1", "--quiet", *sets]) == 0
+    picture = write_png(tmp_path / "p.png", np.zeros((16, 16), np.uint8))
+    assert main(["reconstruct", "--run", str(run), "--images", str(picture), "--out", str(tmp_path / "x.npz")]) == 2
+    assert "vae_gan" in capsys.readouterr().err
+
+
+def test_project_then_arithmetic_on_real_shapes_by_name(mv_run, tmp_path, capsys):
+    z_file = tmp_path / "z.npz"
+    assert main(["project", "--run", str(mv_run), "--shapes", "synthetic", "--n", "3", "--steps", "4",
+                 "--restarts", "2", "--compare-random", "10", "--out", str(z_file)]) == 0
+    assert "best of 10 random z" in capsys.readouterr().out
+    with np.load(z_file) as data:
+        assert data["z"].shape == (3, 8) and data["iou"].shape == (3,) and len(data["names"]) == 3
+        assert ((0 <= data["iou"]) & (data["iou"] <= 1)).all() and set(data["restart"]) <= {0, 1}
+        names = [str(n) for n in data["names"]]
+        z = data["z"]
+    out = tmp_path / "sum.npz"
+    assert main(["arithmetic", "--run", str(mv_run), "--expr", "a + (b - c)", "--no-html", "--out", str(out),
+                 "--latents", f"a={z_file}#{names[0]}", f"b={z_file}#1", f"c={z_file}#{names[2]}"]) == 0
+    with np.load(out) as result:
+        np.testing.assert_allclose(result["z"][-1], z[0] + (z[1] - z[2]), rtol=1e-6)
+    assert main(["interpolate", "--run", str(mv_run), "--from", f"{z_file}#{names[0]}", "--to", f"{z_file}#{names[1]}",
+                 "--steps", "3", "--no-html", "--out", str(tmp_path / "i.npz")]) == 0
+    assert main(["arithmetic", "--run", str(mv_run), "--expr", "a", "--no-html", "--out", str(tmp_path / "x.npz"),
+                 "--latents", f"a={z_file}#no_such_shape"]) == 2
+    assert "no shape named 'no_such_shape'" in capsys.readouterr().err
+
+
+def test_evaluate_reconstruction_json(mv_run, capsys):
+    assert main(["evaluate-reconstruction", "--run", str(mv_run), "--reference", "synthetic", "--n", "6",
+                 "--views", "1", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["views"] == [1, 2] and len(result["reconstruction"]) == 2 and len(result["nearest_rendering"]) == 2
+    assert 0 <= result["mean_shape"] <= 1 and result["n_test"] == 6 and result["n_train"] == 12
+    assert main(["evaluate-reconstruction", "--run", str(mv_run), "--reference", "synthetic", "--views", "5"]) == 2
+
+
+def test_baselines_and_picture_resizing():
+    from tf3dgan.evaluation.reconstruction import best_mean_shape, iou, nearest_renderings
+    from tf3dgan.generation.reconstruction import resize_picture
+
+    rng = np.random.default_rng(0)
+    train = (rng.random((6, 4, 4, 4)) > 0.5).astype(np.uint8)
+    grid, threshold, score = best_mean_shape(train)
+    manual = max(iou(np.broadcast_to(train.mean(0) > t, train.shape), train).mean() for t in np.linspace(0, 0.99, 100))
+    assert score == pytest.approx(manual) and grid.shape == (4, 4, 4)
+    images = rng.integers(0, 255, (6, 3, 8, 8)).astype(np.uint8)
+    views = np.array([[0], [1], [2], [0], [1], [2]])
+    np.testing.assert_array_equal(nearest_renderings(images, images, views), np.arange(6))
+    picture = np.arange(16, dtype=np.uint8).reshape(4, 4) * 10
+    np.testing.assert_array_equal(resize_picture(picture, 2), [[25, 45], [105, 125]])  # 2x2 block means
+    assert resize_picture(np.zeros((6, 4), np.uint8), 8).shape == (8, 8)
