@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, read_file_bytes
 from .voxelset import as_occupancy
 
 
@@ -58,12 +58,7 @@ def _parse_header(path: Path, raw: bytes):
 def read_binvox(path: str | Path) -> Binvox:
     """Read a .binvox file into a Binvox (voxels uint8 indexed [x, y, z], translate, scale)."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except OSError as err:
-        raise DataError(f"{path}: cannot read ({err})") from None
+    raw = read_file_bytes(path)
     dims, translate, scale, offset = _parse_header(path, raw)
     runs = np.frombuffer(raw, dtype=np.uint8, offset=offset)
     if len(runs) % 2:

@@ -17,3 +17,13 @@ class DataError(UserError):
 
 class EmptyGridWarning(UserWarning):
     """Some grids were all zeros and were dropped (one warning per source, with the count and names)."""
+
+
+def read_file_bytes(path) -> bytes:
+    """The bytes of ``path``; a missing or unreadable file is a DataError naming it."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except OSError as err:
+        raise DataError(f"{path}: cannot read ({err})") from None

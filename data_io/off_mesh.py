@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, read_file_bytes
 
 
 def read_off(path: str | Path):
@@ -25,12 +25,7 @@ def read_off(path: str | Path):
     takes 0.3 s (figures in the README's library table).
     """
     path = Path(path)
-    try:
-        text = path.read_text(errors="replace")
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except OSError as err:
-        raise DataError(f"{path}: cannot read ({err})") from None
+    text = read_file_bytes(path).decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
     lines = text.splitlines()
     if "#" in text:
         lines = [ln.split("#", 1)[0] for ln in lines]

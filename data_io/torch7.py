@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, read_file_bytes
 
 NIL, NUMBER, STRING, TABLE, TORCH, BOOLEAN = 0, 1, 2, 3, 4, 5
 FUNCTIONS = (6, 7, 8)
@@ -166,12 +166,7 @@ class _Reader:
 def read_torch7(path: str | Path):
     """The object stored in a Torch7 binary file (see the module docstring)."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except OSError as err:
-        raise DataError(f"{path}: cannot read ({err})") from None
+    data = read_file_bytes(path)
     return _Reader(data, str(path)).object()
 
 

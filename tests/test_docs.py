@@ -90,36 +90,36 @@ def test_documented_config_keys_exist():
     assert unknown == []
 
 
-def test_readme_python_example_runs(tmp_path, monkeypatch):
-    (block,) = [body for language, body in FENCE.findall((REPO / "README.md").read_text()) if language == "python"]
-    tiny = '["model.cube_len=16", "model.base_width=4", "model.z_dim=8", "train.batch_size=4", "train.steps=2", ' \
-           '"data.synthetic_count=12", "train.sample_every=0", "monitor.html=false"]'
-    for old, new in (('["train.steps=300"]', tiny), ('"runs/python', f'"{tmp_path}/python')):
-        assert old in block, f"the README example changed: update {old!r} here"
-        block = block.replace(old, new)
-    monkeypatch.chdir(REPO)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(block, "README.md", "exec"), {})
-    assert (tmp_path / "python" / "gan.keras").exists()
-    assert len(out.getvalue().split()) >= 4
-
-
-def test_python_api_page_runs(tmp_path, monkeypatch):
-    """docs/python_api.md's cells, in order, with a tiny config and the runs/ folder in tmp_path."""
-    page = REPO / "docs" / "python_api.md"
+def _run_python_blocks(page, replacements, monkeypatch) -> str:
+    """Run the ```python blocks of ``page`` in order, with ``replacements`` (old -> new) applied; return stdout."""
     code = "\n".join(body for language, body in FENCE.findall(page.read_text()) if language == "python")
-    tiny = '["model.cube_len=16", "model.base_width=4", "model.z_dim=8", "train.batch_size=4", "train.steps=4", ' \
-           '"train.log_every=2", "train.sample_every=2", "monitor.tensorboard_every=2", ' \
-           '"data.synthetic_count=12", "monitor.html=false"]'
-    for old, new in (('["train.steps=200"]', tiny), ('"runs/', f'"{tmp_path}/')):
-        assert old in code, f"the python_api.md example changed: update {old!r} here"
+    for old, new in replacements:
+        assert old in code, f"the example in {page.name} changed: update {old!r} here"
         code = code.replace(old, new)
     monkeypatch.chdir(REPO)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(code, "python_api.md", "exec"), {})
+        exec(compile(code, page.name, "exec"), {})
+    return out.getvalue()
+
+
+def test_readme_python_example_runs(tmp_path, monkeypatch):
+    tiny = '["model.cube_len=16", "model.base_width=4", "model.z_dim=8", "train.batch_size=4", "train.steps=2", ' \
+           '"data.synthetic_count=12", "train.sample_every=0", "monitor.html=false"]'
+    out = _run_python_blocks(REPO / "README.md", [('["train.steps=300"]', tiny), ('"runs/python', f'"{tmp_path}/python')],
+                             monkeypatch)
+    assert (tmp_path / "python" / "gan.keras").exists()
+    assert len(out.split()) >= 4
+
+
+def test_python_api_page_runs(tmp_path, monkeypatch):
+    """docs/python_api.md's cells, in order, with a tiny config and the runs/ folder in tmp_path."""
+    tiny = '["model.cube_len=16", "model.base_width=4", "model.z_dim=8", "train.batch_size=4", "train.steps=4", ' \
+           '"train.log_every=2", "train.sample_every=2", "monitor.tensorboard_every=2", ' \
+           '"data.synthetic_count=12", "monitor.html=false"]'
+    out = _run_python_blocks(REPO / "docs" / "python_api.md", [('["train.steps=200"]', tiny), ('"runs/', f'"{tmp_path}/')],
+                             monkeypatch)
     lines = (tmp_path / "notebook" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == [2, 4]
     assert list((tmp_path / "notebook" / "tensorboard").glob("events.out.tfevents.*"))
-    assert "restored step 4" in out.getvalue()
+    assert "restored step 4" in out
