@@ -255,7 +255,8 @@ def render_dataset(voxels, views: int, size: int, elevation: float = 25.0, kind:
 
     Keys: ``images`` uint8 (N, V, S, S) (``depth``: see ``depth_to_uint8``; ``silhouette``: 0 / 255),
     ``voxels`` uint8 (N, D, D, D), ``azimuths`` / ``elevations`` float32 (V,) in degrees, ``labels`` int64
-    (N,) (-1 without labels), ``names``, ``class_names``, ``kind``, ``grid_size``.
+    (N,) and ``class_names`` (only for a labelled source, so the file reads back as the package reads any
+    .npz), ``names``, ``kind``, ``grid_size``.
     """
     check_render_args(views, size, elevation)
     grids = voxels.voxels
@@ -276,18 +277,19 @@ def render_dataset(voxels, views: int, size: int, elevation: float = 25.0, kind:
                 part = part.astype(np.uint8) * 255
             images[i:i + batch] = part
             bar.update(len(part))
-    labels = voxels.labels if voxels.labels is not None else np.full(n, -1, dtype=np.int64)
-    return {
+    arrays = {
         "images": images,
         "voxels": grids.astype(np.uint8),
         "azimuths": az.astype(np.float32),
         "elevations": el.astype(np.float32),
-        "labels": labels.astype(np.int64),
         "names": np.array(voxels.names, dtype=str),
-        "class_names": np.array(voxels.class_names, dtype=str),
         "kind": np.array(kind),
         "grid_size": np.array(d),
     }
+    if voxels.labels is not None:
+        arrays["labels"] = np.asarray(voxels.labels, dtype=np.int64)
+        arrays["class_names"] = np.array(voxels.class_names, dtype=str)
+    return arrays
 
 
 def write_render_npz(path, arrays: dict):

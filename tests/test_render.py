@@ -308,6 +308,21 @@ def test_to_grey_and_contact_sheet():
 # ---------------------------------------------------------------- commands
 
 
+def test_data_render_of_an_unlabelled_source_reads_back(tmp_path):
+    from data_io import read_source
+
+    grids = np.zeros((3, 8, 8, 8), np.uint8)
+    grids[:, 2:6, 2:6, 0:5] = 1
+    np.save(tmp_path / "grids.npy", grids)
+    out = tmp_path / "views.npz"
+    assert main(["data", "render", str(tmp_path / "grids.npy"), "--views", "2", "--size", "16", "--out", str(out)]) == 0
+    with np.load(out) as data:
+        assert "labels" not in data.files  # not -1s, which the package's own reader refuses
+    back = read_source(out)
+    assert back.labels is None
+    np.testing.assert_array_equal(back.voxels, grids)
+
+
 def test_data_render_synthetic_end_to_end(tmp_path, capsys):
     out = tmp_path / "views.npz"
     args = ["data", "render", "synthetic", "--views", "3", "--size", "32", "--cube-len", "16", "--count", "4"]
