@@ -86,6 +86,10 @@ def test_project_then_arithmetic_on_real_shapes_by_name(mv_run, tmp_path, capsys
         np.testing.assert_allclose(result["z"][-1], z[0] + (z[1] - z[2]), rtol=1e-6)
     assert main(["interpolate", "--run", str(mv_run), "--from", f"{z_file}#{names[0]}", "--to", f"{z_file}#{names[1]}",
                  "--steps", "3", "--no-html", "--out", str(tmp_path / "i.npz")]) == 0
+    report = tmp_path / "nn.json"
+    assert main(["neighbours", "--run", str(mv_run), "--data", str(tmp_path / "i.npz"), "--latents", str(z_file),
+                 f"{z_file}#{names[2]}", "--out", str(report)]) == 0
+    assert len(json.loads(report.read_text())["samples"]) == 4  # the 3 projected shapes, then one by name
     assert main(["arithmetic", "--run", str(mv_run), "--expr", "a", "--no-html", "--out", str(tmp_path / "x.npz"),
                  "--latents", f"a={z_file}#no_such_shape"]) == 2
     assert "no shape named 'no_such_shape'" in capsys.readouterr().err

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tf3dgan.commands import add_threshold_argument, check_threshold_argument
+from tf3dgan.commands import SPEC_HELP, add_threshold_argument, check_threshold_argument
 from tf3dgan.errors import UsageError
 
 
@@ -17,6 +17,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--run", required=True, help="run folder written by `tf3dgan train`")
     p.add_argument("--data", required=True, help="training data: any file or folder data_io reads")
     p.add_argument("--samples", default=None, help="a .npz written by `tf3dgan sample` (default: draw --n)")
+    p.add_argument("--latents", nargs="+", default=None, metavar="SPEC",
+                   help=f"generate these instead of drawing: {SPEC_HELP}; a file without '#' gives all its rows "
+                        "(e.g. a `tf3dgan project` .npz: the nearest training shapes of projected real shapes)")
     p.add_argument("--n", type=int, default=16, help="shapes to draw when no --samples (default 16)")
     p.add_argument("--seed", type=int, default=0, help="latent seed when drawing (default 0)")
     add_threshold_argument(p)
@@ -56,6 +59,15 @@ def run(args) -> int:
             probabilities = np.asarray(data["probabilities"], np.float32)
         if probabilities.shape[1:] != (cube_len,) * 3:
             raise UsageError(f"{args.samples}: grids {probabilities.shape[1:]}, the run makes {cube_len}^3")
+    elif args.latents:
+        from tf3dgan.generation.latent_space import load_latent_file, resolve_latent
+
+        z = [load_latent_file(spec) if "#" not in spec and not spec.lstrip("-").isdigit()
+             else resolve_latent(spec, gan.z_dim, gan)[None] for spec in args.latents]
+        z = np.concatenate(z)
+        if z.shape[1] != gan.z_dim:
+            raise UsageError(f"--latents: vectors of size {z.shape[1]}, the run's generator takes z_dim {gan.z_dim}")
+        probabilities = gan.generate(z)
     else:
         probabilities = gan.generate(np.asarray(gan.sample_latent(args.n, seed=args.seed), np.float32))
     voxels = (probabilities > args.threshold).astype(np.uint8)
