@@ -22,7 +22,20 @@ def test_label_smoothing_changes_targets():
     # real target 0.9: BCE = -(0.9 log s(2) + 0.1 log(1 - s(2))); fake target 0 at logit -2: -log(1 - s(-2))
     s = 1 / (1 + math.exp(-2))
     expected = -(0.9 * math.log(s) + 0.1 * math.log(1 - s)) - math.log(1 - 1 / (1 + math.exp(2)))
-    assert float(losses.discriminator_loss(logits, -logits, real_smoothing=0.1)) == pytest.approx(expected, rel=1e-5)
+    assert float(losses.discriminator_loss(logits, -logits, real_targets=0.9)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_per_example_targets_are_the_mean_of_per_example_losses():
+    real, fake = np.array([1.0, -0.5], "float32"), np.array([0.25, 2.0], "float32")
+    real_targets, fake_targets = np.array([1.0, 0.8], "float32"), np.array([0.1, 0.0], "float32")
+
+    def bce(t, x):
+        p = 1 / (1 + math.exp(-x))
+        return -(t * math.log(p) + (1 - t) * math.log(1 - p))
+
+    expected = (bce(1.0, 1.0) + bce(0.8, -0.5)) / 2 + (bce(0.1, 0.25) + bce(0.0, 2.0)) / 2
+    got = losses.discriminator_loss(real, fake, real_targets, fake_targets)
+    assert float(got) == pytest.approx(expected, rel=1e-6)
 
 
 def test_non_saturating_gradient_is_strong_where_saturating_vanishes():

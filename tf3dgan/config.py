@@ -26,6 +26,7 @@ class ModelConfig:
     base_width: int = 64
     use_bias: Optional[bool] = None  # None: the variant decides (mit_biasfree: False, mit: True)
     leak: float = 0.2
+    minibatch_std: bool = False  # D's head sees the batch's feature spread as one more channel (Karras et al. 2018)
 
 
 @dataclass
@@ -47,6 +48,13 @@ class TrainConfig:
     g_loss: Literal["non_saturating", "saturating"] = "non_saturating"
     label_smoothing: float = 0.0  # real targets become 1 - s
     fake_label_smoothing: float = 0.0  # fake targets become s (two-sided smoothing)
+    # Training tricks, off by default; see tf3dgan/training/stabilizers.py for what each does and its source.
+    ema_decay: float = 0.0  # average G's weights for sampling (e.g. 0.999; 0: off)
+    instance_noise: float = 0.0  # std of the noise on D's inputs at step 0, annealed to 0 (0: off)
+    r1_gamma: float = 0.0  # weight of the R1 gradient penalty on real shapes (0: off)
+    soft_labels: bool = False  # random soft targets: real U(0.7, 1.2) and generated U(0, 0.3), clipped to [0, 1]
+    lr_schedule: Literal["constant", "linear", "cosine"] = "constant"  # decay both rates to 0 at the last step
+    lr_decay_start: float = 0.5  # fraction of train.steps after which the schedule starts to decay
     seed: int = 0
     log_every: int = 10
     checkpoint_every: int = 200
@@ -195,6 +203,14 @@ def validate(config: Config, where: str = "config") -> Config:
     _require(0 <= t.d_thresh <= 1, where, "train.d_thresh", "in [0, 1]", t.d_thresh)
     for key in ("label_smoothing", "fake_label_smoothing"):
         _require(0 <= getattr(t, key) < 0.5, where, f"train.{key}", "in [0, 0.5)", getattr(t, key))
+    _require(0 <= t.ema_decay < 1, where, "train.ema_decay", "in [0, 1) (0: off)", t.ema_decay)
+    for key in ("instance_noise", "r1_gamma"):
+        _require(getattr(t, key) >= 0, where, f"train.{key}", ">= 0 (0: off)", getattr(t, key))
+    _require(0 <= t.lr_decay_start < 1, where, "train.lr_decay_start", "in [0, 1)", t.lr_decay_start)
+    _require(
+        not (t.soft_labels and (t.label_smoothing or t.fake_label_smoothing)), where, "train.soft_labels",
+        "false when train.label_smoothing or train.fake_label_smoothing is set (both set D's targets)", t.soft_labels,
+    )
     for key in ("log_every", "checkpoint_every"):
         _require(getattr(t, key) >= 1, where, f"train.{key}", ">= 1", getattr(t, key))
     _require(t.sample_every >= 0, where, "train.sample_every", ">= 0 (0: off)", t.sample_every)

@@ -30,8 +30,8 @@ INFO_FILE = "export.json"
 
 
 def saved_model_archive(gan) -> "keras.export.ExportArchive":
-    """An ExportArchive of ``gan.generator`` with the ``serving_default`` and ``sample`` endpoints."""
-    generator = gan.generator
+    """An ExportArchive of ``gan.sampling_generator`` (G, or its weight average) with the ``serving_default`` and ``sample`` endpoints."""
+    generator = gan.sampling_generator
     z_dim = gan.z_dim
     distribution, std = gan.latent.distribution, float(gan.latent.std)
 

@@ -75,7 +75,7 @@ def project(gan, voxels, steps: int = 200, restarts: int = 4, seed: int = 0, pri
         starts[0] = guess
     batch_size = min(batch_size, n)
     rows = restarts * batch_size
-    generator = gan.generator
+    generator = gan.sampling_generator
     z_var = tf.Variable(tf.zeros((rows, z_dim)))
     m_var = tf.Variable(tf.zeros((rows, z_dim)))
     v_var = tf.Variable(tf.zeros((rows, z_dim)))

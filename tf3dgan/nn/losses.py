@@ -9,10 +9,13 @@ def _bce(targets, logits):
     return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits))
 
 
-def discriminator_loss(real_logits, fake_logits, real_smoothing=0.0, fake_smoothing=0.0):
-    """Binary cross-entropy of D: real targets 1 - real_smoothing, fake targets fake_smoothing (both in [0, 1])."""
-    real_targets = tf.fill(tf.shape(real_logits), 1.0 - real_smoothing)
-    fake_targets = tf.fill(tf.shape(fake_logits), float(fake_smoothing))
+def discriminator_loss(real_logits, fake_logits, real_targets=1.0, fake_targets=0.0):
+    """Binary cross-entropy of D against targets in [0, 1]: numbers, or one per example (soft labels).
+
+    One-sided label smoothing s is ``real_targets=1 - s``; two-sided adds ``fake_targets=s``.
+    """
+    real_targets = tf.broadcast_to(tf.cast(real_targets, tf.float32), tf.shape(real_logits))
+    fake_targets = tf.broadcast_to(tf.cast(fake_targets, tf.float32), tf.shape(fake_logits))
     return _bce(real_targets, real_logits) + _bce(fake_targets, fake_logits)
 
 

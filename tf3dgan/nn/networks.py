@@ -17,6 +17,7 @@ import keras
 from keras import layers
 
 from tf3dgan.nn.batch_norm import FusedBatchNormalization
+from tf3dgan.nn.minibatch_std import MinibatchStandardDeviation
 from tf3dgan.nn.single_channel_convs import OneChannelConv3D, OneChannelConv3DTranspose
 
 
@@ -77,12 +78,14 @@ def build_discriminator(
     use_bias: bool = False,
     leak: float = 0.2,
     dense_head: bool = False,
+    minibatch_std: bool = False,
     name: str = "discriminator",
 ) -> keras.Model:
     """D: grid (B, cube_len, cube_len, cube_len, 1) -> (logit (B,), [features of each stride-2 conv]).
 
     Every stride-2 conv is followed by BatchNorm and LeakyReLU(leak), as in the paper. The head is a
-    valid k4 convolution to one channel, or (``dense_head``, tf-3dgan's baseline) a fully connected layer.
+    valid k4 convolution to one channel, or (``dense_head``, tf-3dgan's baseline) a fully connected layer;
+    with ``minibatch_std`` it sees one more channel, the batch's spread (``MinibatchStandardDeviation``).
     """
     widths = list(reversed(hidden_widths(cube_len, base_width)))
     x_in = keras.Input((cube_len, cube_len, cube_len, 1), name="voxels")
@@ -95,6 +98,8 @@ def build_discriminator(
         x = layers.LeakyReLU(negative_slope=leak, name=f"lrelu{i}")(x)
         features.append(x)
     last = len(widths) + 1
+    if minibatch_std:
+        x = MinibatchStandardDeviation(name="minibatch_std")(x)
     if dense_head:
         x = layers.Flatten(name="flatten")(x)
         x = layers.Dense(1, use_bias=use_bias, dtype="float32", name="head_dense")(x)

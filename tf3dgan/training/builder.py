@@ -44,6 +44,13 @@ def _build(config: Config, compile: bool) -> GAN:
         label_smoothing=t.label_smoothing,
         fake_label_smoothing=t.fake_label_smoothing,
         seed=t.seed,
+        ema_decay=t.ema_decay,
+        instance_noise=t.instance_noise,
+        r1_gamma=t.r1_gamma,
+        soft_labels=t.soft_labels,
+        lr_schedule=t.lr_schedule,
+        lr_decay_start=t.lr_decay_start,
+        total_steps=t.steps,
     )
     gan.build(None)  # the networks are built; fit under a strategy would otherwise trace GAN.call on a batch
     if compile:

@@ -35,7 +35,8 @@ KEYS = "keys"  # the array of variable keys in a checkpoint; v0000, v0001, ... h
 def state_variables(gan) -> dict:
     """The variables saved in a checkpoint, by a key that names their owner and is the same in every process.
 
-    Keys are ``<owner>/<path>``: the networks' variables under ``generator/``, ``discriminator/``,
+    Keys are ``<owner>/<path>``: the networks' variables under ``generator/``, ``generator_ema/`` (G's weight
+    average, when ``train.ema_decay`` is on), ``discriminator/``,
     ``encoder/``, the optimizers' under ``g_optimizer/``, ``d_optimizer/`` and ``e_optimizer/`` (an encoder's
     own; without the optimizer's own name, which Keras numbers per process), then ``step`` and ``latent_seed``.
     """
@@ -52,6 +53,8 @@ def state_variables(gan) -> dict:
             found[key] = v
 
     add("generator", gan.generator.weights)
+    if getattr(gan, "generator_ema", None) is not None:
+        add("generator_ema", gan.generator_ema.weights)
     add("discriminator", gan.discriminator.weights)
     if gan.encoder is not None:
         add("encoder", gan.encoder.weights)

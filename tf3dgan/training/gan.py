@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from tf3dgan.nn import losses
 from tf3dgan.nn.latent import LatentSampler
+from tf3dgan.training import stabilizers
 from tf3dgan.training.metrics import BASE_METRICS
 from variants.base import GeneratorStepTensors
 
@@ -94,6 +95,9 @@ class GAN(keras.Model):
     variant whose encoder has its own optimizer (``Variant.encoder_learning_rate``; compiled as
     ``e_optimizer``) returns E's loss and a term of G's loss from ``Variant.encoder_losses``, computed in the
     G step; E is then updated from the same forward passes as G.
+
+    The optional training tricks of ``tf3dgan.training.stabilizers`` (weight averaging of G, instance noise,
+    R1, soft labels, learning-rate decay) act inside this same step; all are off by default.
     """
 
     def __init__(
@@ -110,10 +114,18 @@ class GAN(keras.Model):
         label_smoothing: float,
         fake_label_smoothing: float,
         seed: int,
+        ema_decay: float = 0.0,
+        instance_noise: float = 0.0,
+        r1_gamma: float = 0.0,
+        soft_labels: bool = False,
+        lr_schedule: str = "constant",
+        lr_decay_start: float = 0.5,
+        total_steps: int = 0,
         **kwargs,
     ):
         """``variant``: a ``variants.Variant`` instance (with its options); the other settings are the
-        config's ``latent`` and ``train`` keys of the same names (their defaults live there)."""
+        config's ``latent`` and ``train`` keys of the same names (their defaults live there); ``total_steps``
+        is ``train.steps``, over which instance noise and the learning-rate schedule run."""
         super().__init__(**kwargs)
         if g_loss not in losses.GENERATOR_LOSSES:
             raise ValueError(f"g_loss must be one of {sorted(losses.GENERATOR_LOSSES)}, got {g_loss!r}")
@@ -129,6 +141,21 @@ class GAN(keras.Model):
         self.label_smoothing = float(label_smoothing)
         self.fake_label_smoothing = float(fake_label_smoothing)
         self.seed = int(seed)
+        if lr_schedule not in stabilizers.LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {stabilizers.LR_SCHEDULES}, got {lr_schedule!r}")
+        self.ema_decay = float(ema_decay)
+        self.instance_noise = float(instance_noise)
+        self.r1_gamma = float(r1_gamma)
+        self.soft_labels = bool(soft_labels)
+        self.lr_schedule = lr_schedule
+        self.lr_decay_start = float(lr_decay_start)
+        self.total_steps = int(total_steps)
+        self.base_learning_rates: dict = {}  # optimizer attribute -> rate at compile time (the schedule's base)
+        # G's weight average for sampling: a second G of the same architecture, starting from G's weights.
+        self.generator_ema = None
+        if self.ema_decay > 0:
+            self.generator_ema = keras.models.clone_model(generator)
+            self.generator_ema.set_weights(generator.get_weights())
         self.seed_generator = keras.random.SeedGenerator(seed, name="latent_seed")
         self.e_optimizer = None  # set by compile for a variant whose encoder has its own optimizer
         self.step_counter = keras.Variable(0, dtype="int64", trainable=False, name="step")
@@ -137,7 +164,12 @@ class GAN(keras.Model):
 
     # -- Keras plumbing ------------------------------------------------------------------------------
     def call(self, z, training=False):
-        return self.generator(z, training=training)
+        return self.sampling_generator(z, training=training)
+
+    @property
+    def sampling_generator(self) -> keras.Model:
+        """The G that samples, scores and exports: the weight average when ``ema_decay`` is on, else G."""
+        return self.generator_ema if self.generator_ema is not None else self.generator
 
     def build(self, input_shape=None):
         # The networks are functional models, built at construction.
@@ -170,14 +202,23 @@ class GAN(keras.Model):
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
         self.e_optimizer = e_optimizer
+        self.base_learning_rates = {
+            name: float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+            for name, optimizer in self._optimizers().items()
+        }
         # fit() would build self.optimizer on *all* trainable variables; build each on its own set.
         self.g_optimizer.build(self.generator_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
         if e_optimizer is not None:
             self.e_optimizer.build(self.encoder.trainable_variables)
 
+    def _optimizers(self) -> dict:
+        names = ("g_optimizer", "d_optimizer", "e_optimizer")
+        return {name: getattr(self, name) for name in names if getattr(self, name, None) is not None}
+
     def get_compile_config(self):
         config = {
+            "base_learning_rates": self.base_learning_rates,
             "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
             "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
             "jit_compile": self.jit_compile,
@@ -194,6 +235,8 @@ class GAN(keras.Model):
             e_optimizer=keras.saving.deserialize_keras_object(e_optimizer) if e_optimizer is not None else None,
             jit_compile=config.get("jit_compile", "auto"),
         )
+        # The optimizers were saved with the learning rates of their last step; a schedule starts from these.
+        self.base_learning_rates.update(config.get("base_learning_rates", {}))
 
     # Keras does not save a model's own SeedGenerator state in a .keras file; without it a reloaded GAN
     # would draw the latent batches of step 0 again.
@@ -224,6 +267,13 @@ class GAN(keras.Model):
             "label_smoothing": self.label_smoothing,
             "fake_label_smoothing": self.fake_label_smoothing,
             "seed": self.seed,
+            "ema_decay": self.ema_decay,
+            "instance_noise": self.instance_noise,
+            "r1_gamma": self.r1_gamma,
+            "soft_labels": self.soft_labels,
+            "lr_schedule": self.lr_schedule,
+            "lr_decay_start": self.lr_decay_start,
+            "total_steps": self.total_steps,
         }
 
     @classmethod
@@ -262,10 +312,29 @@ class GAN(keras.Model):
     def standard_normal(self, shape):
         """N(0, 1) noise of ``shape`` (leading axis: this replica's batch) from the GAN's checkpointed seed
         generator, drawn for the global batch and sliced like the latent batch."""
+        return self._draw(keras.random.normal, shape)
+
+    def uniform(self, shape, low: float, high: float):
+        """U(low, high) noise of ``shape``, drawn like ``standard_normal``."""
+        return self._draw(keras.random.uniform, shape, minval=low, maxval=high)
+
+    def _draw(self, distribution, shape, **kwargs):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         shape = tf.convert_to_tensor(shape)
-        noise = keras.random.normal(tf.concat([shape[:1] * replicas, shape[1:]], 0), seed=self.seed_generator)
+        noise = distribution(tf.concat([shape[:1] * replicas, shape[1:]], 0), seed=self.seed_generator, **kwargs)
         return replica_slice(noise, shape[0])
+
+    def _discriminator_targets(self, batch_size):
+        """D's targets for real and generated shapes: random soft labels, or (smoothed) constants."""
+        if self.soft_labels:
+            real = tf.clip_by_value(self.uniform([batch_size], *stabilizers.SOFT_REAL_RANGE), 0.0, 1.0)
+            return real, self.uniform([batch_size], *stabilizers.SOFT_FAKE_RANGE)
+        return 1.0 - self.label_smoothing, self.fake_label_smoothing
+
+    def _schedule_learning_rates(self, step) -> None:
+        factor = stabilizers.learning_rate_factor(step, self.lr_schedule, self.lr_decay_start, self.total_steps)
+        for name, optimizer in self._optimizers().items():
+            optimizer.learning_rate.assign(self.base_learning_rates[name] * factor)
 
     def train_step(self, data):
         real, images = unpack_batch(data)
@@ -275,6 +344,17 @@ class GAN(keras.Model):
         z = replica_slice(self.latent.sample(batch_size * replicas, self.seed_generator), batch_size)
         g_variables = self.generator_variables
         own_encoder = self.e_optimizer is not None
+        if self.lr_schedule != "constant":
+            self._schedule_learning_rates(step)
+        if self.instance_noise > 0:
+            noise_std = self.instance_noise * stabilizers.remaining_fraction(step, self.total_steps)
+
+            def seen_by_d(x):
+                x = tf.cast(x, tf.float32)
+                return x + noise_std * self.standard_normal(tf.shape(x))
+        else:
+            def seen_by_d(x):
+                return x
 
         # Persistent where E has its own optimizer: E's and G's losses share the reconstruction pass.
         with tf.GradientTape(persistent=own_encoder) as g_tape:
@@ -283,14 +363,17 @@ class GAN(keras.Model):
 
             # D step (not recorded on G's tape).
             with g_tape.stop_recording():
-                fake_for_d = tf.stop_gradient(fake)
+                real_for_d, fake_for_d = seen_by_d(real), seen_by_d(tf.stop_gradient(fake))
                 with tf.GradientTape() as d_tape:
-                    real_logits, _ = self.discriminator(real, training=True)
+                    if self.r1_gamma > 0:
+                        real_logits, r1 = stabilizers.logits_with_r1_penalty(self.discriminator, real_for_d)
+                        penalty = self.r1_gamma * r1
+                    else:
+                        real_logits, _ = self.discriminator(real_for_d, training=True)
+                        penalty = 0.0
                     fake_logits, _ = self.discriminator(fake_for_d, training=True)
-                    d_loss = losses.discriminator_loss(
-                        real_logits, fake_logits, self.label_smoothing, self.fake_label_smoothing
-                    )
-                    d_objective = gradient_loss(d_loss, self.d_optimizer)
+                    d_loss = losses.discriminator_loss(real_logits, fake_logits, *self._discriminator_targets(batch_size))
+                    d_objective = gradient_loss(d_loss + penalty, self.d_optimizer)
                 d_acc = replica_mean(losses.discriminator_accuracy(real_logits, fake_logits))
                 update_d = tf.logical_and(self._gate(d_acc), self.variant.discriminator_enabled(step))
                 d_variables = self.discriminator.trainable_variables
@@ -306,10 +389,10 @@ class GAN(keras.Model):
                     apply_if(update_d, self.d_optimizer, d_tape.gradient(d_objective, d_variables), d_variables)
 
             # G step, through the D just updated.
-            fake_logits_g, fake_features = self.discriminate_without_updates(fake)
+            fake_logits_g, fake_features = self.discriminate_without_updates(seen_by_d(fake))
             real_features = None
             if self.variant.needs_real_features:
-                _, real_features = self.discriminate_without_updates(real)
+                _, real_features = self.discriminate_without_updates(seen_by_d(real))
             adversarial = losses.GENERATOR_LOSSES[self.g_loss_name](fake_logits_g)
             tensors = GeneratorStepTensors(real, z, fake, fake_logits_g, fake_features, real_features, step, images)
             extra_loss, extra_metrics = self.variant.extra_generator_loss(self, tensors)
@@ -326,6 +409,8 @@ class GAN(keras.Model):
             self.e_optimizer.apply(g_tape.gradient(e_objective, e_variables), e_variables)
         self.g_optimizer.apply(g_grads, g_variables)
         del g_tape
+        if self.generator_ema is not None:
+            stabilizers.update_average(self.generator_ema, self.generator, stabilizers.ema_decay_at(step, self.ema_decay))
         self.step_counter.assign_add(1)
 
         values = {
@@ -352,7 +437,7 @@ class GAN(keras.Model):
 
         z = np.asarray(z, dtype="float32")
         out = [
-            keras.ops.convert_to_numpy(self.generator(z[i : i + batch_size], training=False))[..., 0]
+            keras.ops.convert_to_numpy(self.sampling_generator(z[i : i + batch_size], training=False))[..., 0]
             for i in range(0, len(z), batch_size)
         ]
         return np.concatenate(out, 0) if out else np.zeros((0,) + tuple(self.generator.output_shape[1:4]), "float32")

@@ -207,7 +207,8 @@ def _train_locked(config, run_dir, voxels, extra_callbacks, snapshot_listeners, 
     dataset = distribute_batches(lambda: make_dataset(config, voxels, start, gan.variant, progress), t.distribute,
                                  t.batch_size)
     monitors, monitor_listeners = monitor_callbacks(config, run_dir, voxels) if chief else ([], [])
-    logger = MetricsLogger(run_dir if chief else None, t.log_every, {"g_lr": t.g_lr, "d_lr": t.d_lr})
+    fixed_rates = {"g_lr": t.g_lr, "d_lr": t.d_lr} if t.lr_schedule == "constant" else None  # None: read them
+    logger = MetricsLogger(run_dir if chief else None, t.log_every, fixed_rates)
     if chief:
         snapshot = SampleSnapshot(
             run_dir, t.sample_every, fixed_latents(run_dir, gan, config, fresh=checkpoint is None),
