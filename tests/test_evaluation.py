@@ -206,6 +206,40 @@ def test_evaluate_command_scores_a_set_against_itself(tmp_path, capsys):
     assert result["n_samples"] == 4 and result["near_half_fraction"] > 0.5  # an untrained G outputs ~0.5
 
 
+def test_per_class_scores_by_hand():
+    from tf3dgan.evaluation.shape_metrics import per_class
+
+    # 3 samples x 4 reference shapes of classes a, a, b, b. Nearest references: 0, 0, 3.
+    d_sr = np.array([[0.1, 0.5, 0.9, 0.8],
+                     [0.2, 0.4, 0.7, 0.6],
+                     [0.9, 0.8, 0.5, 0.3]])
+    out = per_class(d_sr, np.array([0, 0, 1, 1]), ["a", "b"])
+    assert out["a"] == {"n_reference": 2, "mmd": pytest.approx((0.1 + 0.4) / 2), "cov": 0.5,
+                        "sample_share": pytest.approx(2 / 3), "reference_share": 0.5}
+    assert out["b"] == {"n_reference": 2, "mmd": pytest.approx((0.5 + 0.3) / 2), "cov": 0.5,
+                        "sample_share": pytest.approx(1 / 3), "reference_share": 0.5}
+
+
+def test_evaluate_command_per_class(tmp_path, capsys):
+    from tf3dgan.cli import main
+
+    grids = np.stack([blob(16, 1, 4 + k) for k in range(6)])
+    np.savez(tmp_path / "labelled.npz", X_train=grids, y_train=np.array([0, 0, 0, 1, 1, 1]),
+             class_names=np.array(["small", "large"]))
+    np.savez(tmp_path / "samples.npz", voxels=grids[:3])
+    out = tmp_path / "m.json"
+    assert main(["evaluate", "--samples", str(tmp_path / "samples.npz"), "--reference", str(tmp_path / "labelled.npz"),
+                 "--split", "train", "--per-class", "--out", str(out)]) == 0
+    per_class = json.loads(out.read_text())["per_class"]
+    assert per_class["small"]["cov"] == 1.0 and per_class["small"]["sample_share"] == 1.0
+    assert per_class["large"]["cov"] == 0.0 and per_class["large"]["sample_share"] == 0.0
+    assert "share of samples" in capsys.readouterr().out
+    np.savez(tmp_path / "unlabelled.npz", voxels=grids)
+    assert main(["evaluate", "--samples", str(tmp_path / "samples.npz"), "--reference",
+                 str(tmp_path / "unlabelled.npz"), "--split", "train", "--per-class"]) == 2
+    assert "has no class labels" in capsys.readouterr().err
+
+
 SUITE = """
 description: two tiny runs
 set: [model.cube_len=16, model.base_width=4, model.z_dim=8, train.batch_size=4, train.steps=4,

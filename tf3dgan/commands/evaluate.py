@@ -29,23 +29,29 @@ def add_parser(subparsers) -> None:
     p.add_argument("--distance", default="iou", choices=("iou", "chamfer"), help="shape distance (default iou)")
     p.add_argument("--n-points", type=int, default=512, help="chamfer: points sampled per shape (default 512)")
     p.add_argument("--cube-len", type=int, help="compare at this size (default: the run's size, or the samples' size)")
+    p.add_argument("--per-class", action="store_true",
+                   help="also MMD and COV per class of the reference, and each class's share of the samples")
     p.add_argument("--out", help="write the metrics to this .json file")
     p.set_defaults(func=run)
 
 
-def _subset(voxels: np.ndarray, n: int | None, seed: int) -> np.ndarray:
-    if n is None or len(voxels) <= n:
-        return voxels
-    index = np.sort(np.random.default_rng(seed).choice(len(voxels), n, replace=False))
-    return voxels[index]
+def _subset(n_total: int, n: int | None, seed: int) -> np.ndarray:
+    """Indices of a seeded subset of ``n`` out of ``n_total`` items (all of them when n is None or larger)."""
+    if n is None or n_total <= n:
+        return np.arange(n_total)
+    return np.sort(np.random.default_rng(seed).choice(n_total, n, replace=False))
 
 
-def _read(path: str, split: str, rotations: str, classes, size: int | None, seed: int) -> np.ndarray:
+def _read_set(path: str, split: str, rotations: str, classes, size: int | None, seed: int):
     import data_io
 
     if path == "synthetic":
-        return data_io.generate_synthetic(1000, size or 32, seed + 1000, classes).voxels
-    return data_io.read_source(path, split=split, rotations=rotations, classes=classes, size=size, progress=True).voxels
+        return data_io.generate_synthetic(1000, size or 32, seed + 1000, classes)
+    return data_io.read_source(path, split=split, rotations=rotations, classes=classes, size=size, progress=True)
+
+
+def _read(path: str, split: str, rotations: str, classes, size: int | None, seed: int) -> np.ndarray:
+    return _read_set(path, split, rotations, classes, size, seed).voxels
 
 
 def run(args) -> int:
@@ -93,12 +99,16 @@ def run(args) -> int:
         samples = data_io.resize(samples, size)
         if probabilities is not None and probabilities.shape[1] != size:
             probabilities = None  # the near-0.5 diagnostic is only defined at the generated size
-        reference = _subset(_read(args.reference, args.split, args.rotations, args.classes, size, args.seed),
-                            args.n_reference, args.seed)
-        reference = data_io.resize(reference, size)
+        reference_set = _read_set(args.reference, args.split, args.rotations, args.classes, size, args.seed)
+        keep = _subset(len(reference_set.voxels), args.n_reference, args.seed)
+        reference = data_io.resize(reference_set.voxels[keep], size)
     except ValueError as err:
         raise UsageError(str(err)) from None
     kwargs = {"n_points": args.n_points, "seed": args.seed} if args.distance == "chamfer" else {}
+    if args.per_class:
+        if reference_set.labels is None:
+            raise UsageError(f"--per-class: the reference {args.reference} has no class labels")
+        kwargs.update(reference_labels=reference_set.labels[keep], class_names=reference_set.class_names)
     result = shape_metrics.compare_sets(samples, reference, args.distance, probabilities, progress=True, **kwargs)
     reference_label = (f"synthetic (held-out seed {args.seed + 1000})" if args.reference == "synthetic"
                        else f"{args.reference} (split {args.split})")
@@ -120,6 +130,11 @@ def format_metrics(result: dict) -> str:
     if "near_half_fraction" in result:
         diag += f"  near-0.5 voxels {result['near_half_fraction']:.4f}"
     lines.append(diag)
+    if "per_class" in result:
+        lines.append(f"{'class':<14} {'shapes':>6} {'MMD':>7} {'COV':>6} {'share of samples':>17} {'share of reference':>19}")
+        for name, row in result["per_class"].items():
+            lines.append(f"{name:<14} {row['n_reference']:>6} {row['mmd']:>7.4f} {row['cov']:>6.3f} "
+                         f"{row['sample_share']:>17.3f} {row['reference_share']:>19.3f}")
     if result["n_samples"] != result["n_reference"]:
         lines.append("note: 1-NNA is only meaningful for sets of equal size (0.5 ideal); here the sizes differ")
     return "\n".join(lines)

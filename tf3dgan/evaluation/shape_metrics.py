@@ -168,6 +168,34 @@ def mmd_cov(d_sr: np.ndarray) -> tuple[float, float]:
     return mmd, len(covered) / d_sr.shape[1]
 
 
+def per_class(d_sr: np.ndarray, reference_labels, class_names=None) -> dict:
+    """MMD and COV of each class of the reference, for samples scored against the whole reference set.
+
+    For class c: MMD is the mean over c's reference shapes of the distance to their nearest sample; COV the
+    fraction of c's shapes that are some sample's nearest reference shape; ``sample_share`` the fraction of
+    samples whose nearest reference shape is of class c (``reference_share``: c's share of the reference).
+    An unconditional G that covers every class has each ``sample_share`` near its ``reference_share``.
+    """
+    labels = np.asarray(reference_labels)
+    if labels.shape != (d_sr.shape[1],):
+        raise ValueError(f"need one label per reference shape ({d_sr.shape[1]}), got {labels.shape}")
+    nearest = d_sr.argmin(axis=1)
+    covered = np.zeros(d_sr.shape[1], bool)
+    covered[nearest] = True
+    out = {}
+    for c in np.unique(labels):
+        mask = labels == c
+        name = class_names[c] if class_names is not None and c < len(class_names) else str(c)
+        out[name] = {
+            "n_reference": int(mask.sum()),
+            "mmd": float(d_sr[:, mask].min(axis=0).mean()),
+            "cov": float(covered[mask].mean()),
+            "sample_share": float(mask[nearest].mean()),
+            "reference_share": float(mask.mean()),
+        }
+    return out
+
+
 def one_nna(d_ss: np.ndarray, d_rr: np.ndarray, d_sr: np.ndarray) -> float:
     """Leave-one-out 1-NN accuracy over samples and references (each point's nearest other point)."""
     n_s, n_r = d_sr.shape
@@ -223,9 +251,12 @@ def compare_sets(
     distance: str = "iou",
     probabilities=None,
     progress: bool = False,
+    reference_labels=None,
+    class_names=None,
     **distance_kwargs,
 ) -> dict:
-    """All metrics of ``samples`` against ``reference`` (both (N, D, D, D) grids of one size) as a dict."""
+    """All metrics of ``samples`` against ``reference`` (both (N, D, D, D) grids of one size) as a dict; with
+    ``reference_labels`` (one class index per reference shape) also ``per_class`` (see ``per_class``)."""
     samples, reference = as_binary(samples, "samples"), as_binary(reference, "reference")
     if len(samples) == 0 or len(reference) == 0:
         raise ValueError("need at least one sample and one reference shape")
@@ -259,6 +290,8 @@ def compare_sets(
         "nna": one_nna(d_ss, d_rr, d_sr),
         "jsd": jsd(samples, reference),
     }
+    if reference_labels is not None:
+        result["per_class"] = per_class(d_sr, reference_labels, class_names)
     result.update(diagnostics(samples, probabilities))
     result["reference_occupancy"] = float(reference.reshape(len(reference), -1).mean())
     return result
