@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -261,10 +262,11 @@ def test_ablate_end_to_end_skips_finished_runs_and_rejects_a_bad_suite(tmp_path,
     out = tmp_path / "out"
     assert main(["ablate", "--suite", str(suite), "--out", str(out), "--quiet"]) == 0
     report = (out / "report.md").read_text()
-    assert "| saturating | mit_biasfree | train.g_loss=saturating | 4 |" in report
-    assert "| base | mit_biasfree | (base) | 4 |" in report
+    assert "| saturating | mit_biasfree | train.g_loss=saturating | 0 | 4 |" in report
+    assert "| base | mit_biasfree | (base) | 0 | 4 |" in report
+    assert "no difference between runs can be called significant" in report and "±" not in report
     rows = (out / "results.csv").read_text().splitlines()
-    assert rows[0].startswith("run,variant,differs,steps") and len(rows) == 3
+    assert rows[0].startswith("run,seed,variant,differs,steps") and len(rows) == 3
     assert "plotly" in (out / "curves.html").read_text()[:200000]
     metrics_before = (out / "base" / "metrics.jsonl").read_text()
     capsys.readouterr()
@@ -290,3 +292,81 @@ def test_ablate_end_to_end_skips_finished_runs_and_rejects_a_bad_suite(tmp_path,
     err = capsys.readouterr().err
     assert "bad.yaml, run 'saturating'" in err and "train.g_loss" in err and "sideways" in err
     assert not (tmp_path / "never" / "base").exists()  # nothing trained before the whole suite validated
+
+
+# -- statistics over seeds ---------------------------------------------------------------------------------
+def test_mean_and_standard_error_by_hand():
+    from tf3dgan.evaluation.seed_statistics import mean_and_standard_error
+
+    mean, se = mean_and_standard_error([0.60, 0.62, 0.67])
+    # mean 0.63; deviations -0.03, -0.01, 0.04; sample variance (0.0009 + 0.0001 + 0.0016) / 2 = 0.0013
+    assert mean == pytest.approx(0.63) and se == pytest.approx(math.sqrt(0.0013 / 3))
+    assert mean_and_standard_error([0.5]) == (0.5, None)
+    assert mean_and_standard_error([0.4, float("nan"), 0.6])[0] == pytest.approx(0.5)
+
+
+def test_significance_is_two_standard_errors_of_the_difference():
+    from tf3dgan.evaluation.seed_statistics import binomial_standard_error, differs_significantly
+
+    # se of the difference: sqrt(0.03^2 + 0.04^2) = 0.05, so the threshold is 0.10
+    assert differs_significantly(0.50, 0.03, 0.61, 0.04) is True
+    assert differs_significantly(0.50, 0.03, 0.59, 0.04) is False
+    assert differs_significantly(0.50, None, 0.90, 0.01) is None
+    assert binomial_standard_error(0.9, 100) == pytest.approx(0.03)
+
+
+def test_ablate_with_seeds_trains_each_run_per_seed_and_reports_mean_and_error(tmp_path):
+    import csv
+
+    from tf3dgan.config import load_config
+    from tf3dgan.evaluation.ablation import load_suite, run_suite
+
+    suite_path = tmp_path / "suite.yaml"
+    suite_path.write_text(SUITE.replace("runs:", "seeds: [3, 5]\nruns:") + "    seeds: [3]\n")
+    suite = load_suite(suite_path)
+    assert [r.seeds for r in suite.runs] == [[3, 5], [3]]
+    out = tmp_path / "out"
+    run_suite(suite, out, progress=False, log=lambda m: None)
+    assert sorted(p.name for p in (out / "base").iterdir()) == ["seed_3", "seed_5"]
+    assert load_config(out / "base" / "seed_5" / "config.yaml").train.seed == 5
+    assert load_config(out / "base" / "seed_5" / "config.yaml").data.seed == 5
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert [(r["run"], r["seed"]) for r in rows] == [("base", "3"), ("base", "5"), ("saturating", "3")]
+    mmd = [float(r["mmd"]) for r in rows[:2]]
+    report = (out / "report.md").read_text()
+    se = np.std(mmd, ddof=1) / np.sqrt(2)
+    assert f"| base | mit_biasfree | (base) | 3, 5 | 4 |" in report
+    assert f"{np.mean(mmd):.3f} ± {se:.3f}" in report
+    assert "(n.s.)" in report or "differ significantly" in report  # the legend is always there
+    assert "base (seed 5)" in (out / "curves.html").read_text()
+
+
+def test_report_cells_mark_differences_within_two_standard_errors():
+    from tf3dgan.evaluation.ablation import _cell
+
+    base = [{"mmd": 0.60}, {"mmd": 0.62}, {"mmd": 0.64}]  # mean 0.62, se 0.01155
+    close = [{"mmd": 0.63}, {"mmd": 0.65}, {"mmd": 0.67}]  # 0.02 away: within 2 * 0.0163
+    far = [{"mmd": 0.70}, {"mmd": 0.72}, {"mmd": 0.74}]  # 0.08 away
+    assert _cell(close, "mmd", 3, base) == "0.650 ± 0.012 (n.s.)"
+    assert _cell(far, "mmd", 3, base) == "0.720 ± 0.012"
+    assert _cell(base, "mmd", 3, None) == "0.620 ± 0.012"
+    one = [{"svm_accuracy": 0.9, "svm_n_test": 100}]  # one seed: the binomial standard error, 0.03
+    assert _cell(one, "svm_accuracy", 3, [{"svm_accuracy": 0.75, "svm_n_test": 100}]) == "0.900 ± 0.030"
+    assert _cell(one, "svm_accuracy", 3, [{"svm_accuracy": 0.8, "svm_n_test": 100}]) == "0.900 ± 0.030 (n.s.)"
+
+
+@pytest.mark.parametrize("seeds, message", [
+    ("seeds: 3", "seeds must be a non-empty list of integer seeds"),
+    ("seeds: [1, -2]", "seeds must be a non-empty list of integer seeds"),
+    ("seeds: [1, 1]", "seeds lists a seed twice"),
+    ("seeds: [a]", "seeds must be a non-empty list"),
+])
+def test_bad_seeds_are_refused(tmp_path, seeds, message):
+    from tf3dgan.errors import ConfigError
+    from tf3dgan.evaluation.ablation import load_suite
+
+    path = tmp_path / "suite.yaml"
+    path.write_text(SUITE.replace("runs:", seeds + "\nruns:"))
+    with pytest.raises(ConfigError, match=message) as err:
+        load_suite(path)
+    assert "suite.yaml" in str(err.value)

@@ -14,11 +14,18 @@ evaluate:                         # the reference set the samples are scored aga
   distance: iou                   # or chamfer
 svm:                              # optional: the linear-SVM protocol on D features for every run
   data: ../shared/data/modelnet10/modelnet10_binvox32.npz
+seeds: [0, 1, 2]                  # optional: train every run once per seed (train.seed and data.seed)
 runs:
   - name: baseline                # a folder name: letters, digits, '-', '_', '.'
   - name: saturating
     set: [train.g_loss=saturating]
+    seeds: [0, 1]                 # optional: this run's own seeds
 ```
+
+With ``seeds``, each run trains into ``OUT/<name>/seed_<s>`` and the report gives the mean and standard
+error over its seeds; a difference from the first run (the base) within two standard errors of the
+difference is marked not significant. Without ``seeds``, each run trains once into ``OUT/<name>`` at its
+config's seed, and no significance is judged.
 
 Paths inside configs and the ``evaluate``/``svm`` sections are relative to the working directory, like the
 paths in config files; ``base`` is relative to the suite file. Every run's config is validated before any
@@ -30,6 +37,7 @@ when they were computed for that step with the same evaluation settings.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 import time
@@ -39,16 +47,17 @@ from pathlib import Path
 import numpy as np
 
 from data_io.atomic import atomic_write_bytes
-from tf3dgan.config import Config, apply_overrides, from_dict, read_yaml
+from tf3dgan.config import MAX_SEED, Config, apply_overrides, from_dict, read_yaml
 from tf3dgan.errors import ConfigError
+from tf3dgan.evaluation.seed_statistics import binomial_standard_error, differs_significantly, mean_and_standard_error
 from tf3dgan.training.metrics import BASE_METRICS, CURVES
 from tf3dgan.training.run_folder import CONFIG_FILE, latest_step
 
-SUITE_KEYS = {"base", "set", "evaluate", "svm", "runs", "description"}
+SUITE_KEYS = {"base", "set", "evaluate", "svm", "runs", "description", "seeds"}
 EVALUATE_DEFAULTS = {"reference": None, "split": "test", "rotations": "first", "classes": None, "n": 100,
                      "seed": 0, "distance": "iou", "synthetic_seed": 1000}
 SVM_DEFAULTS = {"data": None, "max_per_class": None, "c": None, "untrained": True}
-RUN_KEYS = {"name", "set", "description"}
+RUN_KEYS = {"name", "set", "description", "seeds"}
 EVALUATION_FILE = "evaluation.json"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -60,6 +69,21 @@ class SuiteRun:
     config: Config
     description: str = ""
     differs: dict = field(default_factory=dict)  # dotted key -> value where this run differs from the base
+    seeds: list | None = None  # None: one training at the config's seed, in OUT/<name>
+
+    def trainings(self, out_dir: Path) -> list[tuple[int | None, Config, Path]]:
+        """``(seed, config, run folder)`` of each training of this run."""
+        if self.seeds is None:
+            return [(None, self.config, out_dir / self.name)]
+        return [(seed, with_seed(self.config, seed), out_dir / self.name / f"seed_{seed}") for seed in self.seeds]
+
+
+def with_seed(config: Config, seed: int) -> Config:
+    """``config`` with ``train.seed`` and ``data.seed`` set to ``seed``."""
+    import dataclasses
+
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, seed=seed),
+                               data=dataclasses.replace(config.data, seed=seed))
 
 
 @dataclass
@@ -87,6 +111,17 @@ def _string_list(value, where: str, key: str) -> list:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{where}: {key} must be a list of 'section.key=value' strings, got {value!r}")
     return value
+
+
+def _seed_list(value, where: str, key: str) -> list | None:
+    if value is None:
+        return None
+    if (not isinstance(value, list) or not value
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_SEED for v in value)):
+        raise ConfigError(f"{where}: {key} must be a non-empty list of integer seeds in 0..{MAX_SEED}, got {value!r}")
+    if len(set(value)) != len(value):
+        raise ConfigError(f"{where}: {key} lists a seed twice: {value!r}")
+    return list(value)
 
 
 def _section(raw: dict, key: str, defaults: dict, where: str) -> dict:
@@ -136,6 +171,7 @@ def load_suite(path: str | Path) -> Suite:
         if not svm["data"] or not Path(svm["data"]).exists():
             raise ConfigError(f"{where}: svm.data {svm['data']!r} not found")
 
+    suite_seeds = _seed_list(raw.get("seeds"), where, "seeds")
     runs_raw = raw.get("runs")
     if not isinstance(runs_raw, list) or not runs_raw:
         raise ConfigError(f"{where}: 'runs' must be a non-empty list of {{name, set}} mappings")
@@ -162,7 +198,8 @@ def load_suite(path: str | Path) -> Suite:
             if base_flat.get(k, object()) != v and not k.startswith("monitor.")
             and (not k.startswith("variant.") or k in explicit)  # a variant's defaults are implied by its name
         }
-        runs.append(SuiteRun(name, overrides, config, str(entry.get("description", "")), differs))
+        seeds = _seed_list(entry.get("seeds"), run_where, "seeds") or suite_seeds
+        runs.append(SuiteRun(name, overrides, config, str(entry.get("description", "")), differs, seeds))
     return Suite(path, runs, evaluate, svm, str(raw.get("description", "")))
 
 
@@ -199,8 +236,9 @@ def _run_summary(run_dir: Path) -> dict:
     return out
 
 
-def evaluate_run(run: SuiteRun, run_dir: Path, suite: Suite, reference_cache: dict, gan=None) -> dict:
-    """Scores of the run in ``run_dir`` (cached in evaluation.json for the same step and settings)."""
+def evaluate_run(config: Config, run_dir: Path, suite: Suite, reference_cache: dict, gan=None) -> dict:
+    """Scores of the training of ``config`` in ``run_dir`` (cached in evaluation.json for the same step and
+    settings)."""
     from tf3dgan.evaluation import shape_metrics
 
     settings = {"evaluate": suite.evaluate, "svm": suite.svm}
@@ -217,7 +255,7 @@ def evaluate_run(run: SuiteRun, run_dir: Path, suite: Suite, reference_cache: di
         from tf3dgan.training.checkpoint import load_run
 
         _, gan, step = load_run(run_dir)
-    cube_len = run.config.model.cube_len
+    cube_len = config.model.cube_len
     if cube_len not in reference_cache:
         reference_cache[cube_len] = load_reference(suite.evaluate, cube_len)
     reference = reference_cache[cube_len]
@@ -231,6 +269,7 @@ def evaluate_run(run: SuiteRun, run_dir: Path, suite: Suite, reference_cache: di
             progress=False,
         )
         scores["svm_accuracy"] = result["accuracy"]
+        scores["svm_n_test"] = result["n_test"]
     text = json.dumps({"step": step, "settings": settings, "scores": scores}, indent=1)
     atomic_write_bytes(cache_path, lambda f: f.write(text.encode()))
     return scores
@@ -245,26 +284,27 @@ def run_suite(suite: Suite, out_dir: str | Path, progress: bool = True, log=prin
     reference_cache: dict = {}
     rows = []
     for k, run in enumerate(suite.runs, start=1):
-        run_dir = out_dir / run.name
-        steps = run.config.train.steps
-        done = latest_step(run_dir)
-        gan = None
-        started = time.perf_counter()
-        if done >= steps and (run_dir / CONFIG_FILE).exists():
-            log(f"[{k}/{len(suite.runs)}] {run.name}: finished ({done} steps), not trained again")
-        else:
-            log(f"[{k}/{len(suite.runs)}] {run.name}: training {'from step ' + str(done) + ' ' if done else ''}to {steps}")
-            gan = train(run.config, run_dir, progress=progress)
-        train_seconds = time.perf_counter() - started
-        scores = evaluate_run(run, run_dir, suite, reference_cache, gan)
-        row = {"run": run.name, "variant": run.config.model.variant, "differs": run.differs,
-               "steps": latest_step(run_dir), **_run_summary(run_dir), **scores}
-        if gan is not None:
-            row["train_seconds"] = round(train_seconds, 1)
-        rows.append(row)
-        log(f"    MMD {scores['mmd']:.3f}  COV {scores['cov']:.2f}  1-NNA {scores['nna']:.2f}  "
-            f"occupancy {scores['occupancy']:.3f}")
-        write_report(suite, out_dir, rows)  # partial reports survive an interruption
+        for seed, config, run_dir in run.trainings(out_dir):
+            label = run.name if seed is None else f"{run.name} (seed {seed})"
+            steps = config.train.steps
+            done = latest_step(run_dir)
+            gan = None
+            started = time.perf_counter()
+            if done >= steps and (run_dir / CONFIG_FILE).exists():
+                log(f"[{k}/{len(suite.runs)}] {label}: finished ({done} steps), not trained again")
+            else:
+                log(f"[{k}/{len(suite.runs)}] {label}: training {'from step ' + str(done) + ' ' if done else ''}to {steps}")
+                gan = train(config, run_dir, progress=progress)
+            train_seconds = time.perf_counter() - started
+            scores = evaluate_run(config, run_dir, suite, reference_cache, gan)
+            row = {"run": run.name, "seed": config.train.seed, "variant": config.model.variant,
+                   "differs": run.differs, "steps": latest_step(run_dir), **_run_summary(run_dir), **scores}
+            if gan is not None:
+                row["train_seconds"] = round(train_seconds, 1)
+            rows.append(row)
+            log(f"    MMD {scores['mmd']:.3f}  COV {scores['cov']:.2f}  1-NNA {scores['nna']:.2f}  "
+                f"occupancy {scores['occupancy']:.3f}")
+            write_report(suite, out_dir, rows)  # partial reports survive an interruption
     if suite.svm is not None and suite.svm["untrained"] and suite.runs:
         baseline = untrained_svm_baseline(suite, out_dir)
         log(f"untrained D baseline ({suite.runs[0].name}'s architecture): SVM accuracy {baseline:.3f}")
@@ -287,7 +327,8 @@ def untrained_svm_baseline(suite: Suite, out_dir: Path) -> float:
         svm_eval.untrained_discriminator(config), suite.svm["data"], c=suite.svm["c"],
         max_per_class=suite.svm["max_per_class"], progress=False,
     )
-    path.write_text(json.dumps({"key": key, **result}, indent=1))
+    text = json.dumps({"key": key, **result}, indent=1)
+    atomic_write_bytes(path, lambda f: f.write(text.encode()))
     return result["accuracy"]
 
 
@@ -303,58 +344,105 @@ def _differs_text(differs: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in differs.items()) or "(base)"
 
 
-CSV_COLUMNS = ["run", "variant", "differs", "steps", "d_loss", "g_loss", "d_acc", "gate_rate", "mmd", "cov",
+CSV_COLUMNS = ["run", "seed", "variant", "differs", "steps", "d_loss", "g_loss", "d_acc", "gate_rate", "mmd", "cov",
                "nna", "jsd", "occupancy", "near_half_fraction", "empty_fraction", "components", "svm_accuracy",
-               "reference_occupancy", "distance", "n_samples", "n_reference"]
+               "svm_n_test", "reference_occupancy", "distance", "n_samples", "n_reference", "train_seconds"]
+# Report columns: (heading, row key, digits); the scores among them are tested against the base run.
+REPORT_COLUMNS = [("d_loss", "d_loss", 3), ("g_loss", "g_loss", 3), ("d_acc", "d_acc", 2),
+                  ("gate rate", "gate_rate", 2), ("MMD", "mmd", 3), ("COV", "cov", 2), ("1-NNA", "nna", 2),
+                  ("JSD", "jsd", 3), ("occupancy", "occupancy", 4), ("components", "components", 1)]
+TESTED = {"gate_rate", "mmd", "cov", "nna", "jsd", "occupancy", "components", "svm_accuracy"}
+
+
+def summarise(rows: list[dict], key: str) -> tuple[float, float | None]:
+    """Mean and standard error of ``key`` over the seeds in ``rows``; for the SVM accuracy of a single seed,
+    the binomial standard error of its test set."""
+    mean, se = mean_and_standard_error([r.get(key) for r in rows])
+    if key == "svm_accuracy" and se is None and len(rows) == 1 and rows[0].get("svm_n_test"):
+        se = binomial_standard_error(mean, rows[0]["svm_n_test"])
+    return mean, se
+
+
+def _cell(rows: list[dict], key: str, digits: int, base_rows: list[dict] | None) -> str:
+    mean, se = summarise(rows, key)
+    if np.isnan(mean):
+        return "-"
+    text = f"{mean:.{digits}f}" + (f" ± {se:.{digits}f}" if se is not None else "")
+    if base_rows is not None and key in TESTED:
+        if differs_significantly(mean, se, *summarise(base_rows, key)) is False:
+            text += " (n.s.)"
+    return text
 
 
 def write_report(suite: Suite, out_dir: Path, rows: list[dict]) -> None:
-    """``report.md``, ``results.csv`` and ``curves.html`` in ``out_dir``."""
-    with (out_dir / "results.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, CSV_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, "differs": _differs_text(row["differs"])})
+    """``report.md``, ``results.csv`` (one row per training) and ``curves.html`` in ``out_dir``."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "differs": _differs_text(row["differs"])})
+    atomic_write_bytes(out_dir / "results.csv", lambda f: f.write(text.getvalue().encode()))
+
+    by_run: dict = {}
+    for row in rows:
+        by_run.setdefault(row["run"], []).append(row)
     with_svm = any("svm_accuracy" in r for r in rows)
+    columns = REPORT_COLUMNS + ([("SVM acc", "svm_accuracy", 3)] if with_svm else [])
+    multi_seed = any(len(group) > 1 for group in by_run.values())
     ev = suite.evaluate
-    head = ["run", "variant", "settings that differ", "steps", "d_loss", "g_loss", "d_acc", "gate rate",
-            f"MMD ({ev['distance']})", "COV", "1-NNA", "JSD", "occupancy", "components"]
-    if with_svm:
-        head.append("SVM acc")
+    head = ["run", "variant", "settings that differ", "seeds", "steps"] + [name for name, _, _ in columns]
     lines = [
         f"# Ablation report: {suite.path.name}", "",
         suite.description.strip(), "",
-        f"Each run: {ev['n']} samples (inference mode, threshold 0.5, latent seed {ev['seed']}) scored against "
+        f"Each training: {ev['n']} samples (inference mode, threshold 0.5, latent seed {ev['seed']}) scored against "
         f"{rows[0]['n_reference'] if rows else '?'} reference shapes from `{ev['reference']}` "
         + ("(held-out seed). " if ev["reference"] == "synthetic" else f"(split {ev['split']}). ")
         + "MMD lower is better, COV higher, 1-NNA closest to 0.5; losses and d_acc are the "
         "last logged means, gate rate the fraction of steps that updated D over the whole run.", "",
-        "| " + " | ".join(head) + " |",
-        "|" + "---|" * len(head),
+        ("Each cell is the mean over the run's seeds ± its standard error (std / sqrt(n)). A score marked "
+         "(n.s.) differs from the first run's by less than two standard errors of the difference: not "
+         "significant. Unmarked scores of the other runs differ significantly." if multi_seed else
+         "One seed per run: no standard error over seeds, so no difference between runs can be called "
+         "significant; give the suite `seeds:` to judge them."),
     ]
-    for r in rows:
-        cells = [r["run"], r["variant"], _differs_text(r["differs"]), str(r["steps"]), _fmt(r.get("d_loss")),
-                 _fmt(r.get("g_loss")), _fmt(r.get("d_acc"), 2), _fmt(r.get("gate_rate"), 2), _fmt(r["mmd"]),
-                 _fmt(r["cov"], 2), _fmt(r["nna"], 2), _fmt(r["jsd"]), _fmt(r["occupancy"], 4),
-                 _fmt(r["components"], 1)]
-        if with_svm:
-            cells.append(_fmt(r.get("svm_accuracy")))
+    if with_svm:
+        lines.append("SVM accuracy of a run with one seed: ± is the binomial standard error of its test set, "
+                     "sqrt(p (1 - p) / n), and its significance is judged with it.")
+    lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    base_rows = None
+    for name, group in by_run.items():
+        first = group[0]
+        seeds = ", ".join(str(r["seed"]) for r in group)
+        cells = [name, first["variant"], _differs_text(first["differs"]), seeds,
+                 "/".join(sorted({str(r["steps"]) for r in group}))]
+        cells += [_cell(group, key, digits, base_rows) for _, key, digits in columns]
         lines.append("| " + " | ".join(cells) + " |")
+        base_rows = base_rows if base_rows is not None else group
     lines += ["", f"Reference mean occupancy: {_fmt(rows[0]['reference_occupancy'], 4) if rows else '-'}. "
-              "Curves: `curves.html`; numbers: `results.csv`."]
+              "Curves: `curves.html`; one row per training: `results.csv`."]
     baseline_path = out_dir / "untrained_svm.json"
     if with_svm and baseline_path.exists():
         baseline = json.loads(baseline_path.read_text())
+        se = binomial_standard_error(baseline["accuracy"], baseline["n_test"])
         lines += ["", f"SVM protocol on `{suite.svm['data']}` ({baseline['n_train']} train / {baseline['n_test']} test "
                   f"shapes, {baseline['feature_dim']}-d D features, C {baseline['c']}); an untrained D of the "
-                  f"first run's architecture scores {baseline['accuracy']:.3f}."]
+                  f"first run's architecture scores {baseline['accuracy']:.3f} ± {se:.3f} (binomial standard error)."]
     lines.append("")
-    (out_dir / "report.md").write_text("\n".join(lines))
-    write_curves(out_dir, [r["run"] for r in rows])
+    atomic_write_bytes(out_dir / "report.md", lambda f: f.write("\n".join(lines).encode()))
+    write_curves(out_dir, [_training_label_and_folder(suite, r) for r in rows])
 
 
-def write_curves(out_dir: Path, names: list[str]) -> Path:
-    """One self-contained plotly page (plotly.js inline, works offline) with every run's training curves."""
+def _training_label_and_folder(suite: Suite, row: dict) -> tuple[str, str]:
+    """A report row's curve label and run folder (relative to the output folder)."""
+    run = next(r for r in suite.runs if r.name == row["run"])
+    if run.seeds is None:
+        return run.name, run.name
+    return f"{run.name} (seed {row['seed']})", f"{run.name}/seed_{row['seed']}"
+
+
+def write_curves(out_dir: Path, trainings: list[tuple[str, str]]) -> Path:
+    """One self-contained plotly page (plotly.js inline, works offline) with the training curves of every
+    ``(label, run folder relative to out_dir)``."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -363,8 +451,8 @@ def write_curves(out_dir: Path, names: list[str]) -> Path:
     fig = make_subplots(rows=2, cols=2, subplot_titles=CURVES)
     palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                "#bcbd22", "#17becf"]
-    for k, name in enumerate(names):
-        records = read_metrics(out_dir / name)
+    for k, (name, folder) in enumerate(trainings):
+        records = read_metrics(out_dir / folder)
         steps = [int(r["step"]) for r in records]
         for m, metric in enumerate(CURVES):
             values = [float(r.get(metric, float("nan"))) for r in records]
@@ -375,5 +463,6 @@ def write_curves(out_dir: Path, names: list[str]) -> Path:
             )
     fig.update_layout(title="Training curves per run", height=800)
     path = out_dir / "curves.html"
-    fig.write_html(path, include_plotlyjs=True, full_html=True)
+    page = fig.to_html(include_plotlyjs=True, full_html=True)
+    atomic_write_bytes(path, lambda f: f.write(page.encode()))
     return path
