@@ -159,6 +159,59 @@ def test_feature_dimension_is_conv2_onwards_pooled_to_2(cube_len, base_width, ex
     assert feature_dimension(build_discriminator(cube_len, base_width)) == expected
 
 
+def _trained_looking_discriminator():
+    """A tiny D whose BatchNorm moving statistics are far from those of real inputs (as after GAN training)."""
+    from tf3dgan.nn.networks import build_discriminator
+
+    d = build_discriminator(16, 2)
+    for layer in d.layers:
+        if hasattr(layer, "moving_mean"):
+            layer.moving_mean.assign(np.full(layer.moving_mean.shape, 0.3, "float32"))
+            layer.moving_variance.assign(np.full(layer.moving_variance.shape, 4.0, "float32"))
+    return d
+
+
+def test_reestimated_statistics_are_the_exact_population_moments_and_are_restored():
+    import keras
+
+    from tf3dgan.evaluation.svm import _batch_norm_layers, population_statistics
+
+    d = _trained_looking_discriminator()
+    voxels = (np.random.default_rng(3).random((10, 16, 16, 16)) > 0.7).astype(np.uint8)
+    bns = _batch_norm_layers(d)
+    with population_statistics(d, voxels, batch_size=4):  # batches of 4, 4, 2: the moments must still be exact
+        for layer in bns:
+            x = keras.ops.convert_to_numpy(keras.Model(d.input, layer.input)(voxels[..., None].astype("float32")))
+            x = x.reshape(-1, x.shape[-1]).astype(np.float64)
+            np.testing.assert_allclose(layer.moving_mean.numpy(), x.mean(0), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(layer.moving_variance.numpy(), x.var(0), rtol=1e-4, atol=1e-6)
+    for layer in bns:
+        assert np.all(layer.moving_mean.numpy() == 0.3) and np.all(layer.moving_variance.numpy() == 4.0)
+
+
+def test_feature_choices_and_their_errors():
+    import keras
+
+    from tf3dgan.errors import UsageError
+    from tf3dgan.evaluation.svm import extract_features, feature_dimension, max_pool_to
+
+    d = _trained_looking_discriminator()  # 16^3: conv1 8^3 x 2, conv2 4^3 x 4
+    voxels = (np.random.default_rng(4).random((6, 16, 16, 16)) > 0.7).astype(np.uint8)
+    moving = extract_features(d, voxels, progress=False)  # D's moving statistics, conv2 pooled to 2^3
+    _, features = d(voxels[..., None].astype("float32"), training=False)
+    np.testing.assert_allclose(moving, max_pool_to(keras.ops.convert_to_numpy(features[1]), 2), rtol=1e-6)
+    assert feature_dimension(d, [1, 2], pool_size=4) == 4**3 * 2 + 4**3 * 4
+    assert extract_features(d, voxels, progress=False, feature_layers=[1, 2], pool_size=4).shape == (6, 384)
+    whole = extract_features(d, voxels, batch_size=6, progress=False, batch_statistics=True)
+    halves = extract_features(d, voxels, batch_size=3, progress=False, batch_statistics=True)
+    assert not np.allclose(whole, halves)  # batch statistics: the features depend on the batching
+    assert all(np.all(layer.moving_mean.numpy() == 0.3) for layer in d.layers if hasattr(layer, "moving_mean"))
+    with pytest.raises(UsageError, match="feature layers must be distinct numbers from 1 to 2"):
+        feature_dimension(d, [3])
+    with pytest.raises(UsageError, match="cannot be max-pooled to 3\\^3 cells"):
+        extract_features(d, voxels, progress=False, pool_size=3)
+
+
 def test_svm_protocol_end_to_end_on_tiny_labelled_grids(tmp_path):
     from tf3dgan.config import load_config
     from tf3dgan.evaluation.svm import evaluate_discriminator, untrained_discriminator
@@ -182,6 +235,12 @@ def test_svm_protocol_end_to_end_on_tiny_labelled_grids(tmp_path):
     assert set(result["per_class"]) == {"class_0", "class_1"}
     assert result["accuracy"] == pytest.approx(np.mean(list(result["per_class"].values())))  # balanced test set
     assert result["accuracy"] >= 0.75  # the classes are trivially separable even for random features
+    p = result["accuracy"]
+    assert result["accuracy_se"] == pytest.approx(math.sqrt(p * (1 - p) / 12))
+    assert (result["bn_statistics"], result["feature_layers"], result["pool_size"]) == ("reestimate", [2], 2)
+    moving = evaluate_discriminator(untrained_discriminator(config), str(data), c=0.1, progress=False,
+                                    bn_statistics="moving")
+    assert moving["bn_statistics"] == "moving" and moving["feature_dim"] == 64
 
 
 # -- commands ------------------------------------------------------------------------------------------

@@ -14,14 +14,23 @@ def add_parser(subparsers) -> None:
     p.add_argument("--data", required=True, help="labelled shapes with train and test splits (e.g. modelnet10_binvox32.npz)")
     p.add_argument("--c", type=float, help="SVM C (default: 3-fold CV on the train split over 0.001, 0.01, 0.1)")
     p.add_argument("--max-per-class", type=int, help="use at most this many shapes per class and split")
+    p.add_argument("--bn-statistics", default="reestimate", choices=("reestimate", "moving", "batch"),
+                   help="BatchNorm statistics of D for the features: re-estimated on the train split (default), "
+                        "D's moving ones, or each batch's own")
+    p.add_argument("--feature-layers", type=int, nargs="+", metavar="K",
+                   help="D's stride-2 conv layers to take features from, numbered from 1 (default: all but the first)")
+    p.add_argument("--pool-size", type=int, default=2, help="max-pool each feature map to this many cells a side (default 2)")
     p.add_argument("--no-untrained", action="store_true", help="skip the untrained-D baseline")
     p.add_argument("--out", help="write the results to this .json file")
     p.set_defaults(func=run)
 
 
 def _print(title: str, result: dict) -> None:
-    print(f"{title}: accuracy {result['accuracy']:.4f} ({result['n_test']} test shapes, trained on {result['n_train']}; "
-          f"{result['feature_dim']}-d features at {result['cube_len']}^3, C {result['c']})")
+    layers = "+".join(f"conv{k}" for k in result["feature_layers"])
+    print(f"{title}: accuracy {result['accuracy']:.4f} ± {result['accuracy_se']:.4f} ({result['n_test']} test shapes, "
+          f"trained on {result['n_train']}; {result['feature_dim']}-d features of {layers} pooled to "
+          f"{result['pool_size']}^3 at {result['cube_len']}^3, BatchNorm statistics: {result['bn_statistics']}; "
+          f"C {result['c']})")
     for name, acc in result["per_class"].items():
         print(f"  {name:<14} {acc:.3f}")
 
@@ -36,12 +45,13 @@ def run(args) -> int:
         raise UsageError(f"--max-per-class must be >= 1, got {args.max_per_class}")
     config, gan, step = load_run(args.run)
     results = {}
-    trained = svm_eval.evaluate_discriminator(gan.discriminator, args.data, args.c, args.max_per_class)
+    options = {"bn_statistics": args.bn_statistics, "feature_layers": args.feature_layers, "pool_size": args.pool_size}
+    trained = svm_eval.evaluate_discriminator(gan.discriminator, args.data, args.c, args.max_per_class, **options)
     results["trained"] = {"step": step, **trained}
     _print(f"{args.run} (step {step})", trained)
     if not args.no_untrained:
         untrained = svm_eval.evaluate_discriminator(
-            svm_eval.untrained_discriminator(config), args.data, args.c, args.max_per_class
+            svm_eval.untrained_discriminator(config), args.data, args.c, args.max_per_class, **options
         )
         results["untrained"] = untrained
         _print(f"untrained D (same architecture, seed {config.train.seed})", untrained)

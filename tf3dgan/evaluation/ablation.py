@@ -56,7 +56,9 @@ from tf3dgan.training.run_folder import CONFIG_FILE, latest_step
 SUITE_KEYS = {"base", "set", "evaluate", "svm", "runs", "description", "seeds"}
 EVALUATE_DEFAULTS = {"reference": None, "split": "test", "rotations": "first", "classes": None, "n": 100,
                      "seed": 0, "distance": "iou", "synthetic_seed": 1000}
-SVM_DEFAULTS = {"data": None, "max_per_class": None, "c": None, "untrained": True}
+SVM_DEFAULTS = {"data": None, "max_per_class": None, "c": None, "untrained": True, "bn_statistics": "reestimate",
+                "feature_layers": None, "pool_size": 2}
+SVM_OPTIONS = ("bn_statistics", "feature_layers", "pool_size")  # passed on to svm.evaluate_discriminator
 RUN_KEYS = {"name", "set", "description", "seeds"}
 EVALUATION_FILE = "evaluation.json"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -170,6 +172,11 @@ def load_suite(path: str | Path) -> Suite:
         svm = _section(raw, "svm", SVM_DEFAULTS, where)
         if not svm["data"] or not Path(svm["data"]).exists():
             raise ConfigError(f"{where}: svm.data {svm['data']!r} not found")
+        from tf3dgan.evaluation.svm import BN_STATISTICS
+
+        if svm["bn_statistics"] not in BN_STATISTICS:
+            raise ConfigError(f"{where}: svm.bn_statistics must be one of {', '.join(BN_STATISTICS)}, "
+                              f"got {svm['bn_statistics']!r}")
 
     suite_seeds = _seed_list(raw.get("seeds"), where, "seeds")
     runs_raw = raw.get("runs")
@@ -266,7 +273,7 @@ def evaluate_run(config: Config, run_dir: Path, suite: Suite, reference_cache: d
 
         result = svm_eval.evaluate_discriminator(
             gan.discriminator, suite.svm["data"], c=suite.svm["c"], max_per_class=suite.svm["max_per_class"],
-            progress=False,
+            progress=False, **{k: suite.svm[k] for k in SVM_OPTIONS},
         )
         scores["svm_accuracy"] = result["accuracy"]
         scores["svm_n_test"] = result["n_test"]
@@ -325,7 +332,7 @@ def untrained_svm_baseline(suite: Suite, out_dir: Path) -> float:
             return cached["accuracy"]
     result = svm_eval.evaluate_discriminator(
         svm_eval.untrained_discriminator(config), suite.svm["data"], c=suite.svm["c"],
-        max_per_class=suite.svm["max_per_class"], progress=False,
+        max_per_class=suite.svm["max_per_class"], progress=False, **{k: suite.svm[k] for k in SVM_OPTIONS},
     )
     text = json.dumps({"key": key, **result}, indent=1)
     atomic_write_bytes(path, lambda f: f.write(text.encode()))

@@ -1,9 +1,20 @@
 """The 3D-GAN paper's representation-learning protocol: a linear SVM on discriminator features.
 
-Features: D runs in inference mode; the outputs (after BatchNorm and LeakyReLU) of every stride-2 conv layer
-except the first are each max-pooled to 2x2x2 and concatenated. At 64^3 that is the paper's conv2-conv4:
-(128 + 256 + 512) x 8 = 7168 values at base width 64. At 32^3, where D has three stride-2 convs, it is conv2
-and conv3: (128 + 256) x 8 = 3072 values at base width 64 (in general ``(2 + 4 + ...) * base_width * 8``).
+Features: the outputs (after BatchNorm and LeakyReLU) of D's stride-2 conv layers ``feature_layers``
+(numbered from 1; default every one but the first), each max-pooled to ``pool_size``^3 cells and
+concatenated. At 64^3 the default is the paper's conv2-conv4 pooled to 2^3: (128 + 256 + 512) x 8 = 7168
+values at base width 64; at 32^3, conv2 and conv3: (128 + 256) x 8 = 3072 (in general
+``(2 + 4 + ...) * base_width * 8``).
+
+BatchNorm statistics (``bn_statistics``). During GAN training D's moving statistics average one real and
+one generated batch per step, so half of what normalises the features comes from G. The paper's released
+code (3dgan-release) ships only G, run in Torch's ``evaluate()`` mode, and no D or SVM code, so it settles
+nothing here. The default, ``"reestimate"``, recomputes each BatchNorm layer's mean and variance exactly over
+the SVM's training split (layer by layer, each with the statistics before it already re-estimated), extracts
+the features with them and restores D's own afterwards: the features of a shape then do not depend on what G
+made or on the other shapes of its batch. ``"moving"`` uses D's moving statistics as they are; ``"batch"``
+normalises each extraction batch by its own statistics (results then depend on how the shapes are batched).
+
 Classifier: features standardised with the training split's mean and std, then scikit-learn's LinearSVC
 (squared hinge, one-vs-rest); C is fixed when given, otherwise chosen by 3-fold cross-validation on the
 training split among ``C_GRID``. Trained on one split, scored on the other.
@@ -11,46 +22,111 @@ training split among ``C_GRID``. Trained on one split, scored on the other.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import numpy as np
 
+from tf3dgan.errors import UsageError
+from tf3dgan.evaluation.seed_statistics import binomial_standard_error
+
 C_GRID = (0.001, 0.01, 0.1)
+BN_STATISTICS = ("reestimate", "moving", "batch")
+
+
+def max_pool_to(feature_map: np.ndarray, cells: int) -> np.ndarray:
+    """(B, s, s, s, C) -> (B, cells^3 * C): the max over each of cells^3 equal blocks of the grid."""
+    b, s, c = feature_map.shape[0], feature_map.shape[1], feature_map.shape[-1]
+    if cells < 1 or s % cells:
+        raise UsageError(f"a {s}^3 feature map cannot be max-pooled to {cells}^3 cells (the pool size must divide {s})")
+    h = s // cells
+    pooled = feature_map.reshape(b, cells, h, cells, h, cells, h, c).max(axis=(2, 4, 6))
+    return pooled.reshape(b, cells**3 * c)
 
 
 def max_pool_to_2(feature_map: np.ndarray) -> np.ndarray:
-    """(B, s, s, s, C) -> (B, 8 * C): max over each octant of the grid."""
-    b, s = feature_map.shape[0], feature_map.shape[1]
-    c = feature_map.shape[-1]
-    if s < 2 or s % 2:
-        raise ValueError(f"feature maps must have an even size >= 2 to pool to 2^3, got {s}")
-    h = s // 2
-    pooled = feature_map.reshape(b, 2, h, 2, h, 2, h, c).max(axis=(2, 4, 6))
-    return pooled.reshape(b, 8 * c)
+    """(B, s, s, s, C) -> (B, 8 * C): max over each octant of the grid (the paper's pooling)."""
+    return max_pool_to(feature_map, 2)
 
 
-def feature_dimension(discriminator) -> int:
+def default_feature_layers(discriminator) -> tuple:
+    """The paper's choice: every stride-2 conv layer of D but the first (numbered from 1)."""
+    return tuple(range(2, len(discriminator.output[1]) + 1))
+
+
+def _checked_layers(discriminator, feature_layers) -> tuple:
+    count = len(discriminator.output[1])
+    layers = default_feature_layers(discriminator) if feature_layers is None else tuple(feature_layers)
+    if not layers or any(not 1 <= k <= count for k in layers) or len(set(layers)) != len(layers):
+        raise UsageError(f"feature layers must be distinct numbers from 1 to {count} (D's stride-2 convs), got {list(layers)}")
+    return layers
+
+
+def feature_dimension(discriminator, feature_layers=None, pool_size: int = 2) -> int:
     """Length of the feature vector ``extract_features`` returns for this discriminator."""
     _, features = discriminator.output
-    return int(sum(8 * f.shape[-1] for f in features[1:]))
+    return int(sum(pool_size**3 * features[k - 1].shape[-1] for k in _checked_layers(discriminator, feature_layers)))
 
 
-def extract_features(discriminator, voxels: np.ndarray, batch_size: int = 32, progress: bool = True) -> np.ndarray:
-    """(N, feature_dimension) float32 features of uint8 grids (N, D, D, D) at D's input size."""
+def _batch_norm_layers(model) -> list:
+    import keras
+
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+
+
+@contextlib.contextmanager
+def population_statistics(discriminator, voxels: np.ndarray, batch_size: int = 32):
+    """Within the block, every BatchNorm layer of ``discriminator`` normalises by the exact mean and (biased)
+    variance of its inputs over ``voxels`` in inference mode, computed layer by layer; restored afterwards."""
+    import keras
+
+    layers = _batch_norm_layers(discriminator)
+    saved = [(layer.moving_mean.numpy(), layer.moving_variance.numpy()) for layer in layers]
+    try:
+        for layer in layers:
+            probe = keras.Model(discriminator.input, layer.input)
+            total = total_sq = 0.0
+            count = 0
+            for i in range(0, len(voxels), batch_size):
+                x = keras.ops.convert_to_numpy(
+                    probe(voxels[i : i + batch_size].astype("float32")[..., None], training=False)
+                ).astype(np.float64)
+                x = x.reshape(-1, x.shape[-1])
+                total, total_sq, count = total + x.sum(0), total_sq + (x * x).sum(0), count + len(x)
+            mean = total / count
+            layer.moving_mean.assign(mean.astype("float32"))
+            layer.moving_variance.assign(np.maximum(total_sq / count - mean * mean, 0.0).astype("float32"))
+        yield
+    finally:
+        for layer, (mean, variance) in zip(layers, saved):
+            layer.moving_mean.assign(mean)
+            layer.moving_variance.assign(variance)
+
+
+def extract_features(discriminator, voxels: np.ndarray, batch_size: int = 32, progress: bool = True,
+                     feature_layers=None, pool_size: int = 2, batch_statistics: bool = False) -> np.ndarray:
+    """(N, feature_dimension) float32 features of uint8 grids (N, D, D, D) at D's input size: inference mode
+    (D's current moving statistics), or each batch normalised by its own statistics (``batch_statistics``;
+    D's moving statistics are left as they are)."""
     import keras
     from tqdm.auto import tqdm
 
     size = int(discriminator.input_shape[1])
     if voxels.shape[1:] != (size, size, size):
         raise ValueError(f"grids are {voxels.shape[1:]}, the discriminator takes {size}^3")
-    if len(discriminator.output[1]) < 2:
-        raise ValueError("the discriminator needs at least two stride-2 conv layers for this protocol")
-    out = np.empty((len(voxels), feature_dimension(discriminator)), dtype=np.float32)
+    layers = _checked_layers(discriminator, feature_layers)
+    d = discriminator
+    out = np.empty((len(voxels), feature_dimension(d, layers, pool_size)), dtype=np.float32)
     for i in tqdm(range(0, len(voxels), batch_size), desc="D features", unit="batch", disable=not progress):
         batch = voxels[i : i + batch_size].astype("float32")[..., None]
-        _, features = discriminator(batch, training=False)
+        if batch_statistics:
+            (_, features), _ = d.stateless_call([v.value for v in d.trainable_variables],
+                                                [v.value for v in d.non_trainable_variables], batch, training=True)
+        else:
+            _, features = d(batch, training=False)
         out[i : i + len(batch)] = np.concatenate(
-            [max_pool_to_2(keras.ops.convert_to_numpy(f).astype("float32")) for f in features[1:]], axis=1
+            [max_pool_to(keras.ops.convert_to_numpy(features[k - 1]).astype("float32"), pool_size) for k in layers],
+            axis=1,
         )
     return out
 
@@ -100,22 +176,33 @@ def load_split(path, split: str, cube_len: int, max_per_class: int | None = None
 
 def evaluate_discriminator(
     discriminator, data, c: float | None = None, max_per_class: int | None = None, train_split: str = "train",
-    test_split: str = "test", progress: bool = True, seed: int = 0,
+    test_split: str = "test", progress: bool = True, seed: int = 0, bn_statistics: str = "reestimate",
+    feature_layers=None, pool_size: int = 2,
 ) -> dict:
     """The protocol on one discriminator: train on ``train_split`` of ``data``, score on ``test_split``."""
+    if bn_statistics not in BN_STATISTICS:
+        raise UsageError(f"BatchNorm statistics must be one of {', '.join(BN_STATISTICS)}, got {bn_statistics!r}")
+    layers = _checked_layers(discriminator, feature_layers)
     cube_len = int(discriminator.input_shape[1])
     train_v, train_y, names = load_split(data, train_split, cube_len, max_per_class)
     test_v, test_y, _ = load_split(data, test_split, cube_len, max_per_class)
-    train_x = extract_features(discriminator, train_v, progress=progress)
-    test_x = extract_features(discriminator, test_v, progress=progress)
+    extract = functools.partial(extract_features, discriminator, progress=progress, feature_layers=layers,
+                                pool_size=pool_size, batch_statistics=bn_statistics == "batch")
+    statistics = (population_statistics(discriminator, train_v) if bn_statistics == "reestimate"
+                  else contextlib.nullcontext())
+    with statistics:
+        train_x, test_x = extract(train_v), extract(test_v)
     fitted = fit_and_score(train_x, train_y, test_x, test_y, c, seed)
     per_class = {}
     for label in np.unique(test_y):
         mask = test_y == label
         per_class[names[label] if label < len(names) else str(label)] = float((fitted["predicted"][mask] == label).mean())
+    accuracy, n_test = fitted["accuracy"], int(len(test_y))
     return {
-        "accuracy": fitted["accuracy"], "per_class": per_class, "c": fitted["c"], "feature_dim": int(train_x.shape[1]),
-        "n_train": int(len(train_y)), "n_test": int(len(test_y)), "cube_len": cube_len,
+        "accuracy": accuracy, "accuracy_se": binomial_standard_error(accuracy, n_test),
+        "per_class": per_class, "c": fitted["c"], "feature_dim": int(train_x.shape[1]),
+        "n_train": int(len(train_y)), "n_test": n_test, "cube_len": cube_len, "bn_statistics": bn_statistics,
+        "feature_layers": list(layers), "pool_size": pool_size,
     }
 
 
