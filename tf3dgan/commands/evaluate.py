@@ -50,9 +50,6 @@ def _read_set(path: str, split: str, rotations: str, classes, size: int | None, 
     return data_io.read_source(path, split=split, rotations=rotations, classes=classes, size=size, progress=True)
 
 
-def _read(path: str, split: str, rotations: str, classes, size: int | None, seed: int) -> np.ndarray:
-    return _read_set(path, split, rotations, classes, size, seed).voxels
-
 
 def run(args) -> int:
     import data_io
@@ -83,7 +80,8 @@ def run(args) -> int:
         source = f"untrained G of {args.untrained} (seed {config.train.seed}, {args.n} samples)"
     else:
         path = Path(args.samples)
-        samples = _read(args.samples, args.samples_split, args.rotations, args.classes, args.cube_len, args.seed)
+        samples = _read_set(args.samples, args.samples_split, args.rotations, args.classes, args.cube_len,
+                            args.seed).voxels
         if path.suffix == ".npz":
             with np.load(path) as archive:
                 if "probabilities" in archive.files and len(archive["probabilities"]) == len(samples):

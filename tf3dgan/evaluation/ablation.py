@@ -408,7 +408,8 @@ def write_report(suite: Suite, out_dir: Path, rows: list[dict]) -> None:
         "last logged means, gate rate the fraction of steps that updated D over the whole run.", "",
         ("Each cell is the mean over the run's seeds ± its standard error (std / sqrt(n)). A score marked "
          "(n.s.) differs from the first run's by less than two standard errors of the difference: not "
-         "significant. Unmarked scores of the other runs differ significantly." if multi_seed else
+         "significant. Unmarked scores of the other runs differ significantly, except where a run has a "
+         "single seed: no standard error, no judgement." if multi_seed else
          "One seed per run: no standard error over seeds, so no difference between runs can be called "
          "significant; give the suite `seeds:` to judge them."),
     ]

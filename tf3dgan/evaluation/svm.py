@@ -44,11 +44,6 @@ def max_pool_to(feature_map: np.ndarray, cells: int) -> np.ndarray:
     return pooled.reshape(b, cells**3 * c)
 
 
-def max_pool_to_2(feature_map: np.ndarray) -> np.ndarray:
-    """(B, s, s, s, C) -> (B, 8 * C): max over each octant of the grid (the paper's pooling)."""
-    return max_pool_to(feature_map, 2)
-
-
 def default_feature_layers(discriminator) -> tuple:
     """The paper's choice: every stride-2 conv layer of D but the first (numbered from 1)."""
     return tuple(range(2, len(discriminator.output[1]) + 1))

@@ -10,6 +10,11 @@ from tf3dgan.training.gan import GAN
 from tf3dgan.training.precision import dtype_policy, wrap_optimizer
 
 
+# The GAN's settings that are ``train`` keys of the same name (``total_steps`` is ``train.steps``).
+GAN_TRAIN_KEYS = ("d_thresh", "d_gate", "g_loss", "label_smoothing", "fake_label_smoothing", "seed", "ema_decay",
+                  "instance_noise", "r1_gamma", "soft_labels", "lr_schedule", "lr_decay_start")
+
+
 def build_gan(config: Config, compile: bool = True) -> GAN:
     """G, D (and encoder) for ``config.model``, wrapped in a GAN with the training settings of ``config``.
 
@@ -38,18 +43,7 @@ def _build(config: Config, compile: bool) -> GAN:
         variant=variant,
         latent_distribution=config.latent.distribution,
         latent_std=config.latent.std,
-        d_thresh=t.d_thresh,
-        d_gate=t.d_gate,
-        g_loss=t.g_loss,
-        label_smoothing=t.label_smoothing,
-        fake_label_smoothing=t.fake_label_smoothing,
-        seed=t.seed,
-        ema_decay=t.ema_decay,
-        instance_noise=t.instance_noise,
-        r1_gamma=t.r1_gamma,
-        soft_labels=t.soft_labels,
-        lr_schedule=t.lr_schedule,
-        lr_decay_start=t.lr_decay_start,
+        **{key: getattr(t, key) for key in GAN_TRAIN_KEYS},
         total_steps=t.steps,
     )
     gan.build(None)  # the networks are built; fit under a strategy would otherwise trace GAN.call on a batch

@@ -53,7 +53,7 @@ def state_variables(gan) -> dict:
             found[key] = v
 
     add("generator", gan.generator.weights)
-    if getattr(gan, "generator_ema", None) is not None:
+    if gan.generator_ema is not None:
         add("generator_ema", gan.generator_ema.weights)
     add("discriminator", gan.discriminator.weights)
     if gan.encoder is not None:
