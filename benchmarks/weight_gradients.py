@@ -32,7 +32,7 @@ def rewrites():
                                                  strides=strides, padding="SAME")
 
     def space_to_depth(x):
-        """(B, 2m-2, ..., C) padded by one voxel, then (B, m, m, m, 8C), channel order (sa, sb, sc, C)."""
+        """(B, 2n, 2n, 2n, C) padded by one voxel to 2n+2, then (B, n+1, n+1, n+1, 8C), channels (sa, sb, sc, C)."""
         batch, c = tf.shape(x)[0], x.shape[-1]
         padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [1, 1], [0, 0]])
         m = padded.shape[1] // 2
