@@ -63,6 +63,18 @@ def test_resume_is_exact(tmp_path, variant, tiny_overrides, tiny_voxels):
     assert (tmp_path / "split" / "metrics.jsonl").read_text() == (tmp_path / "whole" / "metrics.jsonl").read_text()
 
 
+def test_the_learning_rate_schedule_decays_and_restores_es_rate(tmp_path, tiny_overrides, tiny_voxels):
+    from tf3dgan.training.checkpoint import load_run
+
+    schedule = ["train.steps=4", "train.lr_schedule=linear", "train.lr_decay_start=0.0", "variant.e_lr=0.002"]
+    config = load_config(None, tiny_overrides + IMAGE_VARIANTS["vae_gan"] + schedule)
+    train(config, tmp_path / "run", voxels=tiny_voxels, progress=False)
+    _, gan, step = load_run(tmp_path / "run")
+    assert step == 4 and gan.base_learning_rates["e_optimizer"] == pytest.approx(0.002)
+    # The last step (index 3) ran at 1 - 3/4 of the base rate.
+    assert float(gan.e_optimizer.learning_rate.numpy()) == pytest.approx(0.002 * 0.25, rel=1e-6)
+
+
 @pytest.mark.parametrize("pooling", ["max", "mean"])
 def test_batched_views_equal_views_encoded_one_by_one(tiny_overrides, pooling):
     import tensorflow as tf
@@ -110,6 +122,17 @@ def test_image_encoder_is_the_papers_at_256():
     assert stats["params"]["conv_weights"] == 17_415_744 and stats["macs_per_sample"] == 673_972_224
 
 
+def test_a_deeper_image_encoder_adds_stride_1_layers_at_each_resolution():
+    from tf3dgan.nn.networks import build_image_encoder
+
+    e = build_image_encoder(32, 8, 4, extra_convs=2)
+    convs = [layer for layer in e.layers if layer.name.startswith("conv")]
+    assert [c.filters for c in convs] == [4, 4, 4, 8, 8, 8, 16]
+    assert [c.strides[0] for c in convs] == [2, 1, 1, 2, 1, 1, 1]
+    assert [c.kernel_size[0] for c in convs] == [5, 3, 3, 5, 3, 3, 8]
+    assert e.output_shape == (None, 16)
+
+
 def test_the_pipeline_delivers_views_as_a_function_of_seed_and_step():
     from data_io.pipeline import batch_views, make_training_dataset
 
@@ -138,3 +161,5 @@ def test_config_checks(tiny_overrides):
         load_config(None, tiny_overrides + ["model.variant=vae_gan", "variant.image_size=48"])
     with pytest.raises(ConfigError, match="render_views"):
         load_config(None, tiny_overrides + ["model.variant=mv_vae_gan", "variant.views=9"])
+    with pytest.raises(ConfigError, match="variant.encoder_depth must be >= 0, got -1"):
+        load_config(None, tiny_overrides + ["model.variant=vae_gan", "variant.encoder_depth=-1"])

@@ -151,13 +151,16 @@ def build_image_encoder(
     use_bias: bool = False,
     channels: int = 1,
     name: str = "image_encoder",
+    extra_convs: int = 0,
 ) -> keras.Model:
     """E of 3D-VAE-GAN: pictures (B, S, S, channels), values 0..255, -> (B, 2 z_dim): mean, then log-variance.
 
     At 256^2 and ``base_width`` 64 this is the paper's (supplementary) encoder: 5 conv layers, channels
     64-128-256-512-400 (400 = 2 x 200), kernels 11-5-5-5-8, strides 4-2-2-2-1, BatchNorm + ReLU after each
     hidden layer. Smaller pictures use fewer stride-2 layers (``image_encoder_layers``); hidden widths are
-    ``base_width`` x 1, 2, 4, 8, 8, ...; the last layer (k8 valid, with bias) is linear.
+    ``base_width`` x 1, 2, 4, 8, 8, ...; the last layer (k8 valid, with bias) is linear. ``extra_convs``
+    k3 stride-1 layers (same width, BatchNorm + ReLU) follow each hidden layer: a deeper E at the same
+    resolutions (0, the paper's, by default).
     """
     spec = image_encoder_layers(image_size)
     x_in = keras.Input((image_size, image_size, channels), name="images")
@@ -167,6 +170,10 @@ def build_image_encoder(
         x = layers.Conv2D(width, kernel, strides=stride, padding="same", use_bias=use_bias, name=f"conv{i}")(x)
         x = layers.BatchNormalization(name=f"bn{i}")(x)
         x = layers.ReLU(name=f"relu{i}")(x)
+        for j in range(1, extra_convs + 1):
+            x = layers.Conv2D(width, 3, padding="same", use_bias=use_bias, name=f"conv{i}_{j}")(x)
+            x = layers.BatchNormalization(name=f"bn{i}_{j}")(x)
+            x = layers.ReLU(name=f"relu{i}_{j}")(x)
     x = layers.Conv2D(2 * z_dim, 8, strides=1, padding="valid", use_bias=True, name=f"conv{len(spec) + 1}")(x)
     out = layers.Reshape((2 * z_dim,), dtype="float32", name="mean_logvar")(x)
     return keras.Model(x_in, out, name=name)
