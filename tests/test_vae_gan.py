@@ -161,5 +161,5 @@ def test_config_checks(tiny_overrides):
         load_config(None, tiny_overrides + ["model.variant=vae_gan", "variant.image_size=48"])
     with pytest.raises(ConfigError, match="render_views"):
         load_config(None, tiny_overrides + ["model.variant=mv_vae_gan", "variant.views=9"])
-    with pytest.raises(ConfigError, match="variant.encoder_depth must be >= 0, got -1"):
-        load_config(None, tiny_overrides + ["model.variant=vae_gan", "variant.encoder_depth=-1"])
+    with pytest.raises(ConfigError, match="variant.encoder_extra_convs must be >= 0, got -1"):
+        load_config(None, tiny_overrides + ["model.variant=vae_gan", "variant.encoder_extra_convs=-1"])

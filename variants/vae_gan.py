@@ -44,7 +44,7 @@ class VaeGanOptions:
     recon_loss: Literal["bce", "mse"] = "bce"
     e_lr: float = 0.001  # learning rate of E's own Adam optimizer (beta1, beta2: train.beta1, train.beta2)
     encoder_width: Optional[int] = None  # E's first hidden width (None: model.base_width; the paper: 64)
-    encoder_depth: int = 0  # k3 stride-1 conv layers after each of E's hidden layers (the paper: 0)
+    encoder_extra_convs: int = 0  # k3 stride-1 conv layers after each of E's hidden layers (the paper: 0)
     adversarial_weight: float = 1.0  # weight of G's adversarial term (beside recon_weight x reconstruction)
 
 
@@ -80,8 +80,10 @@ class VaeGan(Variant):
                 raise ConfigError(f"{where}: variant.{key} must be >= 0, got {getattr(options, key)!r}")
         if not -90 <= options.elevation <= 90:
             raise ConfigError(f"{where}: variant.elevation must be within -90..90 degrees, got {options.elevation}")
-        if options.encoder_depth < 0:
-            raise ConfigError(f"{where}: variant.encoder_depth must be >= 0, got {options.encoder_depth!r}")
+        if options.encoder_extra_convs < 0:
+            raise ConfigError(
+                f"{where}: variant.encoder_extra_convs must be >= 0, got {options.encoder_extra_convs!r}"
+            )
 
     @classmethod
     def check_config(cls, config, where):
@@ -97,7 +99,7 @@ class VaeGan(Variant):
         use_bias = self.use_bias if model_cfg.use_bias is None else model_cfg.use_bias
         encoder = networks.build_image_encoder(
             self.options.image_size, model_cfg.z_dim, self.options.encoder_width or model_cfg.base_width, use_bias,
-            extra_convs=self.options.encoder_depth,
+            extra_convs=self.options.encoder_extra_convs,
         )
         return generator, discriminator, encoder
 

@@ -165,15 +165,16 @@ def build_image_encoder(
     spec = image_encoder_layers(image_size)
     x_in = keras.Input((image_size, image_size, channels), name="images")
     x = layers.Rescaling(1.0 / 255.0, name="to_unit")(x_in)
+
+    def conv_bn_relu(x, width, kernel, stride, suffix):
+        x = layers.Conv2D(width, kernel, strides=stride, padding="same", use_bias=use_bias, name=f"conv{suffix}")(x)
+        return layers.ReLU(name=f"relu{suffix}")(layers.BatchNormalization(name=f"bn{suffix}")(x))
+
     for i, (kernel, stride) in enumerate(spec, start=1):
         width = base_width * 2 ** min(i - 1, 3)
-        x = layers.Conv2D(width, kernel, strides=stride, padding="same", use_bias=use_bias, name=f"conv{i}")(x)
-        x = layers.BatchNormalization(name=f"bn{i}")(x)
-        x = layers.ReLU(name=f"relu{i}")(x)
+        x = conv_bn_relu(x, width, kernel, stride, i)
         for j in range(1, extra_convs + 1):
-            x = layers.Conv2D(width, 3, padding="same", use_bias=use_bias, name=f"conv{i}_{j}")(x)
-            x = layers.BatchNormalization(name=f"bn{i}_{j}")(x)
-            x = layers.ReLU(name=f"relu{i}_{j}")(x)
+            x = conv_bn_relu(x, width, 3, 1, f"{i}_{j}")
     x = layers.Conv2D(2 * z_dim, 8, strides=1, padding="valid", use_bias=True, name=f"conv{len(spec) + 1}")(x)
     out = layers.Reshape((2 * z_dim,), dtype="float32", name="mean_logvar")(x)
     return keras.Model(x_in, out, name=name)
