@@ -75,6 +75,27 @@ def test_the_learning_rate_schedule_decays_and_restores_es_rate(tmp_path, tiny_o
     assert float(gan.e_optimizer.learning_rate.numpy()) == pytest.approx(0.002 * 0.25, rel=1e-6)
 
 
+def test_encoder_weight_decay_shrinks_kernels_only(tmp_path, tiny_overrides, tiny_voxels):
+    import keras
+
+    overrides = tiny_overrides + IMAGE_VARIANTS["vae_gan"] + ["variant.e_lr=0.002"]
+    plain_config = load_config(None, overrides)
+    decayed_config = load_config(None, overrides + ["variant.e_weight_decay=0.5"])
+    keras.utils.set_random_seed(plain_config.train.seed)  # the initial weights train() starts from
+    before = {w.path: w.numpy().copy() for w in build_gan(plain_config).encoder.trainable_weights}
+    plain = train(plain_config, tmp_path / "plain", steps=1, voxels=tiny_voxels, progress=False)
+    decayed = train(decayed_config, tmp_path / "decayed", steps=1, voxels=tiny_voxels, progress=False)
+    kernels = 0
+    # Keras's decoupled decay: w -= lr x decay x w before the Adam update, which the decay leaves unchanged.
+    for a, b in zip(plain.encoder.trainable_weights, decayed.encoder.trainable_weights, strict=True):
+        shrink = -0.002 * 0.5 * before[a.path] if a.path.endswith("kernel") else 0.0
+        kernels += a.path.endswith("kernel")
+        np.testing.assert_allclose(b.numpy() - a.numpy(), shrink + np.zeros_like(before[a.path]), atol=2e-7)
+    assert kernels >= 2
+    with pytest.raises(ConfigError, match="variant.e_weight_decay must be >= 0"):
+        load_config(None, overrides + ["variant.e_weight_decay=-1"])
+
+
 @pytest.mark.parametrize("pooling", ["max", "mean"])
 def test_batched_views_equal_views_encoded_one_by_one(tiny_overrides, pooling):
     import tensorflow as tf

@@ -115,6 +115,10 @@ class Variant:
         """The learning rate of the encoder's own optimizer; None: the encoder (if any) is trained by G's."""
         return None
 
+    def encoder_weight_decay(self) -> float:
+        """Decoupled weight decay of the encoder's own optimizer (0: none)."""
+        return 0.0
+
     def encoder_losses(self, gan, tensors: GeneratorStepTensors):
         """For an encoder with its own optimizer: ``(encoder loss, term added to G's loss, {metric: scalar})``.
 

@@ -43,6 +43,7 @@ class VaeGanOptions:
     recon_weight: float = 100.0  # weight of the reconstruction loss (mean per voxel)
     recon_loss: Literal["bce", "mse"] = "bce"
     e_lr: float = 0.001  # learning rate of E's own Adam optimizer (beta1, beta2: train.beta1, train.beta2)
+    e_weight_decay: float = 0.0  # decoupled weight decay of E's conv kernels (each step: w -= lr x decay x w)
     encoder_width: Optional[int] = None  # E's first hidden width (None: model.base_width; the paper: 64)
     encoder_extra_convs: int = 0  # k3 stride-1 conv layers after each of E's hidden layers (the paper: 0)
     adversarial_weight: float = 1.0  # weight of G's adversarial term (beside recon_weight x reconstruction)
@@ -75,7 +76,7 @@ class VaeGan(Variant):
         if size < 8 or size & (size - 1):
             raise ConfigError(f"{where}: variant.image_size must be a power of two >= 8 (e.g. 64 or 256), got {size}")
         _check_positive(options, where, "render_views", "e_lr", "encoder_width")
-        for key in ("kl_weight", "recon_weight", "adversarial_weight"):
+        for key in ("kl_weight", "recon_weight", "adversarial_weight", "e_weight_decay"):
             if getattr(options, key) < 0:
                 raise ConfigError(f"{where}: variant.{key} must be >= 0, got {getattr(options, key)!r}")
         if not -90 <= options.elevation <= 90:
@@ -122,6 +123,9 @@ class VaeGan(Variant):
 
     def encoder_learning_rate(self):
         return float(self.options.e_lr)
+
+    def encoder_weight_decay(self):
+        return float(self.options.e_weight_decay)
 
     # -- E -----------------------------------------------------------------------------------------
     def encode(self, encoder, images, training=False):

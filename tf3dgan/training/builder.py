@@ -50,14 +50,17 @@ def _build(config: Config, compile: bool) -> GAN:
     if compile:
         jit = {"auto": "auto", "true": True, "false": False}[t.jit_compile]
 
-        def adam(lr):
-            return wrap_optimizer(keras.optimizers.Adam(lr, beta_1=t.beta1, beta_2=t.beta2), t.mixed_precision)
+        def adam(lr, weight_decay=None):
+            optimizer = keras.optimizers.Adam(lr, beta_1=t.beta1, beta_2=t.beta2, weight_decay=weight_decay)
+            if weight_decay:  # kernels only: not BatchNorm's scale and offset, nor biases
+                optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+            return wrap_optimizer(optimizer, t.mixed_precision)
 
         e_lr = variant.encoder_learning_rate() if encoder is not None else None
         gan.compile(
             g_optimizer=adam(t.g_lr),
             d_optimizer=adam(t.d_lr),
-            e_optimizer=adam(e_lr) if e_lr is not None else None,
+            e_optimizer=adam(e_lr, variant.encoder_weight_decay() or None) if e_lr is not None else None,
             jit_compile=jit,
         )
     return gan
