@@ -1,7 +1,8 @@
-"""A picture of single-view reconstructions: for held-out shapes, the input view, the reconstruction and the
-true shape (the last two rendered from the input's azimuth), one row per shape.
+"""A picture of single-view reconstructions: for held-out shapes, the input view, E's guess, the guess after
+the render-and-compare search (``--refine`` rounds, as `tf3dgan reconstruct` does) and the true shape (the last
+three rendered from the input's azimuth), one row per shape.
 
-    python benchmarks/reconstruction_sheet.py RUN [--reference synthetic|SOURCE] [--n 6] [--out sheet.png]
+    python benchmarks/reconstruction_sheet.py RUN [--reference synthetic|SOURCE] [--n 6] [--refine 8] [--out sheet.png]
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def main() -> None:
     parser.add_argument("--views", type=int, default=1, help="input views per shape (default 1)")
     parser.add_argument("--size", type=int, default=96, help="tile size in pixels (default 96)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--refine", type=int, default=8, help="rounds of the render-and-compare search (default 8)")
     parser.add_argument("--out", default="reconstruction.png")
     args = parser.parse_args()
 
@@ -32,6 +34,7 @@ def main() -> None:
     from data_io.render import even_azimuths, render_views
     from tf3dgan.evaluation.reconstruction import iou, view_orders
     from tf3dgan.generation.reconstruction import pictures_to_latents, resize_picture
+    from tf3dgan.generation.refinement import refine_latents
     from tf3dgan.training.checkpoint import load_run
 
     config, gan, step = load_run(args.run)
@@ -47,18 +50,23 @@ def main() -> None:
     images = render_training_images(voxels, spec.size, spec.rendered_views, spec.elevation)
     order = view_orders(len(voxels), spec.rendered_views, args.seed)[:, :args.views]
     rows = np.arange(len(voxels))[:, None]
-    probabilities = gan.generate(pictures_to_latents(gan, images[rows, order]))
-    scores = iou(probabilities, voxels)
+    pictures = images[rows, order]
+    z = pictures_to_latents(gan, pictures)
+    probabilities = gan.generate(z)
+    refined = gan.generate(refine_latents(gan, pictures, z, args.refine)["z"])
+    scores, refined_scores = iou(probabilities, voxels), iou(refined, voxels)
     azimuths = even_azimuths(spec.rendered_views)
     tiles, labels = [], []
     for i in range(len(voxels)):
         a = azimuths[order[i, 0]]
         tiles.append(resize_picture(images[i, order[i, 0]], args.size))
         tiles.append(render_views(probabilities[i], [a], spec.elevation, args.size)[0])
+        tiles.append(render_views(refined[i], [a], spec.elevation, args.size)[0])
         tiles.append(render_views(voxels[i], [a], spec.elevation, args.size)[0])
-        labels += ["input", f"recon iou {scores[i]:.2f}", "truth"]
-    write_png(args.out, contact_sheet(tiles, 3 * min(2, len(voxels)), labels=labels))
-    print(f"{args.out}: {len(voxels)} shapes, step {step}, mean IoU {scores.mean():.3f}")
+        labels += ["input", f"E iou {scores[i]:.2f}", f"refined {refined_scores[i]:.2f}", "truth"]
+    write_png(args.out, contact_sheet(tiles, 4 * min(2, len(voxels)), labels=labels))
+    print(f"{args.out}: {len(voxels)} shapes, step {step}, mean IoU {scores.mean():.3f} from E's guess, "
+          f"{refined_scores.mean():.3f} refined")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,14 @@ def test_reconstruct_from_one_and_several_pictures(mv_run, tmp_path, capsys):
     out = tmp_path / "b.npz"
     assert main(["reconstruct", "--run", str(mv_run), "--images", str(one), str(two), str(rgb),
                  "--out", str(out), "--largest-component"]) == 0
-    assert "3 views pooled (max)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "3 views pooled (max)" in printed and "refined over 8 rounds" in printed
+    assert main(["reconstruct", "--run", str(mv_run), "--images", str(one), "--refine", "0",
+                 "--out", str(tmp_path / "plain.npz")]) == 0
+    assert "refined" not in capsys.readouterr().out
+    assert main(["reconstruct", "--run", str(mv_run), "--images", str(one), "--refine", "-1",
+                 "--out", str(tmp_path / "plain.npz")]) == 2
+    assert "--refine must be >= 0" in capsys.readouterr().err
     with np.load(out) as result:
         assert result["voxels"].shape == (1, 16, 16, 16) and result["z"].shape == (1, 8)
     assert data_io.read_source(str(tmp_path / "a.binvox")).voxels.shape == (1, 16, 16, 16)
@@ -97,10 +104,17 @@ def test_project_then_arithmetic_on_real_shapes_by_name(mv_run, tmp_path, capsys
 
 def test_evaluate_reconstruction_json(mv_run, capsys):
     assert main(["evaluate-reconstruction", "--run", str(mv_run), "--reference", "synthetic", "--n", "6",
-                 "--views", "1", "2", "--json"]) == 0
+                 "--views", "1", "2", "--refine", "3", "--refine-candidates", "4", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["views"] == [1, 2] and len(result["reconstruction"]) == 2 and len(result["nearest_rendering"]) == 2
     assert 0 <= result["mean_shape"] <= 1 and result["n_test"] == 6 and result["n_train"] == 12
+    assert len(result["refined"]) == 2 and result["refine_rounds"] == 3 and result["refine_candidates"] == 4
+    assert all(0 <= a <= 1 for a in result["refined"] + result["azimuth_agreement"])
+    best = [max(result["mean_shape"], b) for b in result["nearest_rendering"]]
+    assert result["refined_margin_over_best_baseline"] == [r - b for r, b in zip(result["refined"], best)]
+    assert main(["evaluate-reconstruction", "--run", str(mv_run), "--reference", "synthetic", "--n", "2",
+                 "--views", "1", "--refine", "0"]) == 0
+    assert "refined" not in capsys.readouterr().out
     assert main(["evaluate-reconstruction", "--run", str(mv_run), "--reference", "synthetic", "--views", "5"]) == 2
 
 

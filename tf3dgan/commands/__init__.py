@@ -51,6 +51,26 @@ def add_postprocess_arguments(p) -> None:
     p.add_argument("--ply-ascii", action="store_true", help="write .ply as ascii (default binary little-endian)")
 
 
+def add_refine_arguments(p) -> None:
+    """The render-and-compare search options of the commands that reconstruct from pictures."""
+    from tf3dgan.generation.refinement import DEFAULT_CANDIDATES, DEFAULT_ROUNDS
+
+    p.add_argument("--refine", type=int, default=DEFAULT_ROUNDS, metavar="ROUNDS",
+                   help="rounds of render-and-compare search from E's guess for a z whose rendering matches the "
+                        f"pictures better (default {DEFAULT_ROUNDS}; 0: E's guess as it is)")
+    p.add_argument("--refine-candidates", type=int, default=DEFAULT_CANDIDATES, metavar="K",
+                   help=f"latent vectors tried per round and shape (default {DEFAULT_CANDIDATES})")
+
+
+def check_refine_arguments(args) -> None:
+    from tf3dgan.errors import UsageError
+
+    if args.refine < 0:
+        raise UsageError(f"--refine must be >= 0 (rounds; 0: off), got {args.refine}")
+    if args.refine_candidates < 1:
+        raise UsageError(f"--refine-candidates must be >= 1, got {args.refine_candidates}")
+
+
 def write_outputs(args, probabilities, z):
     """Post-process ``probabilities`` as ``args`` says and write them to ``args.out``; return (voxels, files)."""
     from tf3dgan.generation.postprocess import postprocess

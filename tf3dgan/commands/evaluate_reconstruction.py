@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tf3dgan.commands import add_refine_arguments, check_refine_arguments
 from tf3dgan.errors import UsageError
 
 
@@ -27,6 +28,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--views", type=int, nargs="+", default=[1, 2, 4], help="view counts to score (default 1 2 4)")
     p.add_argument("--n", type=int, default=200, help="at most this many held-out shapes (default 200)")
     p.add_argument("--seed", type=int, default=0, help="held-out subset / view order seed (default 0)")
+    add_refine_arguments(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     p.add_argument("--out", help="also write the result to this .json file")
     p.set_defaults(func=run)
@@ -55,6 +57,7 @@ def run(args) -> int:
         raise UsageError(f"--n must be >= 1, got {args.n}")
     if args.out and Path(args.out).suffix != ".json":
         raise UsageError(f"--out {args.out}: expected a .json file name")
+    check_refine_arguments(args)
     config, gan, step = load_run(args.run)
     check_image_run(gan, "evaluate-reconstruction")
     rendered = gan.variant.image_input().rendered_views
@@ -67,7 +70,8 @@ def run(args) -> int:
         train = data_io.resize(data_io.load_training_voxels(config.data, cube_len).voxels, cube_len)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    result = evaluate_reconstruction(gan, test, train, args.views, args.seed, progress=not args.json)
+    result = evaluate_reconstruction(gan, test, train, args.views, args.seed, progress=not args.json,
+                                     refine_rounds=args.refine, refine_candidates=args.refine_candidates)
     result = {"run": f"{args.run} (step {step}, {config.model.variant})", "reference": label, **result}
     if args.json:
         print(json.dumps(result, indent=1))
