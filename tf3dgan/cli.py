@@ -23,6 +23,8 @@ COMMAND_MODULES = [
     "arithmetic",
     "dimension",
     "neighbours",
+    "neurons",
+    "embed",
     "reconstruct",
     "project",
     "export",

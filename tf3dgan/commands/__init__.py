@@ -100,3 +100,28 @@ def write_strip_for(args, voxels, probabilities, titles, title):
     level = fields[0][1]
     path = args.html or default_html_path(args.out)
     return write_strip(path, np.stack([f for f, _ in fields]), titles, level, title)
+
+
+def add_shape_source_arguments(p, split: str = "train") -> None:
+    """``--split``, ``--classes``, ``--max-per-class`` and ``--count`` of a ``--data`` source of shapes."""
+    p.add_argument("--split", default=split, choices=("train", "test"), help=f"split of --data (default {split})")
+    p.add_argument("--classes", nargs="+", help="keep only these classes of --data")
+    p.add_argument("--max-per-class", type=int, help="use at most this many shapes per class (labelled sources)")
+    p.add_argument("--count", type=int, default=256, help="shapes to generate when --data is 'synthetic' (default 256)")
+
+
+def load_shape_source(args, cube_len: int):
+    """(uint8 grids at cube_len, labels or None, class names, names) of ``args.data`` (see
+    ``add_shape_source_arguments``; 'synthetic' is seeded with ``args.seed``)."""
+    import numpy as np
+
+    from data_io.render import read_render_source
+
+    data = read_render_source(args.data, split=args.split, classes=args.classes, cube_len=cube_len,
+                              count=args.count, seed=args.seed, progress=True)
+    keep = np.arange(len(data.voxels))
+    if args.max_per_class and data.labels is not None:
+        keep = np.sort(np.concatenate([np.flatnonzero(data.labels == c)[:args.max_per_class]
+                                       for c in np.unique(data.labels)]))
+    labels = None if data.labels is None else np.asarray(data.labels)[keep]
+    return data.voxels[keep], labels, list(data.class_names or []), [list(data.names)[i] for i in keep]
