@@ -3,6 +3,11 @@
 For the first ``pretrain_steps`` steps an encoder E (its own weights, mirroring D) maps real shapes to z
 and G is trained to reconstruct them with a differentiable per-voxel loss; D and the adversarial term are
 off. After that the run is the paper's GAN (plus ``recon_weight_after`` x reconstruction, 0 by default).
+
+Three of the blog's autoencoder experiments are options: ``weight_l2`` (an L2 penalty on G's and E's kernels
+while pre-training; tf-3dgan's file has 0.001, commented out), ``optimizer: rmsprop`` (G and E trained with
+RMSProp instead of Adam, for the whole run) and ``binarize`` (the reconstruction forced to 0/1 at 0.5 inside
+the loss; tf-3dgan's hard threshold had no gradient, here the gradient passes straight through the rounding).
 """
 
 from dataclasses import dataclass
@@ -21,6 +26,9 @@ class AutoencoderOptions:
     recon_loss: Literal["bce", "mse"] = "bce"
     recon_weight: float = 1.0  # weight of the reconstruction loss while pre-training
     recon_weight_after: float = 0.0  # ... and afterwards, beside the adversarial loss
+    weight_l2: float = 0.0  # L2 penalty on G's and E's kernels while pre-training (sum of squares x this)
+    optimizer: Literal["adam", "rmsprop"] = "adam"  # G's (and E's) optimizer
+    binarize: bool = False  # reconstruction rounded to 0/1 at 0.5 in the loss (straight-through gradient)
 
 
 class Autoencoder(Variant):
@@ -35,6 +43,14 @@ class Autoencoder(Variant):
     def check_options(cls, options, where):
         if options.pretrain_steps < 0:
             raise ConfigError(f"{where}: variant.pretrain_steps must be >= 0, got {options.pretrain_steps}")
+        if options.weight_l2 < 0:
+            raise ConfigError(f"{where}: variant.weight_l2 must be >= 0, got {options.weight_l2}")
+        if options.binarize and options.recon_loss != "mse":
+            raise ConfigError(f"{where}: variant.binarize needs variant.recon_loss=mse (cross-entropy of outputs "
+                              "at exactly 0 or 1 has no gradient)")
+
+    def generator_optimizer(self) -> str:
+        return self.options.optimizer
 
     def _pretraining(self, step):
         return step < self.options.pretrain_steps
@@ -52,8 +68,15 @@ class Autoencoder(Variant):
 
         def reconstruct():
             recon = gan.generator(gan.encoder(tensors.real, training=True), training=True)
+            if self.options.binarize:
+                recon = recon + tf.stop_gradient(tf.cast(recon > 0.5, recon.dtype) - recon)
             return reconstruction_loss(tensors.real, recon, self.options.recon_loss)
 
         # Skip the encoder/decoder pass entirely once its weight is zero.
         loss = tf.cond(weight > 0, reconstruct, lambda: tf.constant(0.0))
-        return weight * loss, {"recon_loss": loss}
+        total = weight * loss
+        if self.options.weight_l2:
+            kernels = [w for net in (gan.generator, gan.encoder) for w in net.trainable_weights if "kernel" in w.path]
+            penalty = tf.add_n([tf.reduce_sum(tf.square(tf.cast(w, tf.float32))) for w in kernels])
+            total += tf.where(self._pretraining(tensors.step), float(self.options.weight_l2), 0.0) * penalty
+        return total, {"recon_loss": loss}

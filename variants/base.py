@@ -111,6 +111,10 @@ class Variant:
         """The pictures each training example carries beside its shape (None: shapes only)."""
         return None
 
+    def generator_optimizer(self) -> str:
+        """The optimizer that trains G (and an encoder without its own): "adam" or "rmsprop"."""
+        return "adam"
+
     def encoder_learning_rate(self) -> Optional[float]:
         """The learning rate of the encoder's own optimizer; None: the encoder (if any) is trained by G's."""
         return None

@@ -1,25 +1,61 @@
-"""``tf3dgan ablate``: train, score and compare the runs of an ablation suite (resumable)."""
-
-from __future__ import annotations
+"""``tf3dgan ablate``: train and score an ablation suite, or rebuild its report from its results files."""
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
-        "ablate", help="train and score every run of a YAML ablation suite; write report.md, results.csv, curves.html"
+        "ablate",
+        help="train an ablation suite (one run per config variation) and write a comparison report",
+        description="Train every run of a suite, score each against a reference set (also every evaluate.every "
+                    "steps), and write report.md (claims table first), results.csv and score curves. Scores go "
+                    "to the suite's results file as they come; a training it holds a final row for is not "
+                    "trained again, so a committed results file resumes a suite on another machine.",
     )
     p.add_argument("--suite", required=True, help="suite YAML (base config, overrides per run, reference set)")
-    p.add_argument("--out", required=True, help="output folder: one run folder per run plus the report files")
+    p.add_argument("--out", default=None,
+                   help="output folder: one run folder per training plus the report files (default runs/SUITE)")
+    p.add_argument("--results", default=None, metavar="FILE",
+                   help="the results file to read and append to (default: the suite's, NAME.results.jsonl "
+                        "beside it); shard files beside it are read too")
+    p.add_argument("--report-only", action="store_true",
+                   help="train nothing: rebuild the report from the results files alone and print it")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="train only the I-th of N disjoint shares of the trainings (1 <= I <= N), writing "
+                        "NAME.results-shard-I-of-N.jsonl; --report-only merges the shares")
     p.add_argument("--quiet", action="store_true", help="no training progress bars")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="trainings at once, each in its own process with 1/N of the cores (default 1)")
     p.set_defaults(func=run)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` as ``(I, N)`` with 1 <= I <= N; UsageError otherwise."""
+    from tf3dgan.errors import UsageError
+
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise UsageError(f"--shard must be I/N (e.g. 2/4), got {text!r}") from None
+    if not 1 <= index <= count:
+        raise UsageError(f"--shard I/N needs 1 <= I <= N, got {text!r}")
+    return index, count
 
 
 def run(args) -> int:
     from pathlib import Path
 
-    from tf3dgan.evaluation.ablation import load_suite, run_suite
+    from tf3dgan.errors import UsageError
+    from tf3dgan.evaluation.ablation import load_suite, run_suite, write_report_from_results
 
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
+    shard = parse_shard(args.shard) if args.shard else None
     suite = load_suite(args.suite)  # validates every run's config before any training
-    print(f"{args.suite}: {len(suite.runs)} runs -> {args.out}", flush=True)
-    run_suite(suite, args.out, progress=not args.quiet, log=lambda m: print(m, flush=True))
-    print((Path(args.out) / "report.md").read_text())
+    out = Path(args.out) if args.out else Path("runs") / suite.path.stem
+    if args.report_only:
+        write_report_from_results(suite, out, args.results)
+    else:
+        print(f"{args.suite}: {len(suite.runs)} runs -> {out}", flush=True)
+        run_suite(suite, out, progress=not args.quiet, log=lambda m: print(m, flush=True), jobs=args.jobs,
+                  results_path=args.results, shard=shard)
+    print((out / "report.md").read_text())
     return 0

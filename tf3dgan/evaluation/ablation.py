@@ -14,13 +14,20 @@ evaluate:                         # the reference set the samples are scored aga
   distance: iou                   # or chamfer
 svm:                              # optional: the linear-SVM protocol on D features for every run
   data: ../shared/data/modelnet10/modelnet10_binvox32.npz
+  every: 500                      # optional: also score every 500 steps while training (score curves)
+svm:                              # (see above)
 seeds: [0, 1, 2]                  # optional: train every run once per seed (train.seed and data.seed)
+results: blog.results.jsonl       # optional: the results file, relative to the suite (default NAME.results.jsonl)
 runs:
   - name: baseline                # a folder name: letters, digits, '-', '_', '.'
   - name: saturating
     set: [train.g_loss=saturating]
     seeds: [0, 1]                 # optional: this run's own seeds
+    claim: the non-saturating G loss converges better than the saturating one
+    expect: [{score: mmd, direction: worse}, {score: mmd, at: 500, direction: worse, against: baseline}]
 ```
+
+``claim`` / ``expect``: tf3dgan.evaluation.claims (the report opens with the claims table).
 
 With ``seeds``, each run trains into ``OUT/<name>/seed_<s>`` and the report gives the mean and standard
 error over its seeds; a difference from the first run (the base) within two standard errors of the
@@ -28,16 +35,15 @@ difference is marked not significant. Without ``seeds``, each run trains once in
 config's seed, and no significance is judged.
 
 Paths inside configs and the ``evaluate``/``svm`` sections are relative to the working directory, like the
-paths in config files; ``base`` is relative to the suite file. Every run's config is validated before any
-training starts. Each run trains into ``OUT/<name>`` and resumes there; a run whose newest checkpoint has
-reached its step count is not trained again, and its scores are read from ``OUT/<name>/evaluation.json``
-when they were computed for that step with the same evaluation settings.
+paths in config files; ``base`` and ``results`` are relative to the suite file. Every run's config is
+validated before any training starts. Each training writes its scores to the results file the moment they
+exist (tf3dgan.evaluation.suite_results); a training whose final row is there is not trained again, one that
+was cut short resumes from its run folder's newest checkpoint (or from step 0 when the folder is gone), and
+the report is rebuilt from the results files alone.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import time
@@ -47,20 +53,26 @@ from pathlib import Path
 import numpy as np
 
 from data_io.atomic import atomic_write_bytes
+from data_io.png import write_png
+from data_io.render import shape_sheet
 from tf3dgan.config import MAX_SEED, Config, apply_overrides, from_dict, read_yaml
+from tf3dgan.cpu import vector_isa
 from tf3dgan.errors import ConfigError
-from tf3dgan.evaluation.seed_statistics import binomial_standard_error, differs_significantly, mean_and_standard_error
-from tf3dgan.training.metrics import BASE_METRICS, CURVES
-from tf3dgan.training.run_folder import CONFIG_FILE, latest_step
+from tf3dgan.evaluation.ablation_report import write_report
+from tf3dgan.evaluation.claims import parse_expectations
+from tf3dgan.evaluation.suite_results import (RESULTS_SUFFIX, TrainingResults, append_event, in_shard, read_events,
+                                              results_by_key, results_files, shard_file, training_key)
+from tf3dgan.training.metrics import BASE_METRICS
+from tf3dgan.training.run_folder import latest_step
 
-SUITE_KEYS = {"base", "set", "evaluate", "svm", "runs", "description", "seeds"}
+SUITE_KEYS = {"base", "set", "evaluate", "svm", "runs", "description", "seeds", "results"}
 EVALUATE_DEFAULTS = {"reference": None, "split": "test", "rotations": "first", "classes": None, "n": 100,
-                     "seed": 0, "distance": "iou", "synthetic_seed": 1000}
+                     "seed": 0, "distance": "iou", "synthetic_seed": 1000, "every": 0}
 SVM_DEFAULTS = {"data": None, "max_per_class": None, "c": None, "untrained": True, "bn_statistics": "reestimate",
                 "feature_layers": None, "pool_size": 2}
 SVM_OPTIONS = ("bn_statistics", "feature_layers", "pool_size")  # passed on to svm.evaluate_discriminator
-RUN_KEYS = {"name", "set", "description", "seeds"}
-EVALUATION_FILE = "evaluation.json"
+RUN_KEYS = {"name", "set", "description", "seeds", "claim", "expect"}
+SHEET_SHAPES = 8  # samples drawn in each training's sample sheet
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -72,6 +84,8 @@ class SuiteRun:
     description: str = ""
     differs: dict = field(default_factory=dict)  # dotted key -> value where this run differs from the base
     seeds: list | None = None  # None: one training at the config's seed, in OUT/<name>
+    claim: str = ""  # an observation this run tests, in words
+    expect: list = field(default_factory=list)  # Expectations that decide the claim's verdict
 
     def trainings(self, out_dir: Path) -> list[tuple[int | None, Config, Path]]:
         """``(seed, config, run folder)`` of each training of this run."""
@@ -95,6 +109,7 @@ class Suite:
     evaluate: dict
     svm: dict | None
     description: str = ""
+    results: Path | None = None  # the results file (default: beside the suite file, NAME.results.jsonl)
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -165,6 +180,9 @@ def load_suite(path: str | Path) -> Suite:
         raise ConfigError(f"{where}: evaluate.distance must be 'iou' or 'chamfer', got {evaluate['distance']!r}")
     if not isinstance(evaluate["n"], int) or evaluate["n"] < 2:
         raise ConfigError(f"{where}: evaluate.n must be an integer >= 2, got {evaluate['n']!r}")
+    if isinstance(evaluate["every"], bool) or not isinstance(evaluate["every"], int) or evaluate["every"] < 0:
+        raise ConfigError(f"{where}: evaluate.every must be an integer >= 0 (steps between scores; 0: only at "
+                          f"the end), got {evaluate['every']!r}")
     if evaluate["reference"] != "synthetic" and not Path(evaluate["reference"]).exists():
         raise ConfigError(f"{where}: evaluate.reference {evaluate['reference']!r} not found")
     svm = None
@@ -183,6 +201,7 @@ def load_suite(path: str | Path) -> Suite:
     if not isinstance(runs_raw, list) or not runs_raw:
         raise ConfigError(f"{where}: 'runs' must be a non-empty list of {{name, set}} mappings")
     runs, seen = [], set()
+    names = {str(e.get("name")) for e in runs_raw if isinstance(e, dict)}
     for k, entry in enumerate(runs_raw):
         if not isinstance(entry, dict) or "name" not in entry:
             raise ConfigError(f"{where}: runs[{k}] must be a mapping with a 'name', got {entry!r}")
@@ -206,8 +225,16 @@ def load_suite(path: str | Path) -> Suite:
             and (not k.startswith("variant.") or k in explicit)  # a variant's defaults are implied by its name
         }
         seeds = _seed_list(entry.get("seeds"), run_where, "seeds") or suite_seeds
-        runs.append(SuiteRun(name, overrides, config, str(entry.get("description", "")), differs, seeds))
-    return Suite(path, runs, evaluate, svm, str(raw.get("description", "")))
+        expect = parse_expectations(entry["expect"], run_where, names) if entry.get("expect") is not None else []
+        if expect and not entry.get("claim"):
+            raise ConfigError(f"{run_where}: 'expect' needs a 'claim' (the observation it tests, in words)")
+        runs.append(SuiteRun(name, overrides, config, str(entry.get("description", "")), differs, seeds,
+                             str(entry.get("claim", "")).strip(), expect))
+    results = raw.get("results")
+    if results is not None and not isinstance(results, str):
+        raise ConfigError(f"{where}: 'results' must be a path to the results file, got {results!r}")
+    results_path = path.parent / results if results else path.with_name(path.stem + RESULTS_SUFFIX)
+    return Suite(path, runs, evaluate, svm, str(raw.get("description", "")), results_path)
 
 
 def load_reference(evaluate: dict, cube_len: int) -> np.ndarray:
@@ -243,31 +270,48 @@ def _run_summary(run_dir: Path) -> dict:
     return out
 
 
-def evaluate_run(config: Config, run_dir: Path, suite: Suite, reference_cache: dict, gan=None) -> dict:
-    """Scores of the training of ``config`` in ``run_dir`` (cached in evaluation.json for the same step and
-    settings)."""
+def _evaluation_settings(suite: Suite) -> dict:
+    """The settings that decide a training's scores besides its config (as JSON would give them back)."""
+    return json.loads(json.dumps({"evaluate": suite.evaluate, "svm": suite.svm}))
+
+
+@dataclass
+class Training:
+    """One training of a suite: run ``run`` at ``seed`` (None: the config's) in ``run_dir``."""
+    index: int  # the run's 1-based position in the suite
+    run: SuiteRun
+    seed: int | None
+    config: Config
+    run_dir: Path
+    key: str  # suite_results.training_key of its config and the suite's evaluation settings
+    sample_sheet: Path  # a PNG of its first samples at the end
+
+    @property
+    def label(self) -> str:
+        return self.run.name if self.seed is None else f"{self.run.name} (seed {self.seed})"
+
+
+def suite_trainings(suite: Suite, out_dir: Path) -> list[Training]:
+    """Every training of ``suite``, seed by seed (all runs at the first seed, then the next), so a partial
+    suite has whole rows of its first seeds."""
+    settings = _evaluation_settings(suite)
+    trainings = [Training(k, run, seed, config, run_dir, training_key(config, settings),
+                          out_dir / "samples" / (run.name + ("" if seed is None else f"-seed{seed}") + ".png"))
+                 for k, run in enumerate(suite.runs, start=1) for seed, config, run_dir in run.trainings(out_dir)]
+    seed_order = {seed: n for n, seed in enumerate(dict.fromkeys(t.seed for t in trainings))}
+    return sorted(trainings, key=lambda t: (seed_order[t.seed], t.index))
+
+
+def score_generator(gan, suite: Suite, cube_len: int, reference_cache: dict) -> tuple[dict, np.ndarray]:
+    """The suite's scores of ``gan``'s samples (and the SVM protocol on its D when the suite has one), and the
+    thresholded samples."""
     from tf3dgan.evaluation import shape_metrics
 
-    settings = {"evaluate": suite.evaluate, "svm": suite.svm}
-    step = latest_step(run_dir)
-    cache_path = run_dir / EVALUATION_FILE
-    if cache_path.exists():
-        try:
-            cached = json.loads(cache_path.read_text())
-        except json.JSONDecodeError:  # a write cut short: score again
-            cached = {}
-        if cached.get("step") == step and cached.get("settings") == json.loads(json.dumps(settings)):
-            return cached["scores"]
-    if gan is None:
-        from tf3dgan.training.checkpoint import load_run
-
-        _, gan, step = load_run(run_dir)
-    cube_len = config.model.cube_len
     if cube_len not in reference_cache:
         reference_cache[cube_len] = load_reference(suite.evaluate, cube_len)
-    reference = reference_cache[cube_len]
     probabilities, voxels = sample_shapes(gan, suite.evaluate["n"], suite.evaluate["seed"])
-    scores = shape_metrics.compare_sets(voxels, reference, suite.evaluate["distance"], probabilities=probabilities)
+    scores = shape_metrics.compare_sets(voxels, reference_cache[cube_len], suite.evaluate["distance"],
+                                        probabilities=probabilities)
     if suite.svm is not None:
         from tf3dgan.evaluation import svm as svm_eval
 
@@ -277,45 +321,173 @@ def evaluate_run(config: Config, run_dir: Path, suite: Suite, reference_cache: d
         )
         scores["svm_accuracy"] = result["accuracy"]
         scores["svm_n_test"] = result["n_test"]
-    text = json.dumps({"step": step, "settings": settings, "scores": scores}, indent=1)
-    atomic_write_bytes(cache_path, lambda f: f.write(text.encode()))
-    return scores
+    return scores, voxels
 
 
-def run_suite(suite: Suite, out_dir: str | Path, progress: bool = True, log=print) -> list[dict]:
-    """Train (or resume / skip) and score every run of ``suite`` in ``out_dir``; write the report files."""
+class ScoreRecorder:
+    """Scores a training every ``evaluate.every`` steps while it trains (a Keras callback) and appends each
+    score to the results file the moment it exists."""
+
+    def __init__(self, suite: Suite, training: Training, results_path: Path, reference_cache: dict,
+                 scored_steps: set):
+        import keras
+
+        self.suite, self.training, self.results_path = suite, training, results_path
+        self.reference_cache = reference_cache
+        self.scored_steps = set(scored_steps)
+        self.last_step: int | None = None  # the step this process scored last, its scores and samples
+        self.last_scores: dict = {}
+        self.last_samples: np.ndarray | None = None
+        recorder = self
+
+        class Callback(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                recorder.maybe_score(self.model)  # a resume from a checkpoint at a scoring step scores it once
+
+            def on_train_batch_end(self, batch, logs=None):
+                recorder.maybe_score(self.model)
+
+        self.callback = Callback()
+
+    def maybe_score(self, gan) -> None:
+        step = int(gan.step_counter.numpy())
+        every = self.suite.evaluate["every"]
+        if every and step % every == 0 and step not in self.scored_steps:
+            self.score(gan, step)
+
+    def score(self, gan, step: int) -> None:
+        scores, samples = score_generator(gan, self.suite, self.training.config.model.cube_len,
+                                          self.reference_cache)
+        append_event(self.results_path, {"kind": "score", **self.names(), "step": step, "scores": scores})
+        self.scored_steps.add(step)
+        self.last_step, self.last_scores, self.last_samples = step, scores, samples
+
+    def names(self) -> dict:
+        return {"suite": self.suite.path.stem, "run": self.training.run.name, "seed": self.training.seed,
+                "key": self.training.key}
+
+
+def complete_training(suite: Suite, training: Training, results_path: Path, known: TrainingResults | None,
+                      reference_cache: dict, progress: bool, log) -> dict:
+    """Train ``training`` to its step count unless the results files hold its final row, recording its scores
+    as they come; return its report row."""
     from tf3dgan.training.loop import train
 
+    where = f"[{training.index}/{len(suite.runs)}] {training.label}"
+    config, run_dir = training.config, training.run_dir
+    if known is not None and known.final is not None:
+        log(f"{where}: finished ({known.final['steps']} steps, in the results file), not trained again")
+        return known.final
+    recorder = ScoreRecorder(suite, training, results_path, reference_cache, known.scored_steps if known else set())
+    done = latest_step(run_dir)
+    if done == 0:  # a new attempt: scores an earlier attempt recorded for this training no longer count
+        append_event(results_path, {"kind": "start", **recorder.names(), "step": 0})
+        recorder.scored_steps = set()
+    log(f"{where}: training {'from step ' + str(done) + ' ' if done else ''}to {config.train.steps}")
+    started = time.perf_counter()
+    gan = train(config, run_dir, progress=progress, extra_callbacks=[recorder.callback])
+    train_seconds = time.perf_counter() - started
+    step = int(gan.step_counter.numpy())
+    if recorder.last_step != step:  # trained to the end by an earlier process: score the final weights here
+        recorder.score(gan, step)
+    write_png(training.sample_sheet, shape_sheet(recorder.last_samples[:SHEET_SHAPES], size=96, columns=SHEET_SHAPES))
+    row = {"run": training.run.name, "seed": config.train.seed, "variant": config.model.variant,
+           "differs": training.run.differs, "steps": step, **_run_summary(run_dir), **recorder.last_scores,
+           "train_seconds": round(train_seconds, 1), "cpu": vector_isa()}
+    append_event(results_path, {"kind": "final", **recorder.names(), "step": step, "row": row})
+    scores = recorder.last_scores
+    log(f"    {training.label}: MMD {scores['mmd']:.3f}  COV {scores['cov']:.2f}  1-NNA {scores['nna']:.2f}  "
+        f"components {scores['components']:.2f}")
+    return row
+
+
+def _start_worker(threads: int) -> None:
+    """Give a job process ``threads`` TensorFlow threads (before it runs any op)."""
+    import tf3dgan  # noqa: F401  (switches oneDNN on before TensorFlow loads)
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def _complete_in_worker(suite: Suite, training: Training, results_path: Path, known) -> dict:
+    return complete_training(suite, training, results_path, known, {}, progress=False,
+                             log=lambda m: print(m, flush=True))
+
+
+def run_suite(suite: Suite, out_dir: str | Path, progress: bool = True, log=print, jobs: int = 1,
+              results_path: str | Path | None = None, shard: tuple[int, int] | None = None) -> list[dict]:
+    """Train (or resume / skip) and score every training of ``suite`` in ``out_dir``; write the report files.
+
+    Scores go to the results file ``results_path`` (default: the suite's, ``suite.results``) as they come, and
+    a training whose final row any of the suite's results files holds is not trained again: the report can
+    be rebuilt from those files alone. ``shard`` ``(i, n)``: only the i-th of n disjoint shares of the
+    trainings, written to the shard's own file. With ``jobs`` > 1, that many trainings run at once in their
+    own processes, each with an equal share of the CPU cores as TensorFlow threads (no progress bars)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    reference_cache: dict = {}
-    rows = []
-    for k, run in enumerate(suite.runs, start=1):
-        for seed, config, run_dir in run.trainings(out_dir):
-            label = run.name if seed is None else f"{run.name} (seed {seed})"
-            steps = config.train.steps
-            done = latest_step(run_dir)
-            gan = None
-            started = time.perf_counter()
-            if done >= steps and (run_dir / CONFIG_FILE).exists():
-                log(f"[{k}/{len(suite.runs)}] {label}: finished ({done} steps), not trained again")
-            else:
-                log(f"[{k}/{len(suite.runs)}] {label}: training {'from step ' + str(done) + ' ' if done else ''}to {steps}")
-                gan = train(config, run_dir, progress=progress)
-            train_seconds = time.perf_counter() - started
-            scores = evaluate_run(config, run_dir, suite, reference_cache, gan)
-            row = {"run": run.name, "seed": config.train.seed, "variant": config.model.variant,
-                   "differs": run.differs, "steps": latest_step(run_dir), **_run_summary(run_dir), **scores}
-            if gan is not None:
-                row["train_seconds"] = round(train_seconds, 1)
-            rows.append(row)
-            log(f"    MMD {scores['mmd']:.3f}  COV {scores['cov']:.2f}  1-NNA {scores['nna']:.2f}  "
-                f"occupancy {scores['occupancy']:.3f}")
-            write_report(suite, out_dir, rows)  # partial reports survive an interruption
+    primary = Path(results_path) if results_path is not None else suite.results
+    write_to = shard_file(primary, *shard) if shard else primary
+    known = results_by_key(read_events(results_files(primary)))
+    trainings = [t for t in suite_trainings(suite, out_dir) if shard is None or in_shard(t.run.name, t.seed, *shard)]
+    log(f"{len(trainings)} trainings, {sum(1 for t in trainings if t.key in known and known[t.key].final)} "
+        f"finished in {primary}" + (f" (shard {shard[0]} of {shard[1]})" if shard else ""))
+    if jobs <= 1:
+        reference_cache: dict = {}
+        for training in trainings:
+            complete_training(suite, training, write_to, known.get(training.key), reference_cache, progress, log)
+            write_report_from_results(suite, out_dir, primary)  # a partial report survives an interruption
+    else:
+        _run_parallel(suite, trainings, jobs, write_to, known, lambda: write_report_from_results(suite, out_dir, primary))
     if suite.svm is not None and suite.svm["untrained"] and suite.runs:
         baseline = untrained_svm_baseline(suite, out_dir)
         log(f"untrained D baseline ({suite.runs[0].name}'s architecture): SVM accuracy {baseline:.3f}")
-        write_report(suite, out_dir, rows)
+    return write_report_from_results(suite, out_dir, primary)
+
+
+def _run_parallel(suite: Suite, trainings: list[Training], jobs: int, results_path: Path, known: dict,
+                  on_finished) -> None:
+    import multiprocessing
+    import os
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = max(1, cores // jobs)
+    # spawn, not fork: each job imports TensorFlow afresh and takes its thread counts before any op runs
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_start_worker, initargs=(threads,)) as pool:
+        pending = {pool.submit(_complete_in_worker, suite, t, results_path, known.get(t.key)) for t in trainings}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                if future.exception() is not None:
+                    for other in pending:
+                        other.cancel()  # the trainings in flight finish (the pool waits for them); no new ones
+                    raise future.exception()
+            on_finished()
+
+
+def suite_rows(suite: Suite, out_dir: Path, results: dict) -> tuple[list[dict], dict]:
+    """The final rows of the suite's finished trainings (in suite order, seed within run) and every training's
+    scores by step, ``{(run, seed): {step: scores}}``, from the results grouped by key."""
+    rows, curves = [], {}
+    for training in sorted(suite_trainings(suite, out_dir), key=lambda t: (t.index, t.seed is not None, t.seed)):
+        found = results.get(training.key)
+        if found is None:
+            continue
+        curves[(training.run.name, training.seed)] = found.scores
+        if found.final is not None:
+            rows.append(found.final)
+    return rows, curves
+
+
+def write_report_from_results(suite: Suite, out_dir: str | Path, results_path: str | Path | None = None) -> list[dict]:
+    """Rebuild the report files in ``out_dir`` from the suite's results files alone; return the final rows."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    primary = Path(results_path) if results_path is not None else suite.results
+    rows, curves = suite_rows(suite, out_dir, results_by_key(read_events(results_files(primary))))
+    write_report(suite, out_dir, rows, curves)
     return rows
 
 
@@ -339,138 +511,3 @@ def untrained_svm_baseline(suite: Suite, out_dir: Path) -> float:
     return result["accuracy"]
 
 
-def _fmt(value, digits=3) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def _differs_text(differs: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in differs.items()) or "(base)"
-
-
-CSV_COLUMNS = ["run", "seed", "variant", "differs", "steps", "d_loss", "g_loss", "d_acc", "gate_rate", "mmd", "cov",
-               "nna", "jsd", "occupancy", "near_half_fraction", "empty_fraction", "components", "svm_accuracy",
-               "svm_n_test", "reference_occupancy", "distance", "n_samples", "n_reference", "train_seconds"]
-# Report columns: (heading, row key, digits); the scores among them are tested against the base run.
-REPORT_COLUMNS = [("d_loss", "d_loss", 3), ("g_loss", "g_loss", 3), ("d_acc", "d_acc", 2),
-                  ("gate rate", "gate_rate", 2), ("MMD", "mmd", 3), ("COV", "cov", 2), ("1-NNA", "nna", 2),
-                  ("JSD", "jsd", 3), ("occupancy", "occupancy", 4), ("components", "components", 1)]
-TESTED = {key for _, key, _ in REPORT_COLUMNS} | {"svm_accuracy"}  # every column is judged
-
-
-def summarise(rows: list[dict], key: str) -> tuple[float, float | None]:
-    """Mean and standard error of ``key`` over the seeds in ``rows``; for the SVM accuracy of a single seed,
-    the binomial standard error of its test set."""
-    mean, se = mean_and_standard_error([r.get(key) for r in rows])
-    if key == "svm_accuracy" and se is None and len(rows) == 1 and rows[0].get("svm_n_test"):
-        se = binomial_standard_error(mean, rows[0]["svm_n_test"])
-    return mean, se
-
-
-def _cell(rows: list[dict], key: str, digits: int, base_rows: list[dict] | None) -> str:
-    mean, se = summarise(rows, key)
-    if np.isnan(mean):
-        return "-"
-    text = f"{mean:.{digits}f}" + (f" ± {se:.{digits}f}" if se is not None else "")
-    if base_rows is not None and key in TESTED:
-        if differs_significantly(mean, se, *summarise(base_rows, key)) is False:
-            text += " (n.s.)"
-    return text
-
-
-def write_report(suite: Suite, out_dir: Path, rows: list[dict]) -> None:
-    """``report.md``, ``results.csv`` (one row per training) and ``curves.html`` in ``out_dir``."""
-    text = io.StringIO()
-    writer = csv.DictWriter(text, CSV_COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({**row, "differs": _differs_text(row["differs"])})
-    atomic_write_bytes(out_dir / "results.csv", lambda f: f.write(text.getvalue().encode()))
-
-    by_run: dict = {}
-    for row in rows:
-        by_run.setdefault(row["run"], []).append(row)
-    with_svm = any("svm_accuracy" in r for r in rows)
-    columns = REPORT_COLUMNS + ([("SVM acc", "svm_accuracy", 3)] if with_svm else [])
-    multi_seed = any(len(group) > 1 for group in by_run.values())
-    ev = suite.evaluate
-    head = ["run", "variant", "settings that differ", "seeds", "steps"] + [name for name, _, _ in columns]
-    lines = [
-        f"# Ablation report: {suite.path.name}", "",
-        suite.description.strip(), "",
-        f"Each training: {ev['n']} samples (inference mode, threshold 0.5, latent seed {ev['seed']}) scored against "
-        f"{rows[0]['n_reference'] if rows else '?'} reference shapes from `{ev['reference']}` "
-        + ("(held-out seed). " if ev["reference"] == "synthetic" else f"(split {ev['split']}). ")
-        + "MMD lower is better, COV higher, 1-NNA closest to 0.5; losses and d_acc are the "
-        "last logged means, gate rate the fraction of steps that updated D over the whole run.", "",
-        ("Each cell is the mean over the run's seeds ± its standard error (std / sqrt(n)). A score marked "
-         "(n.s.) differs from the first run's by less than two standard errors of the difference: not "
-         "significant. Unmarked scores of the other runs differ significantly, except where a run has a "
-         "single seed: no standard error, no judgement." if multi_seed else
-         "One seed per run: no standard error over seeds, so no difference between runs can be called "
-         "significant; give the suite `seeds:` to judge them."),
-    ]
-    if with_svm:
-        lines.append("SVM accuracy of a run with one seed: ± is the binomial standard error of its test set, "
-                     "sqrt(p (1 - p) / n), and its significance is judged with it.")
-    lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    base_rows = None
-    for name, group in by_run.items():
-        first = group[0]
-        seeds = ", ".join(str(r["seed"]) for r in group)
-        cells = [name, first["variant"], _differs_text(first["differs"]), seeds,
-                 "/".join(sorted({str(r["steps"]) for r in group}))]
-        cells += [_cell(group, key, digits, base_rows) for _, key, digits in columns]
-        lines.append("| " + " | ".join(cells) + " |")
-        base_rows = base_rows if base_rows is not None else group
-    lines += ["", f"Reference mean occupancy: {_fmt(rows[0]['reference_occupancy'], 4) if rows else '-'}. "
-              "Curves: `curves.html`; one row per training: `results.csv`."]
-    baseline_path = out_dir / "untrained_svm.json"
-    if with_svm and baseline_path.exists():
-        baseline = json.loads(baseline_path.read_text())
-        se = binomial_standard_error(baseline["accuracy"], baseline["n_test"])
-        lines += ["", f"SVM protocol on `{suite.svm['data']}` ({baseline['n_train']} train / {baseline['n_test']} test "
-                  f"shapes, {baseline['feature_dim']}-d D features, C {baseline['c']}); an untrained D of the "
-                  f"first run's architecture scores {baseline['accuracy']:.3f} ± {se:.3f} (binomial standard error)."]
-    lines.append("")
-    atomic_write_bytes(out_dir / "report.md", lambda f: f.write("\n".join(lines).encode()))
-    write_curves(out_dir, [_training_label_and_folder(suite, r) for r in rows])
-
-
-def _training_label_and_folder(suite: Suite, row: dict) -> tuple[str, str]:
-    """A report row's curve label and run folder (relative to the output folder)."""
-    run = next(r for r in suite.runs if r.name == row["run"])
-    if run.seeds is None:
-        return run.name, run.name
-    return f"{run.name} (seed {row['seed']})", f"{run.name}/seed_{row['seed']}"
-
-
-def write_curves(out_dir: Path, trainings: list[tuple[str, str]]) -> Path:
-    """One self-contained plotly page (plotly.js inline, works offline) with the training curves of every
-    ``(label, run folder relative to out_dir)``."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    from tf3dgan.training.callbacks import read_metrics
-
-    fig = make_subplots(rows=2, cols=2, subplot_titles=CURVES)
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-               "#bcbd22", "#17becf"]
-    for k, (name, folder) in enumerate(trainings):
-        records = read_metrics(out_dir / folder)
-        steps = [int(r["step"]) for r in records]
-        for m, metric in enumerate(CURVES):
-            values = [float(r.get(metric, float("nan"))) for r in records]
-            fig.add_trace(
-                go.Scatter(x=steps, y=values, mode="lines", name=name, legendgroup=name, showlegend=m == 0,
-                           line={"color": palette[k % len(palette)]}),
-                row=m // 2 + 1, col=m % 2 + 1,
-            )
-    fig.update_layout(title="Training curves per run", height=800)
-    path = out_dir / "curves.html"
-    page = fig.to_html(include_plotlyjs=True, full_html=True)
-    atomic_write_bytes(path, lambda f: f.write(page.encode()))
-    return path

@@ -56,9 +56,14 @@ def _build(config: Config, compile: bool) -> GAN:
                 optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
             return wrap_optimizer(optimizer, t.mixed_precision)
 
+        def g_optimizer():
+            if variant.generator_optimizer() == "rmsprop":
+                return wrap_optimizer(keras.optimizers.RMSprop(t.g_lr), t.mixed_precision)
+            return adam(t.g_lr)
+
         e_lr = variant.encoder_learning_rate() if encoder is not None else None
         gan.compile(
-            g_optimizer=adam(t.g_lr),
+            g_optimizer=g_optimizer(),
             d_optimizer=adam(t.d_lr),
             e_optimizer=adam(e_lr, variant.encoder_weight_decay() or None) if e_lr is not None else None,
             jit_compile=jit,
