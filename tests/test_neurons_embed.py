@@ -71,6 +71,7 @@ def test_highlighted_views_tint_only_the_visible_field():
 
 
 def test_neurons_command_writes_the_sheet_page_and_numbers(tiny_run, tmp_path, capsys):
+    from data_io.plotting import figure_json
     from data_io.png import read_png
     from tf3dgan.cli import main
 
@@ -84,7 +85,9 @@ def test_neurons_command_writes_the_sheet_page_and_numbers(tiny_run, tmp_path, c
     assert {"trained", "untrained"} <= set(result) and result["trained"]["k"] == 4
     sheet = read_png(tmp_path / "neurons.png")
     assert sheet.ndim == 3 and sheet.shape[0] >= len(result["units"]) * 32
-    assert "mesh3d" in out.read_text()
+    (figure,) = figure_json(out.read_text())
+    scenes = [key for key in figure["layout"] if key.startswith("scene")]
+    assert len(scenes) == len(result["units"]) and {t["type"] for t in figure["data"]} == {"mesh3d"}
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -56,9 +56,38 @@ def summary_line(title: str, layer: int, result: dict) -> str:
             f"({100 * result['significant_fraction']:.0f}%)")
 
 
+def unit_rows_figure(rest, fields, titles, k: int, title: str) -> dict:
+    """A plotly figure with one 3D scene per unit, its ``k`` shapes side by side (blue, the receptive field's
+    voxels red): one WebGL context per unit, as browsers allow only a few per page."""
+    from data_io.plotting import mesh_trace
+
+    rows, size = len(rest) // k, rest[0].shape[0]
+    gap = 1.25 * size
+    axis = {"visible": False}
+    layout = {"title": {"text": title}, "showlegend": False, "height": rows * 240 + 50, "width": max(900, 160 * k),
+              "margin": {"l": 0, "r": 0, "t": 50, "b": 0}, "annotations": []}
+    traces = []
+    for row in range(rows):
+        scene = "scene" if row == 0 else f"scene{row + 1}"
+        top = 1 - row / rows
+        layout[scene] = {"domain": {"x": [0, 1], "y": [top - 1 / rows, top]}, "xaxis": axis, "yaxis": axis,
+                         "zaxis": axis, "aspectmode": "manual", "aspectratio": {"x": k / 2, "y": 0.4, "z": 0.4},
+                         "camera": {"eye": {"x": -0.3, "y": 1.5, "z": 0.7}}}
+        layout["annotations"].append({"text": titles[row * k].split(" #")[0], "showarrow": False, "xref": "paper",
+                                      "yref": "paper", "x": 0.01, "y": top, "xanchor": "left", "yanchor": "top"})
+        for column in range(k):
+            index = row * k + column
+            for grid, colour in ((rest[index], "#5b8fd1"), (fields[index], "#e63c32")):
+                trace = mesh_trace(grid.astype(np.float32), 0.5, name=titles[index], scene=scene, color=colour)
+                if trace is not None:
+                    trace["x"] = [round(x + column * gap, 2) for x in trace["x"]]
+                    traces.append(trace)
+    return {"data": traces, "layout": layout}
+
+
 def write_pictures(discriminator, voxels, responses, layer, units, labels, class_names, args):
     """The PNG sheet and the HTML page of the chosen units' top-k shapes; returns their paths."""
-    from data_io.plotting import _scene_name, mesh_trace, panel_data, write_html
+    from data_io.plotting import write_html
     from data_io.png import contact_sheet, write_png
     from tf3dgan.evaluation import neurons
 
@@ -76,14 +105,9 @@ def write_pictures(discriminator, voxels, responses, layer, units, labels, class
             fields.append(grid & mask)
     png = Path(args.out).with_suffix(".png")
     write_png(png, contact_sheet(images, columns=args.k, labels=labels_text))
-    traces, layout = panel_data(np.stack(rest).astype(np.float32), 0.5, titles=titles, columns=args.k,
-                                title=f"conv{layer} units of {args.run}: top {args.k} shapes, receptive field in red",
-                                cell_px=200)
-    for index, field in enumerate(fields):
-        trace = mesh_trace(field.astype(np.float32), 0.5, name=titles[index], scene=_scene_name(index), color="#e63c32")
-        if trace is not None:
-            traces.append(trace)
-    write_html({"data": traces, "layout": layout}, args.out, title=f"tf3dgan neurons: {args.run}")
+    title = f"conv{layer} units of {args.run}: the top {len(rest) // len(units)} shapes each, receptive field in red"
+    write_html(unit_rows_figure(rest, fields, titles, len(rest) // len(units), title), args.out,
+               title=f"tf3dgan neurons: {args.run}")
     return png, Path(args.out)
 
 
