@@ -77,12 +77,13 @@ def test_neurons_command_writes_the_sheet_page_and_numbers(tiny_run, tmp_path, c
 
     out, numbers = tmp_path / "neurons.html", tmp_path / "neurons.json"
     assert main(["neurons", "--run", str(tiny_run[0]), "--data", "synthetic", "--count", "24", "--top-units", "3",
-                 "--k", "4", "--image-size", "32", "--compare-untrained", "--out", str(out), "--json", str(numbers)]) == 0
+                 "--k", "4", "--image-size", "32", "--compare-untrained", "2", "--out", str(out), "--json", str(numbers)]) == 0
     printed = capsys.readouterr().out
     assert "mean top-4 purity" in printed and "untrained D" in printed
     result = json.loads(numbers.read_text())
     assert result["layer"] == "conv2" and len(result["units"]) <= 3
     assert {"trained", "untrained"} <= set(result) and result["trained"]["k"] == 4
+    assert [b["seed"] for b in result["untrained"]] == [0, 1] and "over 2 seeds" in printed
     sheet = read_png(tmp_path / "neurons.png")
     assert sheet.ndim == 3 and sheet.shape[0] >= len(result["units"]) * 32
     (figure,) = figure_json(out.read_text())

@@ -28,8 +28,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--bn-statistics", default="reestimate", choices=("reestimate", "moving"),
                    help="BatchNorm statistics of D: re-estimated on the shapes (default, as `tf3dgan svm`) or D's "
                         "moving ones")
-    p.add_argument("--compare-untrained", action="store_true",
-                   help="also score an untrained D of the same architecture (seeded as the run)")
+    p.add_argument("--compare-untrained", type=int, nargs="?", const=1, default=0, metavar="SEEDS",
+                   help="also score untrained Ds of the same architecture: SEEDS initialisations from the run's "
+                        "seed on (default 1)")
     p.add_argument("--image-size", type=int, default=96, help="pixels per rendered shape (default 96)")
     p.add_argument("--azimuth", type=float, default=30.0, help="camera azimuth in degrees (default 30)")
     p.add_argument("--elevation", type=float, default=25.0, help="camera elevation in degrees (default 25)")
@@ -118,6 +119,8 @@ def run(args) -> int:
 
     if Path(args.out).suffix.lower() != ".html":
         raise UsageError(f"--out {args.out}: expected an .html page (the PNG sheet goes beside it)")
+    if args.compare_untrained < 0:
+        raise UsageError(f"--compare-untrained takes a number of seeds >= 1, got {args.compare_untrained}")
     for name in ("k", "top_units", "max_per_class", "count"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -149,9 +152,17 @@ def run(args) -> int:
     if args.compare_untrained:
         if selective is None:
             raise UsageError(f"--compare-untrained needs a labelled --data; {args.data} has no class labels")
-        _, baseline = study(untrained_discriminator(config), voxels, labels, class_names, layer, args)
-        results["untrained"] = baseline
-        print(summary_line(f"untrained D (same architecture, seed {config.train.seed})", layer, baseline))
+        results["untrained"] = []
+        for seed in range(config.train.seed, config.train.seed + args.compare_untrained):
+            _, baseline = study(untrained_discriminator(config, seed), voxels, labels, class_names, layer, args)
+            results["untrained"].append({"seed": seed, **baseline})
+            print(summary_line(f"untrained D (same architecture, seed {seed})", layer, baseline))
+        if args.compare_untrained > 1:
+            purity = np.array([b["mean_purity"] for b in results["untrained"]])
+            share = np.array([b["significant_fraction"] for b in results["untrained"]])
+            print(f"untrained Ds over {len(purity)} seeds: mean top-{args.k} purity {purity.mean():.3f} "
+                  f"(min {purity.min():.3f}, max {purity.max():.3f}); units purer than chance "
+                  f"{100 * share.mean():.0f}% (min {100 * share.min():.0f}%, max {100 * share.max():.0f}%)")
     png, html = write_pictures(d, voxels, responses, layer, units, labels, class_names, args)
     print(f"wrote {png} and {html}")
     if args.json:
