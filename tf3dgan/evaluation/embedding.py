@@ -61,7 +61,7 @@ def scatter_png(points: np.ndarray, labels, class_names, size: int = 640, radius
 
     labels = np.zeros(len(points), np.int64) if labels is None else np.asarray(labels, np.int64)
     names = list(class_names) or ["shapes"]
-    legend = 8 + 4 * max(len(n) for n in names) + 16
+    legend = 24 + 8 * max(len(n) for n in names) + 8
     image = np.full((size, size + legend, 3), 255, np.uint8)
     margin = 4 * radius
     low, high = points.min(axis=0), points.max(axis=0)
@@ -74,10 +74,13 @@ def scatter_png(points: np.ndarray, labels, class_names, size: int = 640, radius
     for x, y, label in zip(cx, cy, labels):
         patch = image[y - radius:y + radius + 1, x - radius:x + radius + 1]
         patch[disc] = colours[label]
-    for row, name in enumerate(names):
-        top = 10 + 12 * row
-        image[top:top + 7, size + 4:size + 11] = colours[row]
-        _draw_text(image, name, top + 1, size + 16)
+    for row, name in enumerate(names):  # the legend, its 3x5 pixel font drawn twice the size
+        top = 12 + 20 * row
+        image[top:top + 12, size + 4:size + 16] = colours[row]
+        text = np.full((7, 4 * len(name) + 2, 3), 255, np.uint8)
+        _draw_text(text, name, 1, 1)
+        text = text.repeat(2, axis=0).repeat(2, axis=1)
+        image[top - 1:top - 1 + text.shape[0], size + 22:size + 22 + text.shape[1]] = text
     return image
 
 
