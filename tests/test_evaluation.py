@@ -332,8 +332,8 @@ def test_ablate_end_to_end_skips_finished_runs_and_rejects_a_bad_suite(tmp_path,
 
     assert main(["ablate", "--suite", str(suite), "--out", str(out), "--quiet"]) == 0
     log = capsys.readouterr().out
-    assert "base: finished (4 steps), not trained again" in log
-    assert "saturating: finished (4 steps), not trained again" in log
+    assert "base: finished (4 steps, in the results file), not trained again" in log
+    assert "saturating: finished (4 steps, in the results file), not trained again" in log
     assert (out / "base" / "metrics.jsonl").read_text() == metrics_before
     assert (out / "report.md").read_text() == report
 
@@ -398,11 +398,11 @@ def test_ablate_with_seeds_trains_each_run_per_seed_and_reports_mean_and_error(t
     assert f"{np.mean(mmd):.3f} ± {se:.3f}" in report
     saturating_row = next(line for line in report.splitlines() if line.startswith("| saturating |"))
     assert "±" not in saturating_row and "(n.s.)" not in saturating_row  # one seed: no error, no judgement
-    assert "base (seed 5)" in (out / "curves.html").read_text()
+    assert '"name":"saturating"' in (out / "curves.html").read_text()  # score curves, one line per run
 
 
 def test_report_cells_mark_differences_within_two_standard_errors():
-    from tf3dgan.evaluation.ablation import _cell
+    from tf3dgan.evaluation.ablation_report import _cell
 
     base = [{"mmd": 0.60}, {"mmd": 0.62}, {"mmd": 0.64}]  # mean 0.62, se 0.01155
     close = [{"mmd": 0.63}, {"mmd": 0.65}, {"mmd": 0.67}]  # 0.02 away: within 2 * 0.0163

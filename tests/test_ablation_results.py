@@ -1,0 +1,199 @@
+"""A suite's results file (append, merge, attempts, shards), claims and their verdicts, and a suite that
+resumes from its results file alone."""
+
+import json
+import math
+import shutil
+
+import pytest
+
+from tf3dgan.evaluation import suite_results
+from tf3dgan.evaluation.claims import Expectation, judge, overall_verdict
+
+TINY_SUITE = """
+description: two tiny runs, two seeds
+set: [model.cube_len=16, model.base_width=4, model.z_dim=8, train.batch_size=4, train.steps=4,
+      train.log_every=2, train.checkpoint_every=2, train.sample_every=0, data.source=synthetic,
+      data.synthetic_count=12, monitor.html=false]
+evaluate: {reference: synthetic, n: 6, every: 2}
+seeds: [0, 1]
+runs:
+  - name: base
+  - name: saturating
+    set: [train.g_loss=saturating]
+    claim: the saturating loss is worse
+    expect: [{score: mmd, direction: worse}, {score: cov, at: 2, direction: same}]
+"""
+
+
+def _event(kind, key="k", step=0, **extra):
+    return {"kind": kind, "key": key, "run": "r", "seed": 0, "step": step, **extra}
+
+
+def test_a_torn_line_is_skipped_and_the_next_append_starts_a_line_of_its_own(tmp_path):
+    path = tmp_path / "s.results.jsonl"
+    suite_results.append_event(path, _event("score", step=2, scores={"mmd": 0.5}))
+    with open(path, "ab") as f:
+        f.write(b'{"kind": "score", "key": "k", "st')  # a write cut short by a crash
+    suite_results.append_event(path, _event("score", step=4, scores={"mmd": 0.4}))
+    events = suite_results.read_events([path])
+    assert [e["step"] for e in events] == [2, 4]
+    assert len(path.read_bytes().splitlines()) == 3
+    with pytest.raises(ValueError, match="unknown results event kind"):
+        suite_results.append_event(path, _event("finished"))
+
+
+def test_files_merge_and_a_start_drops_the_scores_of_an_earlier_attempt(tmp_path):
+    first, second = tmp_path / "a.results.jsonl", tmp_path / "a.results-shard-2-of-2.jsonl"
+    suite_results.append_event(first, _event("start"))
+    suite_results.append_event(first, _event("score", step=2, scores={"mmd": 0.9}))
+    suite_results.append_event(first, _event("start"))  # the run folder was lost: started again at step 0
+    suite_results.append_event(first, _event("score", step=4, scores={"mmd": 0.7}))
+    suite_results.append_event(second, _event("score", key="other", step=4, scores={"mmd": 0.6}))
+    suite_results.append_event(second, _event("final", key="other", step=4, row={"steps": 4, "mmd": 0.6}))
+    assert suite_results.results_files(first) == [first, second]
+    results = suite_results.results_by_key(suite_results.read_events(suite_results.results_files(first)))
+    assert results["k"].scores == {4: {"mmd": 0.7}} and results["k"].final is None
+    assert results["other"].final == {"steps": 4, "mmd": 0.6} and results["other"].scored_steps == {4}
+    # a later attempt of a finished training (a second machine) does not replace its final row
+    suite_results.append_event(second, _event("start", key="other"))
+    again = suite_results.results_by_key(suite_results.read_events([first, second]))
+    assert again["other"].final == {"steps": 4, "mmd": 0.6}
+
+
+def test_shards_are_disjoint_complete_and_do_not_depend_on_the_order_of_runs():
+    trainings = [(f"run{k}", seed) for k in range(13) for seed in (0, 1, 2)]
+    shares = [[t for t in trainings if suite_results.in_shard(*t, index, 4)] for index in range(1, 5)]
+    assert sorted(t for share in shares for t in share) == sorted(trainings)  # every training once
+    assert all(share for share in shares)
+    reordered = list(reversed(trainings))
+    assert [t for t in reordered if suite_results.in_shard(*t, 2, 4)] == list(reversed(shares[1]))
+    assert suite_results.shard_file("x/blog.results.jsonl", 2, 4).name == "blog.results-shard-2-of-4.jsonl"
+
+
+def test_a_training_key_changes_with_what_decides_scores_only():
+    import dataclasses
+
+    from tf3dgan.config import Config
+
+    config = Config()
+    evaluate = {"n": 100}
+    key = suite_results.training_key(config, evaluate)
+    same_default = dataclasses.replace(config, train=dataclasses.replace(config.train, d_lr=Config().train.d_lr))
+    assert suite_results.training_key(same_default, evaluate) == key
+    watched = dataclasses.replace(config, monitor=dataclasses.replace(config.monitor, tensorboard=True))
+    assert suite_results.training_key(watched, evaluate) == key
+    changed = dataclasses.replace(config, train=dataclasses.replace(config.train, d_lr=1e-3))
+    assert suite_results.training_key(changed, evaluate) != key
+    assert suite_results.training_key(config, {"n": 50}) != key
+
+
+def test_claim_verdicts_by_hand():
+    base = [{"mmd": 0.60, "cov": 0.50, "nna": 0.62}, {"mmd": 0.62, "cov": 0.52, "nna": 0.64},
+            {"mmd": 0.64, "cov": 0.48, "nna": 0.60}]  # mmd mean 0.62, se 0.02 / sqrt(3)
+    worse = [{"mmd": 0.70, "cov": 0.40, "nna": 0.80}, {"mmd": 0.72, "cov": 0.42, "nna": 0.82},
+             {"mmd": 0.74, "cov": 0.38, "nna": 0.78}]
+    close = [{"mmd": 0.61, "cov": 0.50}, {"mmd": 0.63, "cov": 0.51}, {"mmd": 0.65, "cov": 0.49}]
+    judgement = judge(Expectation("mmd", "worse"), worse, base)
+    assert judgement.difference == pytest.approx(0.10)
+    assert judgement.standard_error == pytest.approx(math.sqrt(2 * 0.0004 / 3))
+    assert judgement.verdict == "supported"
+    assert judge(Expectation("mmd", "better"), worse, base).verdict == "contradicted"
+    assert judge(Expectation("mmd", "higher"), worse, base).verdict == "supported"
+    assert judge(Expectation("cov", "worse"), worse, base).verdict == "supported"  # lower COV is worse
+    assert judge(Expectation("nna", "worse"), worse, base).verdict == "supported"  # further from 0.5
+    assert judge(Expectation("mmd", "worse"), close, base).verdict == "not supported"  # 0.01 < 2 se
+    assert judge(Expectation("mmd", "same"), close, base).verdict == "supported"
+    assert judge(Expectation("mmd", "same"), worse, base).verdict == "contradicted"
+    assert judge(Expectation("mmd", "worse"), worse[:1], base).verdict == "not supported"  # one seed: no judgement
+    assert overall_verdict([judge(Expectation("mmd", "worse"), worse, base),
+                            judge(Expectation("mmd", "worse"), close, base)]) == "not supported"
+    assert overall_verdict([judge(Expectation("mmd", "worse"), worse, base),
+                            judge(Expectation("mmd", "better"), worse, base)]) == "contradicted"
+
+
+@pytest.mark.parametrize("expect, message", [
+    ("[{score: mmd}]", "must be a mapping with 'score' and 'direction'"),
+    ("[{score: mmd, direction: sideways}]", "direction must be one of"),
+    ("[{score: occupancy, direction: better}]", "'occupancy' has no better or worse"),
+    ("[{score: mmd, direction: worse, at: -5}]", "'at' must be 'final' or a step"),
+    ("[{score: mmd, direction: worse, against: nobody}]", "against names no run of the suite: 'nobody'"),
+    ("[{score: mmd, direction: worse, when: 3}]", "unknown key(s) ['when']"),
+])
+def test_bad_expectations_are_refused_with_one_line(tmp_path, expect, message):
+    from tf3dgan.errors import ConfigError
+    from tf3dgan.evaluation.ablation import load_suite
+
+    path = tmp_path / "suite.yaml"
+    path.write_text(TINY_SUITE.replace("[{score: mmd, direction: worse}, {score: cov, at: 2, direction: same}]", expect))
+    with pytest.raises(ConfigError) as err:
+        load_suite(path)
+    assert message in str(err.value) and "suite.yaml, run 'saturating'" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def _report_without_times(path):
+    return "\n".join(line for line in path.read_text().splitlines() if "Training time" not in line)
+
+
+def test_a_suite_interrupted_after_its_first_training_resumes_from_the_results_file_alone(tmp_path):
+    from tf3dgan.evaluation.ablation import load_suite, run_suite
+
+    for name in ("whole", "cut"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "suite.yaml").write_text(TINY_SUITE)
+    whole = load_suite(tmp_path / "whole" / "suite.yaml")
+    run_suite(whole, tmp_path / "whole" / "out", progress=False, log=lambda m: None)
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first_training(message):
+        if "MMD" in message:
+            raise Stop
+
+    cut = load_suite(tmp_path / "cut" / "suite.yaml")
+    with pytest.raises(Stop):
+        run_suite(cut, tmp_path / "cut" / "out", progress=False, log=stop_after_first_training)
+    events = suite_results.read_events([cut.results])
+    assert [e["kind"] for e in events] == ["start", "score", "score", "score", "final"]  # steps 0, 2, 4
+    shutil.rmtree(tmp_path / "cut" / "out")  # another machine: only the results file comes along
+    log = []
+    run_suite(cut, tmp_path / "cut" / "out", progress=False, log=log.append)
+    assert "[1/2] base (seed 0): finished (4 steps, in the results file), not trained again" in log
+    assert not (tmp_path / "cut" / "out" / "base" / "seed_0").exists()
+    report = _report_without_times(tmp_path / "cut" / "out" / "report.md")
+    assert report == _report_without_times(tmp_path / "whole" / "out" / "report.md")
+    assert "| the saturating loss is worse | saturating vs base | mmd at the end: worse than base |" in report
+    assert "Finished trainings: 4 of 4" in report
+    # scores every 2 steps of each training, so the curves have steps 0, 2, 4 for every run
+    final_rows = [e["row"] for e in suite_results.read_events([cut.results]) if e["kind"] == "final"]
+    assert sorted((r["run"], r["seed"]) for r in final_rows) == [("base", 0), ("base", 1), ("saturating", 0),
+                                                                  ("saturating", 1)]
+    curves = (tmp_path / "cut" / "out" / "curves.html").read_text()
+    assert '"x":[0,2,4]' in curves.replace(" ", "")
+    assert (tmp_path / "cut" / "out" / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "cut" / "out" / "samples" / "saturating-seed1.png").exists()
+
+
+def test_report_only_and_shards_merge(tmp_path, capsys):
+    from tf3dgan.cli import main
+
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(TINY_SUITE.replace("seeds: [0, 1]", "seeds: [0]"))
+    out = tmp_path / "out"
+    for shard in ("1/2", "2/2"):
+        assert main(["ablate", "--suite", str(suite), "--out", str(out), "--quiet", "--shard", shard]) == 0
+    files = sorted(p.name for p in tmp_path.glob("suite.results*.jsonl"))
+    assert files == ["suite.results-shard-1-of-2.jsonl", "suite.results-shard-2-of-2.jsonl"]
+    finals = [e for e in suite_results.read_events(tmp_path.glob("suite.results*.jsonl")) if e["kind"] == "final"]
+    assert sorted(e["run"] for e in finals) == ["base", "saturating"]  # each training in exactly one shard
+    shutil.rmtree(out)
+    capsys.readouterr()
+    assert main(["ablate", "--suite", str(suite), "--out", str(out), "--report-only"]) == 0
+    printed = capsys.readouterr().out
+    assert "Finished trainings: 2 of 2" in printed and "| saturating | mit_biasfree |" in printed
+    assert not (out / "base").exists()  # nothing trained
+    assert main(["ablate", "--suite", str(suite), "--shard", "3/2", "--report-only"]) == 2
+    assert "--shard I/N needs 1 <= I <= N" in capsys.readouterr().err
+    assert json.loads((tmp_path / "suite.results-shard-1-of-2.jsonl").read_text().splitlines()[0])["kind"] == "start"
