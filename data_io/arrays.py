@@ -1,10 +1,13 @@
 """numpy ``.npy`` / ``.npz`` voxel arrays (e.g. ModelNet10's ``X_train`` / ``y_train``).
 
-Arrays are converted to uint8 in chunks, so an int32 or float64 file never sits whole in memory.
+Arrays are converted to uint8 in chunks, so an int32 or float64 file never sits whole in memory. An .npz
+is checked from its members' headers before anything is loaded: each must hold the data its shape promises
+and stay under ``TF3DGAN_MAX_ARRAY_BYTES`` (default 4 GiB, see ``data_io.limits``), as must the uint8 stack.
 """
 
 from __future__ import annotations
 
+import math
 import zipfile
 from pathlib import Path
 from typing import Optional
@@ -12,6 +15,7 @@ from typing import Optional
 import numpy as np
 
 from .errors import DataError
+from .limits import refuse_if_too_large
 from .voxelset import VoxelSet, as_occupancy
 
 MODELNET10_CLASSES = [
@@ -37,6 +41,7 @@ def _to_stack(array, path: Path, key: str) -> np.ndarray:
         shape = (1,) + shape
     if len(shape) != 4 or len(set(shape[1:])) != 1:
         raise DataError(f"{path}: '{key}' must hold cubic grids (N, s, s, s), got shape {tuple(array.shape)}")
+    refuse_if_too_large(path, f"'{key}' as uint8 grids {shape}", math.prod(shape), "bytes")
     out = np.empty(shape, dtype=np.uint8)
     for start in range(0, shape[0], _CHUNK):
         chunk = np.asarray(array[start:start + _CHUNK]).reshape((-1,) + shape[1:])
@@ -44,18 +49,44 @@ def _to_stack(array, path: Path, key: str) -> np.ndarray:
     return out
 
 
+def _npy_header(stream) -> tuple:
+    """``(shape, fortran_order, dtype)`` from the header at the start of an .npy stream."""
+    version = np.lib.format.read_magic(stream)
+    read_header = {
+        (1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0,
+    }.get(version)
+    if read_header is None:
+        raise ValueError(f"unsupported .npy format version {version}")
+    return read_header(stream)
+
+
+def check_npz_sizes(path: str | Path) -> None:
+    """A DataError unless every array in the .npz ``path`` holds the bytes its header's shape needs and stays
+    under ``TF3DGAN_MAX_ARRAY_BYTES``: read from the headers, before any array is loaded."""
+    headers = []  # (name, shape, dtype, bytes stored after the header)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.filename.endswith(".npy"):
+                    with archive.open(info) as stream:
+                        shape, _, dtype = _npy_header(stream)
+                        headers.append((info.filename[:-4], shape, dtype, info.file_size - stream.tell()))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+        raise DataError(f"{path}: not a readable .npz file ({type(err).__name__}: {err})") from None
+    for name, shape, dtype, stored in headers:
+        what = f"array '{name}' of shape {shape}"
+        needed = math.prod(shape) * dtype.itemsize
+        refuse_if_too_large(path, what, needed, "bytes")
+        if needed > stored:
+            raise DataError(f"{path}: {what} needs {needed:,} bytes of data; the archive holds {stored:,}")
+
+
 class _NpzMember:
     """Sliceable view of one array stored in an .npz, read sequentially without loading it whole."""
 
     def __init__(self, archive: zipfile.ZipFile, member: str):
         self._file = archive.open(member)
-        version = np.lib.format.read_magic(self._file)
-        read_header = {
-            (1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0,
-        }.get(version)
-        if read_header is None:
-            raise ValueError(f"unsupported .npy format version {version}")
-        self.shape, fortran, self.dtype = read_header(self._file)
+        self.shape, fortran, self.dtype = _npy_header(self._file)
         if fortran or self.dtype.hasobject:
             raise ValueError("Fortran-ordered or object arrays are not supported")
         self._row = int(np.prod(self.shape[1:], dtype=np.int64)) if len(self.shape) > 1 else 1
@@ -120,6 +151,7 @@ def npz_keys(path: str | Path) -> list:
 
 def _read_npz(path: Path, key, label_key, split) -> VoxelSet:
     keys = npz_keys(path)
+    check_npz_sizes(path)
     if key is None:
         key = next((k for k in _voxel_key_candidates(split) if k in keys), None)
         if key is None:

@@ -2,17 +2,20 @@
 
 Header: ``#binvox 1``, ``dim D H W``, ``translate tx ty tz``, ``scale s``, ``data``; then (value, count) byte
 pairs. The voxel order on disk is x-z-y (y fastest); arrays here are indexed [x, y, z], the same as
-binvox-rw-py's ``read_as_3d_array``.
+binvox-rw-py's ``read_as_3d_array``. A ``dim`` over ``TF3DGAN_MAX_GRID_VOXELS`` (default 1024^3, see
+``data_io.limits``) is refused before anything is allocated.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .errors import DataError, read_file_bytes
+from .limits import refuse_if_too_large
 from .voxelset import as_occupancy
 
 
@@ -52,6 +55,7 @@ def _parse_header(path: Path, raw: bytes):
         raise DataError(f"{path}: malformed binvox header ({err})") from None
     if len(dims) != 3 or min(dims) < 1 or len(translate) != 3:
         raise DataError(f"{path}: malformed binvox header (dim {dims}, translate {translate})")
+    refuse_if_too_large(path, f"a {'x'.join(map(str, dims))} grid", math.prod(dims), "voxels")
     return dims, translate, scale, pos
 
 
@@ -64,7 +68,7 @@ def read_binvox(path: str | Path) -> Binvox:
     if len(runs) % 2:
         raise DataError(f"{path}: truncated binvox data (odd number of run-length bytes)")
     values, counts = runs[0::2], runs[1::2].astype(np.int64)
-    total, expected = int(counts.sum()), int(np.prod(dims))
+    total, expected = int(counts.sum()), math.prod(dims)
     if total != expected:
         raise DataError(f"{path}: binvox data holds {total} voxels, header dim {dims} needs {expected}")
     if values.size and values.max() > 1:

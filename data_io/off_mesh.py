@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, read_file_bytes
+from .limits import refuse_if_too_large
 
 
 def read_off(path: str | Path):
@@ -44,6 +45,8 @@ def read_off(path: str | Path):
         raise DataError(f"{path}: bad OFF counts line {' '.join(counts)!r}") from None
     if n_vertices < 3 or n_faces < 1:
         raise DataError(f"{path}: OFF mesh has {n_vertices} vertices and {n_faces} faces (nothing to voxelize)")
+    refuse_if_too_large(path, f"a mesh of {n_vertices:,} vertices and {n_faces:,} faces", n_vertices + n_faces,
+                        "vertices + faces")
     if len(lines) < body + n_vertices + n_faces:
         raise DataError(
             f"{path}: truncated OFF file: header promises {n_vertices} vertices and {n_faces} faces, "

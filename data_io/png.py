@@ -2,7 +2,9 @@
 
 Written: 8-bit grey (H, W), grey + alpha (H, W, 2), RGB (H, W, 3) or RGBA (H, W, 4), non-interlaced, filter 0.
 Read: the same four colour types at 8 bits per channel, non-interlaced, all five scanline filters.
-Not read (a ``DataError`` says so): palette images, 1/2/4/16-bit depths, interlaced (Adam7) files.
+Not read (a ``DataError`` says so): palette images, 1/2/4/16-bit depths, interlaced (Adam7) files, and
+images over ``TF3DGAN_MAX_IMAGE_PIXELS`` (default 4096^2; see ``data_io.limits``), refused from the header
+before any image data is decompressed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .errors import DataError
+from .limits import refuse_if_too_large
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type
@@ -134,11 +137,15 @@ def decode_png(data: bytes, name: str = "PNG") -> np.ndarray:
         raise DataError(f"{name}: corrupt PNG (size {width}x{height})")
     if not idat or not ended:
         raise DataError(f"{name}: truncated PNG (no {'IEND' if idat else 'IDAT'} chunk)")
+    refuse_if_too_large(name, f"a {width}x{height} image", width * height, "pixels")
+    expected = height * (width * _CHANNELS[colour] + 1)  # a filter byte and the samples per row
     decompressor = zlib.decompressobj()
     try:
-        raw = decompressor.decompress(b"".join(idat))
+        raw = decompressor.decompress(b"".join(idat), expected + 1)  # no more than the image can hold
     except zlib.error as err:
         raise DataError(f"{name}: corrupt PNG (image data: {err})") from None
+    if len(raw) > expected:
+        raise DataError(f"{name}: corrupt PNG (more image data than {width}x{height} pixels)")
     if not decompressor.eof:
         raise DataError(f"{name}: truncated PNG (image data ends early)")
     image = _unfilter(raw, height, width, _CHANNELS[colour], name)

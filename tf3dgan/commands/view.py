@@ -27,11 +27,18 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def shown(name) -> str:
+    """``name`` (a path or text) printable anywhere: bytes of a file name that are not UTF-8 as ``\\xff``."""
+    return str(name).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def load_grids(path: Path, size=None) -> tuple[np.ndarray, list]:
     """``(grids, names)``: the probabilities of a `tf3dgan sample`/snapshot .npz, else what data_io reads."""
     import data_io
+    from data_io.arrays import check_npz_sizes
 
     if path.suffix.lower() == ".npz" and path.is_file():
+        check_npz_sizes(path)
         try:
             with np.load(path) as data:
                 if "probabilities" in data.files:
@@ -57,11 +64,11 @@ def run(args) -> int:
     grids, names = load_grids(path, args.size)
     count = len(grids)
     if count == 0 or grids.ndim != 4:
-        raise UsageError(f"{path}: holds no 3D grids to show (shape {grids.shape})")
+        raise UsageError(f"{shown(path)}: holds no 3D grids to show (shape {grids.shape})")
     if args.index is not None:
         bad = [i for i in args.index if not 0 <= i < count]
         if bad:
-            raise UsageError(f"--index {bad[0]}: {path} holds {count} shapes (valid: 0..{count - 1})")
+            raise UsageError(f"--index {bad[0]}: {shown(path)} holds {count} shapes (valid: 0..{count - 1})")
         chosen = args.index[: args.max]
     else:
         chosen = list(range(min(count, args.max)))
@@ -71,15 +78,16 @@ def run(args) -> int:
     if args.png:
         return _write_png_sheet(args, path, out, grids, names, chosen)
     if out.suffix.lower() not in (".html", ".htm"):
-        raise UsageError(f"--out {out}: expected an .html file name")
-    titles = [f"{i}: {names[i]}" if names[i] != f"#{i}" else f"#{i}" for i in chosen]
-    fig = panel_figure(grids[chosen], args.threshold, titles=titles, title=f"{path.name} (threshold {args.threshold:g})")
+        raise UsageError(f"--out {shown(out)}: expected an .html file name")
+    titles = [f"{i}: {shown(names[i])}" if names[i] != f"#{i}" else f"#{i}" for i in chosen]
+    fig = panel_figure(grids[chosen], args.threshold, titles=titles,
+                       title=f"{shown(path.name)} (threshold {args.threshold:g})")
     empty = sum(not (grids[i] > args.threshold).any() for i in chosen)
-    write_html(fig, out, title=path.name)
+    write_html(fig, out, title=shown(path.name))
     note = f"; {empty} empty at this threshold" if empty else ""
     shape = grids.shape[1:]
     size = f"{shape[0]}^3" if len(set(shape)) == 1 else "x".join(map(str, shape))
-    print(f"{out}: {len(chosen)} of {count} shapes of {size} from {path}{note}")
+    print(f"{shown(out)}: {len(chosen)} of {count} shapes of {size} from {shown(path)}{note}")
     return 0
 
 
@@ -89,17 +97,17 @@ def _write_png_sheet(args, path: Path, out: Path, grids, names, chosen) -> int:
     from data_io.render import shape_sheet
 
     if out.suffix.lower() != ".png":
-        raise UsageError(f"--out {out}: expected a .png file name with --png")
+        raise UsageError(f"--out {shown(out)}: expected a .png file name with --png")
     if args.image_size < 8 or (args.columns is not None and args.columns < 1):
         raise UsageError(f"--image-size must be >= 8 and --columns >= 1, got {args.image_size}, {args.columns}")
     if not -90 <= args.elevation <= 90:
         raise UsageError(f"--elevation must be within -90..90 degrees, got {args.elevation}")
-    labels = [f"{i} {names[i]}" if names[i] != f"#{i}" else f"#{i}" for i in chosen]
+    labels = [f"{i} {shown(names[i])}" if names[i] != f"#{i}" else f"#{i}" for i in chosen]
     sheet = shape_sheet(grids[chosen], args.azimuth, args.elevation, args.image_size, args.columns, labels,
                         args.threshold)
     write_png(out, sheet)
     empty = sum(not (grids[i] > args.threshold).any() for i in chosen)
     note = f"; {empty} empty at this threshold" if empty else ""
-    print(f"{out}: {sheet.shape[1]}x{sheet.shape[0]} PNG, {len(chosen)} of {len(grids)} shapes of "
-          f"{grids.shape[1]}^3 from {path}{note}")
+    print(f"{shown(out)}: {sheet.shape[1]}x{sheet.shape[0]} PNG, {len(chosen)} of {len(grids)} shapes of "
+          f"{grids.shape[1]}^3 from {shown(path)}{note}")
     return 0

@@ -30,11 +30,19 @@ from tf3dgan.nn.networks import hidden_widths
 from tf3dgan.training.run_folder import CONFIG_FILE
 
 
-def _modules(net) -> list:
+MAX_CONVOLUTIONS = 6  # 128^3; the release's nets have 5 (64^3)
+MAX_CONTAINER_NESTING = 32
+
+
+def _modules(net, path, depth: int = 0) -> list:
     """The leaf modules of a (nested) nn.Sequential, in order."""
-    if isinstance(net, TorchObject) and net.get("modules") is not None:
-        return [leaf for module in lua_list(net["modules"]) for leaf in _modules(module)]
-    return [net]
+    modules = net.get("modules") if isinstance(net, TorchObject) else None
+    if not isinstance(modules, (dict, list)):
+        return [net]
+    if depth >= MAX_CONTAINER_NESTING:
+        raise DataError(f"{path}: containers nested deeper than {MAX_CONTAINER_NESTING} levels; "
+                        "not a 3dgan-release generator")
+    return [leaf for module in lua_list(modules) for leaf in _modules(module, path, depth + 1)]
 
 
 def _kind(module) -> str:
@@ -42,10 +50,30 @@ def _kind(module) -> str:
     return name.rsplit(".", 1)[-1]
 
 
+def _integer(path, module, key: str, default=None) -> int:
+    """``module[key]`` (``default`` when missing or nil) as an int; a DataError when it is not a whole number."""
+    value = module.get(key) if isinstance(module, TorchObject) else None
+    value = default if value is None else value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
+        shown = repr(value) if isinstance(value, (int, float, str, type(None))) else type(value).__name__
+        raise DataError(f"{path}: {_kind(module)}.{key} is {shown[:40]}, expected a whole number")
+    return int(value)
+
+
+def _check_array(path, module, key: str, shape: tuple, required: bool = True) -> None:
+    """A DataError unless ``module[key]`` is an array of ``shape`` (or missing when not ``required``)."""
+    value = module.get(key)
+    if value is None and not required:
+        return
+    if not isinstance(value, np.ndarray) or value.shape != shape:
+        found = value.shape if isinstance(value, np.ndarray) else type(value).__name__
+        raise DataError(f"{path}: {_kind(module)}.{key} is {found}, expected an array of shape {shape}")
+
+
 def release_layers(path) -> tuple[list, list]:
     """``(convolutions, batch_norms)`` of a release generator file; DataError when it is not one."""
     net = read_torch7(path)
-    modules = _modules(net)
+    modules = _modules(net, path)
     kinds = [_kind(m) for m in modules]
     convs = [m for m, k in zip(modules, kinds) if k == "VolumetricFullConvolution"]
     norms = [m for m, k in zip(modules, kinds) if k == "VolumetricBatchNormalization"]
@@ -53,31 +81,51 @@ def release_layers(path) -> tuple[list, list]:
     for i in range(len(convs)):
         expected += ["VolumetricFullConvolution"] + (["VolumetricBatchNormalization", "ReLU"] if i < len(convs) - 1
                                                      else ["Sigmoid"])
-    if len(convs) < 3 or kinds != expected:
+    if not 3 <= len(convs) <= MAX_CONVOLUTIONS or kinds != expected:
         raise DataError(f"{path}: not a 3dgan-release generator (layers {', '.join(kinds)}; expected "
                         "VolumetricFullConvolution, then VolumetricBatchNormalization, ReLU, "
                         "VolumetricFullConvolution ..., Sigmoid)")
     for i, conv in enumerate(convs):
         stride, pad = (1, 0) if i == 0 else (2, 1)
-        got = [int(conv.get(k, -1)) for k in ("kT", "kW", "kH", "dT", "dW", "dH", "padT", "padW", "padH")]
-        if got != [4] * 3 + [stride] * 3 + [pad] * 3 or any(int(conv.get(k, 0) or 0) for k in ("adjT", "adjW", "adjH")):
+        got = [_integer(path, conv, k, -1) for k in ("kT", "kW", "kH", "dT", "dW", "dH", "padT", "padW", "padH")]
+        adjustments = [_integer(path, conv, k, 0) for k in ("adjT", "adjW", "adjH")]
+        if got != [4] * 3 + [stride] * 3 + [pad] * 3 or any(adjustments):
             raise DataError(f"{path}: convolution {i + 1} has kernel/stride/padding {got}, expected 4/{stride}/{pad}")
     return convs, norms
 
 
 def release_config(path, convs) -> dict:
     """The config (as a mapping) of the tf3dgan run equivalent to the release net ``convs``."""
-    z_dim = int(convs[0]["nInputPlane"])
+    z_dim = _integer(path, convs[0], "nInputPlane")
     cube_len = 2 ** (len(convs) + 1)  # 4^3 after the first layer, doubled by each further one
-    widths = [int(c["nOutputPlane"]) for c in convs]
+    widths = [_integer(path, c, "nOutputPlane") for c in convs]
     base_width = widths[-2]
-    if widths[-1] != 1 or widths[:-1] != hidden_widths(cube_len, base_width):
+    if z_dim < 1 or base_width < 1 or widths[-1] != 1 or widths[:-1] != hidden_widths(cube_len, base_width):
         raise DataError(f"{path}: channel widths {widths} are not the 3D-GAN pattern (halving to {base_width}, then 1)")
     return {
         "model": {"variant": "mit_biasfree", "cube_len": cube_len, "z_dim": z_dim, "base_width": base_width},
         "latent": {"distribution": "uniform"},
         "train": {"steps": 0},
     }
+
+
+def check_release_weights(path, convs, norms) -> None:
+    """A DataError unless every weight the generator takes is an array of the shape it needs (checked before
+    the generator is built)."""
+    planes = _integer(path, convs[0], "nInputPlane")
+    for conv in convs:
+        outputs = _integer(path, conv, "nOutputPlane")
+        _check_array(path, conv, "weight", (planes, outputs, 4, 4, 4))
+        planes = outputs
+    for norm, conv in zip(norms, convs):
+        channels = (_integer(path, conv, "nOutputPlane"),)
+        _check_array(path, norm, "running_mean", channels)
+        _check_array(path, norm, "running_var" if norm.get("running_var") is not None else "running_std", channels)
+        _check_array(path, norm, "weight", channels, required=False)
+        _check_array(path, norm, "bias", channels, required=False)
+        eps = norm.get("eps", 1e-5)
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)):
+            raise DataError(f"{path}: VolumetricBatchNormalization.eps is a {type(eps).__name__}, expected a number")
 
 
 def _batchnorm_variance(norm) -> np.ndarray:
@@ -113,14 +161,23 @@ def import_release(t7_path, run_dir, overwrite: bool = False):
     run_dir = Path(run_dir)
     if (run_dir / CONFIG_FILE).exists() and not overwrite:
         raise RunFolderError(f"{run_dir}: already holds a run; choose another --out (or --overwrite)")
+    existing = next(folder for folder in (run_dir, *run_dir.parents) if folder.exists())
+    if not existing.is_dir():
+        where = "" if existing == run_dir else f" ({existing})"
+        raise RunFolderError(f"{run_dir}: a file is in the way{where}, not a folder; choose another --out")
     convs, norms = release_layers(t7_path)
     config = from_dict(release_config(t7_path, convs), f"{t7_path} (imported)")
+    check_release_weights(t7_path, convs, norms)
     gan = build_gan(config)
     try:
         load_release_weights(gan, convs, norms)
-    except (KeyError, ValueError) as err:
+    except (KeyError, TypeError, ValueError) as err:
         raise DataError(f"{t7_path}: weights do not fit the generator ({err})") from None
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(config, run_dir / CONFIG_FILE)
-    save_checkpoint(gan, run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(config, run_dir / CONFIG_FILE)
+        save_checkpoint(gan, run_dir)
+    except OSError as err:
+        raise RunFolderError(f"{run_dir}: cannot write the run folder ({err.strerror or err}); "
+                             "choose another --out") from None
     return config, gan

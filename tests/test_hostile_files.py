@@ -1,0 +1,436 @@
+"""Hostile and odd input files (issue 32, items 5, 6, 10, 12): crafted Torch7 files, decompression and
+allocation bombs in PNG / binvox / .off / .npz headers, and odd output or file names. Each is refused with
+one line naming the file, before anything is allocated or read out of bounds."""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import subprocess
+import sys
+import time
+import zipfile
+import zlib
+
+import numpy as np
+import pytest
+
+from data_io import DataError, read_binvox, read_off, read_png, read_source, write_binvox, write_png
+from data_io.arrays import read_array
+from data_io.torch7 import ObjectKey, TorchObject, read_torch7, write_torch7
+from test_generation_release_import import release_net
+from tf3dgan.cli import main
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _one_line(err, path) -> str:
+    message = str(err)
+    assert "\n" not in message and str(path) in message, message
+    return message
+
+
+def _one_line_error(capsys, *needles) -> str:
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+# -- Torch7 files written by hand: the format's pieces ------------------------------------------------------
+
+
+def t7_int(v: int) -> bytes:
+    return struct.pack("<i", v)
+
+
+def t7_long(v: int) -> bytes:
+    return struct.pack("<q", v)
+
+
+def t7_str(s: str) -> bytes:
+    return t7_int(len(s)) + s.encode("latin-1")
+
+
+def t7_number(x: float) -> bytes:
+    return t7_int(1) + struct.pack("<d", x)
+
+
+def t7_string(s: str) -> bytes:
+    return t7_int(2) + t7_str(s)
+
+
+def t7_table(index: int, pairs) -> bytes:
+    return t7_int(3) + t7_int(index) + t7_int(len(pairs)) + b"".join(k + v for k, v in pairs)
+
+
+def t7_ref(tag: int, index: int) -> bytes:
+    """An object already written (3: table, 4: torch object), by its reference index."""
+    return t7_int(tag) + t7_int(index)
+
+
+def t7_torch(index: int, class_name: str, body: bytes, version: str = "V 1") -> bytes:
+    return t7_int(4) + t7_int(index) + t7_str(version) + t7_str(class_name) + body
+
+
+def t7_float_tensor(sizes, strides, offset, storage_values) -> bytes:
+    """A torch.FloatTensor (1-based ``offset``) over a FloatStorage of ``storage_values``."""
+    storage = t7_torch(2, "torch.FloatStorage", t7_long(len(storage_values))
+                       + np.asarray(storage_values, "<f4").tobytes())
+    header = t7_int(len(sizes)) + b"".join(map(t7_long, sizes)) + b"".join(map(t7_long, strides)) + t7_long(offset)
+    return t7_torch(1, "torch.FloatTensor", header + storage)
+
+
+# -- item 5: tensors that reach outside their storage -------------------------------------------------------
+
+
+@pytest.mark.parametrize("sizes, strides, offset, expected", [
+    ((1_000_000,), (-(2 ** 40),), 1, "strides must be >= 0"),  # the segfault of the issue
+    ((2,), (-1,), 1, "strides must be >= 0"),  # read the storage's size field as data
+    ((-1,), (1,), 1, "sizes and strides must be >= 0"),  # ValueError: negative dimensions
+    ((3,), (1,), 3, "runs past its storage"),  # offset past the end
+    ((2,), (1,), 0, "runs past its storage"),  # offset before the start
+    ((2, 2), (1, 2 ** 62), 1, "runs past its storage"),  # the last element past the end
+    ((2 ** 40,), (0,), 1, "over the limit"),  # a zero-stride 4 TiB tensor: MemoryError
+    ((1, 2 ** 62), (2 ** 62, 0), 1, "over the limit"),
+])
+def test_torch7_tensors_are_checked_against_their_storage(tmp_path, sizes, strides, offset, expected):
+    path = tmp_path / "crafted.t7"
+    path.write_bytes(t7_float_tensor(sizes, strides, offset, [1.0, 2.0, 3.0]))
+    with pytest.raises(DataError, match=expected) as err:
+        read_torch7(path)
+    _one_line(err.value, path)
+
+
+def test_torch7_tensor_views_of_a_storage_are_read(tmp_path):
+    path = tmp_path / "view.t7"
+    path.write_bytes(t7_float_tensor((2, 2), (1, 0), 2, [1.0, 2.0, 3.0]))  # an expanded column, offset 2
+    np.testing.assert_array_equal(read_torch7(path), [[2.0, 2.0], [3.0, 3.0]])
+    path.write_bytes(t7_float_tensor((1, 3), (2 ** 62, 1), 1, [1.0, 2.0, 3.0]))  # a size-1 dimension's stride
+    np.testing.assert_array_equal(read_torch7(path), [[1.0, 2.0, 3.0]])
+
+
+def test_torch7_tensor_without_a_storage_of_its_type_is_refused(tmp_path):
+    path = tmp_path / "no_storage.t7"
+    header = t7_int(1) + t7_long(4) + t7_long(1) + t7_long(1)
+    for storage in (t7_table(2, []), t7_number(3.0), t7_int(0)):
+        path.write_bytes(t7_torch(1, "torch.FloatTensor", header + storage))
+        with pytest.raises(DataError, match="has no storage of its element type") as err:
+            read_torch7(path)
+        _one_line(err.value, path)
+
+
+def test_torch7_deep_nesting_is_one_line_and_moderate_nesting_reads(tmp_path):
+    def nested(depth):
+        head = b"".join(t7_int(3) + t7_int(i + 1) + t7_int(1) + t7_number(1.0) for i in range(depth))
+        return head + t7_int(0)
+
+    path = tmp_path / "deep.t7"
+    path.write_bytes(nested(20_000))  # RecursionError
+    with pytest.raises(DataError, match="nested deeper than") as err:
+        read_torch7(path)
+    _one_line(err.value, path)
+    path.write_bytes(nested(3000))
+    table, depth = read_torch7(path), 0
+    while table is not None:
+        table, depth = table[1.0], depth + 1
+    assert depth == 3000
+
+
+def test_torch7_tables_and_torch_objects_as_keys_are_read(tmp_path):
+    path = tmp_path / "self_key.t7"
+    path.write_bytes(t7_table(1, [(t7_ref(3, 1), t7_string("me")), (t7_string("n"), t7_number(2.0))]))
+    table = read_torch7(path)  # a table that holds itself as a key
+    key = next(k for k in table if isinstance(k, ObjectKey))
+    assert key.value is table and table[key] == "me" and table["n"] == 2.0
+
+    # nngraph's gModule: its graph keys the node objects (graph.Graph:add sets nodes[node] = #nodes).
+    node = t7_torch(3, "nngraph.Node", t7_table(4, [(t7_string("id"), t7_number(7.0))]))
+    nodes = t7_table(5, [(t7_number(1.0), node), (t7_ref(4, 3), t7_number(1.0))])
+    graph = t7_torch(6, "graph.Graph", t7_table(7, [(t7_string("nodes"), nodes)]))
+    path = tmp_path / "gmodule.t7"
+    path.write_bytes(t7_torch(1, "nn.gModule", t7_table(2, [(t7_string("fg"), graph)])))
+    net = read_torch7(path)
+    graph_nodes = net["fg"]["nodes"]
+    first = graph_nodes[1.0]
+    assert first.class_name == "nngraph.Node" and first["id"] == 7.0
+    assert [graph_nodes[k] for k in graph_nodes if isinstance(k, ObjectKey) and k.value is first] == [1.0]
+
+
+def test_torch7_tds_containers_are_read_and_custom_serializers_refused(tmp_path):
+    path = tmp_path / "hash.t7"
+    path.write_bytes(t7_torch(1, "tds.Hash", t7_long(2) + t7_string("a") + t7_number(1.0)
+                              + t7_number(2.0) + t7_torch(2, "tds.Vec", t7_long(2) + t7_string("x") + t7_number(3.0),
+                                                          version="V 0"), version="V 0"))
+    assert read_torch7(path) == {"a": 1.0, 2.0: ["x", 3.0]}
+
+    path = tmp_path / "custom.t7"
+    path.write_bytes(t7_torch(1, "threads.SharedHash", t7_long(0x7F0012345678)))
+    with pytest.raises(DataError, match="threads.SharedHash .* its own serializer") as err:
+        read_torch7(path)
+    _one_line(err.value, path)
+
+
+# -- item 5: the fuzz test -----------------------------------------------------------------------------------
+
+
+def _tensor_fields(data: bytes) -> list:
+    """``(position, width)`` of every nDimension, size, stride, offset and storage-size field in a Torch7 file
+    written by ``write_torch7`` (each follows its class name)."""
+    fields, start = [], 0
+    while (at := data.find(b"torch.", start)) >= 0:
+        length = struct.unpack_from("<i", data, at - 4)[0]
+        end, name = at + length, data[at:at + length]
+        start = end
+        if name.endswith(b"Storage"):
+            fields.append((end, 8))
+        elif name.endswith(b"Tensor"):
+            ndim = struct.unpack_from("<i", data, end)[0]
+            fields += [(end, 4)] + [(end + 4 + 8 * k, 8) for k in range(2 * ndim + 1)]
+    return fields
+
+
+INTERESTING = [-1, 0, 1, 2, 3, 5, 64, 255, 2 ** 31 - 1, -(2 ** 31), 2 ** 32, 2 ** 40, -(2 ** 40), 2 ** 62,
+               2 ** 63 - 1, -(2 ** 63)]
+
+
+def _mutants(data: bytes, count: int, seed: int, fields_only: bool = False):
+    """``count`` seeded mutations of ``data``: (description, bytes)."""
+    rng = np.random.default_rng(seed)
+    fields = _tensor_fields(data)
+    for case in range(count):
+        mutant = bytearray(data)
+        kind = "field" if fields_only else rng.choice(["field", "field", "bits", "truncate", "int32", "int64"])
+        if kind == "field":
+            pos, width = fields[rng.integers(len(fields))]
+            value = int(rng.choice(INTERESTING))
+            if width == 4:
+                value = int(np.clip(value, -(2 ** 31), 2 ** 31 - 1))
+            mutant[pos:pos + width] = value.to_bytes(width, "little", signed=True)
+            what = f"field at {pos} = {value}"
+        elif kind == "bits":
+            positions = rng.integers(len(data), size=rng.integers(1, 4))
+            for pos in positions:
+                mutant[pos] ^= 1 << int(rng.integers(8))
+            what = f"bit flips at {sorted(positions.tolist())}"
+        elif kind == "truncate":
+            cut = int(rng.integers(len(data)))
+            mutant = mutant[:cut]
+            what = f"truncated to {cut} bytes"
+        else:
+            width = 4 if kind == "int32" else 8
+            pos = int(rng.integers(len(data) - width))
+            value = int(np.clip(rng.choice(INTERESTING), -(2 ** (8 * width - 1)), 2 ** (8 * width - 1) - 1))
+            mutant[pos:pos + width] = value.to_bytes(width, "little", signed=True)
+            what = f"{kind} at {pos} = {value}"
+        yield f"case {case}: {what}", bytes(mutant)
+
+
+def _arrays(value, seen=None):
+    """Every numpy array inside a value read by read_torch7 (cycles followed once)."""
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return
+    seen.add(id(value))
+    if isinstance(value, np.ndarray):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _arrays(key.value if isinstance(key, ObjectKey) else key, seen)
+            yield from _arrays(item, seen)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _arrays(item, seen)
+    elif isinstance(value, TorchObject):
+        yield from _arrays(value.fields, seen)
+
+
+FUZZ_CASES = 400
+
+
+def test_fuzzed_torch7_files_read_or_fail_with_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("TF3DGAN_MAX_ARRAY_BYTES", str(2 ** 20))  # a mutated size may not allocate gigabytes
+    value = {"weight": np.arange(1, 25, dtype=np.float32).reshape(2, 3, 4).transpose(2, 0, 1),
+             "bias": np.arange(100, 103, dtype=np.float64), "steps": np.arange(7, 12, dtype=np.int64),
+             "empty": np.zeros((0, 3), np.float32), "name": "net", "flag": True,
+             "module": TorchObject("nn.ReLU", {"inplace": False, "sizes": [1.0, 2.0]})}
+    write_torch7(tmp_path / "valid.t7", value)
+    data = (tmp_path / "valid.t7").read_bytes()
+    path = tmp_path / "mutant.t7"
+    failures, refused = [], 0
+    for what, mutant in _mutants(data, FUZZ_CASES, seed=32):
+        path.write_bytes(mutant)
+        try:
+            result = read_torch7(path)
+        except DataError as err:
+            refused += 1
+            if "\n" in str(err) or str(path) not in str(err):
+                failures.append(f"{what}: message {str(err)!r}")
+            continue
+        except Exception as err:  # noqa: BLE001  (the point: nothing but a DataError)
+            failures.append(f"{what}: {type(err).__name__}: {err}")
+            continue
+        for array in _arrays(result):  # every value read is a run of bytes of the file
+            elements = np.unique(np.ascontiguousarray(array).reshape(-1).view(f"V{array.itemsize}"))
+            outside = [e.tobytes() for e in elements if mutant.find(e.tobytes()) < 0]
+            if outside:
+                failures.append(f"{what}: values not in the file {outside[:3]}")
+    assert not failures, "\n".join(failures[:20])
+    assert 0.3 * FUZZ_CASES < refused < FUZZ_CASES  # the mutations reach both outcomes
+
+
+def test_crafted_and_fuzzed_release_files_never_crash_import_release(tmp_path):
+    """The segfault of the issue (a 113-byte tensor with a negative stride) and mutated release generators
+    through `tf3dgan import-release`, in a child process: exit 0 or 2, one line, never a traceback or signal."""
+    files = [tmp_path / "crafted.t7"]
+    files[0].write_bytes(t7_float_tensor((1_000_000,), (-(2 ** 40),), 1, [1.0]))
+    write_torch7(tmp_path / "release.t7", release_net(np.random.default_rng(0), nz=2, widths=(4, 2, 1)))
+    data = (tmp_path / "release.t7").read_bytes()
+    for n, (_, mutant) in enumerate(_mutants(data, 8, seed=5, fields_only=True)):
+        files.append(tmp_path / f"mutant{n}.t7")
+        files[-1].write_bytes(mutant)
+    script = ("import sys\nfrom tf3dgan.cli import main\n"
+              "for i, f in enumerate(sys.argv[1:]):\n"
+              "    print('rc', main(['import-release', f, '--out', f + '.run']), flush=True)\n")
+    env = dict(os.environ, TF3DGAN_MAX_ARRAY_BYTES=str(2 ** 24), TF_CPP_MIN_LOG_LEVEL="3")
+    child = subprocess.run([sys.executable, "-c", script, *map(str, files)], capture_output=True, text=True,
+                           cwd=REPO, env=env, timeout=300)
+    assert child.returncode == 0, (child.returncode, child.stderr[-3000:])
+    codes = [int(line.split()[1]) for line in child.stdout.splitlines() if line.startswith("rc ")]
+    assert len(codes) == len(files) and set(codes) <= {0, 2} and codes[0] == 2, (codes, child.stderr[-3000:])
+    errors = [line for line in child.stderr.splitlines() if line.startswith("tf3dgan import-release:")]
+    assert "Traceback" not in child.stderr and len(errors) == codes.count(2), child.stderr[-3000:]
+    assert "crafted.t7" in errors[0] and "strides must be >= 0" in errors[0]
+
+
+# -- item 6: decoded sizes are capped before decompressing or allocating --------------------------------------
+
+
+def _png(width: int, height: int, idat: bytes) -> bytes:
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def test_png_size_is_capped_before_decompressing(tmp_path, monkeypatch):
+    path = tmp_path / "huge.png"  # a 30,000^2 header: 8.6 GB of memory in `reconstruct` before the cap
+    path.write_bytes(_png(30_000, 30_000, zlib.compress(bytes(30_001 * 64))))
+    start = time.perf_counter()
+    with pytest.raises(DataError, match=r"30000x30000 image has 900,000,000 pixels, over the limit of 16,777,216 "
+                                        r"\(set TF3DGAN_MAX_IMAGE_PIXELS"):
+        read_png(path)
+    assert time.perf_counter() - start < 1
+
+    write_png(tmp_path / "small.png", np.zeros((40, 50), np.uint8))
+    monkeypatch.setenv("TF3DGAN_MAX_IMAGE_PIXELS", "1999")
+    with pytest.raises(DataError, match="a 50x40 image has 2,000 pixels, over the limit of 1,999"):
+        read_png(tmp_path / "small.png")
+    monkeypatch.setenv("TF3DGAN_MAX_IMAGE_PIXELS", "2000")
+    assert read_png(tmp_path / "small.png").shape == (40, 50)
+
+
+def test_png_image_data_beyond_its_size_is_not_decompressed(tmp_path):
+    path = tmp_path / "bomb.png"  # 10x10 pixels over 50 MB of zeros (50 KB compressed)
+    path.write_bytes(_png(10, 10, zlib.compress(bytes(50 * 2 ** 20), 9)))
+    with pytest.raises(DataError, match="more image data than 10x10 pixels") as err:
+        read_png(path)
+    _one_line(err.value, path)
+
+
+def test_binvox_dimensions_are_capped(tmp_path, monkeypatch):
+    path = tmp_path / "wrap.binvox"  # 2^32 * 2^32 * 1 wrapped to 0 voxels in int64: a reshape traceback
+    path.write_bytes(b"#binvox 1\ndim 4294967296 4294967296 1\ntranslate 0 0 0\nscale 1\ndata\n")
+    with pytest.raises(DataError, match="a 4294967296x4294967296x1 grid has .* over the limit of 1,073,741,824"):
+        read_binvox(path)
+    write_binvox(tmp_path / "small.binvox", np.ones((4, 4, 4), np.uint8))
+    monkeypatch.setenv("TF3DGAN_MAX_GRID_VOXELS", "63")
+    with pytest.raises(DataError, match="TF3DGAN_MAX_GRID_VOXELS") as err:
+        read_binvox(tmp_path / "small.binvox")
+    _one_line(err.value, tmp_path / "small.binvox")
+
+
+def test_off_counts_are_capped(tmp_path, monkeypatch):
+    path = tmp_path / "tetra.off"
+    path.write_text("OFF\n4 4 0\n0 0 0\n1 0 0\n0 1 0\n0 0 1\n3 0 1 2\n3 0 1 3\n3 0 2 3\n3 1 2 3\n")
+    assert read_off(path)[1].shape == (4, 3)
+    monkeypatch.setenv("TF3DGAN_MAX_MESH_ELEMENTS", "7")
+    with pytest.raises(DataError, match="a mesh of 4 vertices and 4 faces has 8 vertices \\+ faces, over the limit"):
+        read_off(path)
+    monkeypatch.setenv("TF3DGAN_MAX_MESH_ELEMENTS", "lots")
+    with pytest.raises(ValueError, match="TF3DGAN_MAX_MESH_ELEMENTS='lots': expected a positive whole number"):
+        read_off(path)
+
+
+def _npz_with_header(path, members) -> None:
+    """An .npz whose members are .npy headers of the given (name, shape, dtype) and ``data`` bytes."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, shape, dtype, data in members:
+            stream = io.BytesIO()
+            np.lib.format.write_array_header_1_0(stream, {"descr": np.dtype(dtype).str, "fortran_order": False,
+                                                          "shape": shape})
+            archive.writestr(name + ".npy", stream.getvalue() + data)
+
+
+@pytest.mark.parametrize("member", ["voxels", "labels", "names"])
+def test_npz_member_shapes_are_checked_before_loading(tmp_path, member, monkeypatch):
+    path = tmp_path / "liar.npz"
+    members = {"voxels": ("voxels", (2, 4, 4, 4), "|u1", bytes(128)),
+               "labels": ("labels", (2,), "<i8", bytes(16)),
+               "names": ("names", (2,), "<U3", bytes(24))}
+    name, _, dtype, _ = members[member]
+    members[member] = (name, (300, 64, 64, 64), dtype, b"")  # 79 MB (or more) promised, none stored
+    _npz_with_header(path, members.values())
+    with pytest.raises(DataError, match=f"array '{member}' of shape \\(300, 64, 64, 64\\) needs [0-9,]+ bytes "
+                                        "of data; the archive holds 0") as err:
+        read_array(path)
+    _one_line(err.value, path)
+    members[member] = (name, (10 ** 6, 128, 128, 128), dtype, b"")
+    _npz_with_header(path, members.values())
+    with pytest.raises(DataError, match="over the limit of 4,294,967,296 .set TF3DGAN_MAX_ARRAY_BYTES"):
+        read_source(path)
+
+
+def test_view_checks_npz_probabilities_before_loading(tmp_path, capsys):
+    path = tmp_path / "samples.npz"
+    _npz_with_header(path, [("probabilities", (3000, 64, 64, 64), "<f4", b"")])
+    assert main(["view", str(path)]) == 2
+    _one_line_error(capsys, "samples.npz", "array 'probabilities' of shape (3000, 64, 64, 64) needs")
+
+
+# -- items 10 and 12: odd output and file names ----------------------------------------------------------
+
+
+def test_import_release_into_a_regular_file_is_one_line(tmp_path, capsys):
+    write_torch7(tmp_path / "chair_G_cpu.t7", release_net(np.random.default_rng(0), nz=2, widths=(4, 2, 1)))
+    (tmp_path / "taken").write_text("a file")
+    for out in ("taken", "taken/run"):
+        assert main(["import-release", str(tmp_path / "chair_G_cpu.t7"), "--out", str(tmp_path / out)]) == 2
+        _one_line_error(capsys, f"{tmp_path / out}:", "choose another --out")
+    assert (tmp_path / "taken").read_text() == "a file"
+
+
+def test_view_of_a_file_name_that_is_not_utf8(tmp_path, capsys):
+    name = os.fsdecode(os.fsencode(tmp_path) + b"/chair\xff.binvox")
+    write_binvox(name, np.ones((4, 4, 4), np.uint8))
+    for extra in ([], ["--png"]):
+        assert main(["view", name, *extra]) == 0
+        out = capsys.readouterr().out
+        assert "chair\\xff." in out and "\n" not in out.strip(), out
+    html = (tmp_path / os.fsdecode(b"chair\xff.html")).read_text()
+    assert "chair\\xff.binvox" in html
+    assert main(["view", name, "--out", os.fsdecode(os.fsencode(tmp_path) + b"/page\xfe.txt")]) == 2
+    _one_line_error(capsys, "page\\xfe.txt: expected an .html file name")
+
+
+def test_release_layers_of_a_nested_sequential_are_still_found(tmp_path):
+    from tf3dgan.generation.release_import import release_layers
+
+    net = release_net(np.random.default_rng(1), nz=2, widths=(4, 2, 1))
+    wrapped = TorchObject("nn.Sequential", {"modules": [TorchObject("nn.Sequential", {"modules": net["modules"]})]})
+    write_torch7(tmp_path / "nested.t7", wrapped)
+    convs, norms = release_layers(tmp_path / "nested.t7")
+    assert (len(convs), len(norms)) == (3, 2)
