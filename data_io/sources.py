@@ -101,8 +101,22 @@ def fit_to_cube_len(voxels: VoxelSet, cube_len: int, source: str = "") -> VoxelS
 def load_training_voxels(cfg, cube_len: int) -> VoxelSet:
     """Training grids for a ``tf3dgan.config.DataConfig`` (duck-typed), at most ``cube_len`` in size."""
     if cfg.source == "synthetic":
-        return generate_synthetic(cfg.synthetic_count, cube_len, cfg.seed, cfg.classes)
-    voxels = read_source(
+        voxels = generate_synthetic(cfg.synthetic_count, cube_len, cfg.seed, cfg.classes)
+    else:
+        voxels = fit_to_cube_len(_read_training_source(cfg, cube_len), cube_len, str(cfg.source))
+    return voxels if cfg.mirror_axis is None else with_mirror_images(voxels, cfg.mirror_axis)
+
+
+def with_mirror_images(voxels: VoxelSet, axis: int) -> VoxelSet:
+    """``voxels`` followed by each grid flipped along grid ``axis`` (0-2), labels kept, names marked."""
+    flipped = np.ascontiguousarray(np.flip(voxels.voxels, axis=axis + 1))
+    labels = None if voxels.labels is None else np.concatenate([voxels.labels, voxels.labels])
+    names = [*voxels.names, *(f"{name} (mirrored)" for name in voxels.names)]
+    return VoxelSet(np.concatenate([voxels.voxels, flipped]), labels, names, voxels.class_names)
+
+
+def _read_training_source(cfg, cube_len: int) -> VoxelSet:
+    return read_source(
         cfg.source,
         classes=cfg.classes,
         split=cfg.split,
@@ -112,7 +126,6 @@ def load_training_voxels(cfg, cube_len: int) -> VoxelSet:
         size=cube_len,
         progress=True,
     )
-    return fit_to_cube_len(voxels, cube_len, str(cfg.source))
 
 
 def occupancy_stats(voxels: np.ndarray) -> dict:

@@ -8,6 +8,7 @@ and what was expected, and is raised before any training starts.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ class ModelConfig:
     use_bias: Optional[bool] = None  # None: the variant decides (mit_biasfree: False, mit: True)
     leak: float = 0.2
     minibatch_std: bool = False  # D's head sees the batch's feature spread as one more channel (Karras et al. 2018)
+    d_base_width: Optional[int] = None  # D's first width when it differs from G's (None: base_width)
 
 
 @dataclass
@@ -75,6 +77,7 @@ class DataConfig:
     array_key: Optional[str] = None  # key inside an .npz (None: data_io's default lookup)
     synthetic_count: int = 512
     upsample: Literal["nearest", "trilinear"] = "nearest"  # stored grids smaller than cube_len
+    mirror_axis: Optional[int] = None  # also train on every shape flipped along this grid axis (0-2; None: off)
     seed: int = 0
 
 
@@ -146,6 +149,8 @@ def _check_value(where: str, key: str, value: Any, annotation: Any) -> Any:
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: {key} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: {key} must be a finite number, got {value!r}")
         return float(value)
     if annotation is str:
         if not isinstance(value, str):
@@ -190,6 +195,9 @@ def validate(config: Config, where: str = "config") -> Config:
     )
     _require(m.z_dim >= 1, where, "model.z_dim", ">= 1", m.z_dim)
     _require(m.base_width >= 1, where, "model.base_width", ">= 1", m.base_width)
+    _require(m.d_base_width is None or m.d_base_width >= 1, where, "model.d_base_width", ">= 1 or null",
+             m.d_base_width)
+    _require(d.mirror_axis in (None, 0, 1, 2), where, "data.mirror_axis", "0, 1, 2 or null", d.mirror_axis)
     _require(0.0 <= m.leak < 1.0, where, "model.leak", "in [0, 1)", m.leak)
     _require(lat.std > 0, where, "latent.std", "> 0", lat.std)
     _require(t.steps >= 0, where, "train.steps", ">= 0", t.steps)
@@ -301,6 +309,14 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """A YAML syntax error as one line: where (line, column) and what."""
+    mark = getattr(err, "problem_mark", None)
+    what = " ".join(filter(None, (getattr(err, "problem", None), getattr(err, "context", None)))) or str(err)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}not valid YAML ({' '.join(what.split())})"
+
+
 def read_yaml(path: str | Path) -> dict:
     """Read a YAML mapping, with errors naming the file; refuses an empty file and duplicate keys."""
     path = Path(path)
@@ -319,7 +335,7 @@ def read_yaml(path: str | Path) -> dict:
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+        raise ConfigError(f"{path}: {_yaml_problem(err)}") from None
     if raw is None:
         raise ConfigError(f"{path}: the config file is empty (no sections); give at least one setting, or "
                           "leave out --config for the defaults (the paper's 64^3 net)")
@@ -327,7 +343,12 @@ def read_yaml(path: str | Path) -> dict:
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Load ``path`` (or the defaults when None), apply ``--set`` overrides, validate."""
+    """Load ``path`` (or the defaults when None), apply ``--set`` overrides, validate. ``path`` is a YAML file or
+    the name of a shipped config (``tf3dgan configs``); an existing file wins."""
+    if path is not None:
+        from tf3dgan.config_library import resolve_config_path
+
+        path = resolve_config_path(path, "config")
     raw = read_yaml(path) if path is not None else {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")

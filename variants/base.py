@@ -83,7 +83,7 @@ class Variant:
             model_cfg.cube_len, model_cfg.z_dim, model_cfg.base_width, use_bias, dense_stem=self.dense_stem
         )
         discriminator = networks.build_discriminator(
-            model_cfg.cube_len, model_cfg.base_width, use_bias, model_cfg.leak, dense_head=self.dense_head,
+            model_cfg.cube_len, model_cfg.d_base_width or model_cfg.base_width, use_bias, model_cfg.leak, dense_head=self.dense_head,
             minibatch_std=model_cfg.minibatch_std,
         )
         encoder = None
