@@ -69,4 +69,5 @@ def test_overrides_parse_yaml_values():
 def test_variant_defaults_fill_in():
     config = load_config(None, ["model.variant=autoencoder", "variant.pretrain_steps=5"])
     assert dataclasses.asdict(config.variant) == {"pretrain_steps": 5, "recon_loss": "bce", "recon_weight": 1.0,
-                                                  "recon_weight_after": 0.0}
+                                                  "recon_weight_after": 0.0, "weight_l2": 0.0, "optimizer": "adam",
+                                                  "binarize": False}
