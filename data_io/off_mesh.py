@@ -108,6 +108,21 @@ def fit_to_grid(vertices: np.ndarray, size: int) -> np.ndarray:
     return (vertices - (low + high) / 2) * (size / extent) + size / 2
 
 
+_WORK_PER_CHUNK = 2 ** 20  # (triangle, column) pairs or surface pieces held at once
+
+
+def _chunks(costs: np.ndarray):
+    """Slices of consecutive triangles whose costs add up to about ``_WORK_PER_CHUNK`` (one triangle at least):
+    a mesh of many large triangles is voxelized a part at a time, in bounded memory."""
+    ends = np.cumsum(costs)
+    start = 0
+    while start < len(costs):
+        done = ends[start - 1] if start else 0
+        stop = max(start + 1, int(np.searchsorted(ends, done + _WORK_PER_CHUNK, side="right")))
+        yield slice(start, stop)
+        start = stop
+
+
 def _parity_fill(tri: np.ndarray, size: int, axis: int) -> np.ndarray:
     """Inside test by ray parity along ``axis`` through voxel centres; tri is (F, 3, 3) in voxel units."""
     u_ax, v_ax = [a for a in range(3) if a != axis]
@@ -123,6 +138,18 @@ def _parity_fill(tri: np.ndarray, size: int, axis: int) -> np.ndarray:
     counts = np.zeros((size, size, size + 1), dtype=np.int32)
     if len(p) == 0:
         return np.zeros((size,) * 3, dtype=bool)
+    for part in _chunks(nu * nv):
+        _add_crossings(counts, p[part], h[part], lo[part], nu[part], nv[part])
+    inside = (np.cumsum(counts[:, :, :size], axis=2) % 2).astype(bool)
+    order = [0, 0, 0]
+    order[u_ax], order[v_ax], order[axis] = 0, 1, 2
+    return inside.transpose(order)
+
+
+def _add_crossings(counts: np.ndarray, p, h, lo, nu, nv) -> None:
+    """Add to ``counts`` [u, v, first voxel above] each crossing of a column by a triangle: ``p`` (F, 3, 2) the
+    triangles in the column plane, ``h`` (F, 3) their heights, ``lo``/``nu``/``nv`` their column boxes."""
+    size = counts.shape[0]
     # Enumerate (triangle, column) pairs inside each triangle's 2D bounding box.
     per_tri = nu * nv
     tri_id = np.repeat(np.arange(len(p)), per_tri)
@@ -143,16 +170,23 @@ def _parity_fill(tri: np.ndarray, size: int, axis: int) -> np.ndarray:
     # A crossing at height z flips the state of every voxel whose centre lies above z.
     first = np.clip(np.ceil(height - 0.5), 0, size).astype(np.int64)
     np.add.at(counts, (cu[hit], cv[hit], first), 1)
-    inside = (np.cumsum(counts[:, :, :size], axis=2) % 2).astype(bool)
-    order = [0, 0, 0]
-    order[u_ax], order[v_ax], order[axis] = 0, 1, 2
-    return inside.transpose(order)
 
 
 def _surface(tri: np.ndarray, size: int, step: float = 0.5) -> np.ndarray:
     """Voxels touched by the surface: triangles bisected on their longest edge until every edge is at most
-    ``step`` voxels (slivers stay cheap), then their corners and centroids marked."""
+    ``step`` voxels (slivers stay cheap), then their corners and centroids marked. A repeated triangle is
+    subdivided once, and large triangles a chunk at a time (about ``2 (edge / step)^2`` pieces each)."""
     grid = np.zeros((size,) * 3, dtype=bool)
+    tri = np.unique(tri.reshape(len(tri), 9), axis=0).reshape(-1, 3, 3)
+    longest = np.linalg.norm(tri - np.roll(tri, -1, axis=1), axis=2).max(axis=1, initial=0.0)
+    for part in _chunks(2 * np.ceil(longest / step) ** 2 + 1):
+        _mark_surface(grid, tri[part], step)
+    return grid
+
+
+def _mark_surface(grid: np.ndarray, tri: np.ndarray, step: float) -> None:
+    """Mark in ``grid`` the corners and centroids of ``tri`` bisected down to edges of at most ``step``."""
+    size = grid.shape[0]
     while len(tri):
         lengths = np.linalg.norm(tri - np.roll(tri, -1, axis=1), axis=2)  # edge k joins corners k, k+1
         small = lengths.max(axis=1) <= step
@@ -168,7 +202,6 @@ def _surface(tri: np.ndarray, size: int, step: float = 0.5) -> np.ndarray:
         a, b, c = big[rows, k], big[rows, (k + 1) % 3], big[rows, (k + 2) % 3]
         mid = (a + b) / 2
         tri = np.concatenate([np.stack([a, mid, c], 1), np.stack([mid, b, c], 1)])
-    return grid
 
 
 def voxelize_mesh(vertices: np.ndarray, faces: np.ndarray, size: int = 32, surface: bool = True) -> np.ndarray:

@@ -365,6 +365,33 @@ def test_off_counts_are_capped(tmp_path, monkeypatch):
         read_off(path)
 
 
+def test_off_of_many_large_triangles_voxelizes_in_bounded_memory(tmp_path, monkeypatch):
+    import tracemalloc
+
+    from data_io import off_mesh
+
+    path = tmp_path / "bomb.off"  # 12 KB: 1,000 grid-spanning faces took 40 s and 3.3 GB before
+    path.write_text("OFF\n4 1000 0\n0 0 0\n1 0 0\n0 1 0\n0 0 1\n" + "3 0 1 2\n3 0 1 3\n3 0 2 3\n3 1 2 3\n" * 250)
+    tracemalloc.start()
+    try:
+        start = time.perf_counter()
+        grid = off_mesh.read_off_voxels(path, 32)
+        seconds, peak = time.perf_counter() - start, tracemalloc.get_traced_memory()[1]
+        rng = np.random.default_rng(0)  # distinct large triangles: subdivided a chunk at a time
+        vertices = np.concatenate([np.eye(3), rng.random((30, 3)) * 0.05])
+        faces = np.array([[i % 3, (i + 1) % 3, 3 + i] for i in range(30)])
+        whole = off_mesh.voxelize_mesh(vertices, faces, 32)
+        monkeypatch.setattr(off_mesh, "_WORK_PER_CHUNK", 2 ** 12)
+        tracemalloc.reset_peak()
+        chunked = off_mesh.voxelize_mesh(vertices, faces, 32)
+        chunked_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert grid.sum() > 0 and seconds < 10 and peak < 300e6, (seconds, peak)
+    np.testing.assert_array_equal(chunked, whole)
+    assert chunked_peak < 30e6, chunked_peak
+
+
 def _npz_with_header(path, members) -> None:
     """An .npz whose members are .npy headers of the given (name, shape, dtype) and ``data`` bytes."""
     with zipfile.ZipFile(path, "w") as archive:
