@@ -283,7 +283,7 @@ def test_synthetic_dataset():
 
 def test_load_training_voxels(tmp_path):
     cfg = SimpleNamespace(source="synthetic", classes=None, split="train", rotations="all", fraction=1.0,
-                          array_key=None, synthetic_count=24, seed=1)
+                          array_key=None, synthetic_count=24, seed=1, mirror_axis=None)
     s = data_io.load_training_voxels(cfg, 32)
     assert s.voxels.shape == (24, 32, 32, 32) and s.voxels.dtype == np.uint8
     big = np.zeros((3, 64, 64, 64), np.uint8)

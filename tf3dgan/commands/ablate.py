@@ -21,6 +21,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--shard", default=None, metavar="I/N",
                    help="train only the I-th of N disjoint shares of the trainings (1 <= I <= N), writing "
                         "NAME.results-shard-I-of-N.jsonl; --report-only merges the shares")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="run every training as a task on a Ray cluster (ADDRESS, e.g. ray://head:10001 or auto; "
+                        "without one: a local Ray instance); needs pip install 'tf3dgan[ray]'")
+    p.add_argument("--run-folders", choices=("shared", "local"), default="shared",
+                   help="--ray: run folders under --out, which every worker must see (default), or in each "
+                        "worker's temporary folder")
     p.add_argument("--quiet", action="store_true", help="no training progress bars")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="trainings at once, each in its own process with 1/N of the cores (default 1)")
@@ -53,6 +59,13 @@ def run(args) -> int:
     out = Path(args.out) if args.out else Path("runs") / suite.path.stem
     if args.report_only:
         write_report_from_results(suite, out, args.results)
+    elif args.ray is not None:
+        from tf3dgan.evaluation.ablation_ray import run_suite_on_ray
+
+        if shard or args.jobs > 1:
+            raise UsageError("--ray schedules every training itself: give it without --shard or --jobs")
+        run_suite_on_ray(suite, out, args.ray or None, log=lambda m: print(m, flush=True), results_path=args.results,
+                         run_folders=args.run_folders)
     else:
         print(f"{args.suite}: {len(suite.runs)} runs -> {out}", flush=True)
         run_suite(suite, out, progress=not args.quiet, log=lambda m: print(m, flush=True), jobs=args.jobs,

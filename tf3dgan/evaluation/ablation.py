@@ -18,6 +18,7 @@ svm:                              # optional: the linear-SVM protocol on D featu
 svm:                              # (see above)
 seeds: [0, 1, 2]                  # optional: train every run once per seed (train.seed and data.seed)
 results: blog.results.jsonl       # optional: the results file, relative to the suite (default NAME.results.jsonl)
+resources: {cpus: 2, gpus: 0}     # optional: what each training asks of a Ray cluster (``ablate --ray``)
 runs:
   - name: baseline                # a folder name: letters, digits, '-', '_', '.'
   - name: saturating
@@ -65,7 +66,8 @@ from tf3dgan.evaluation.suite_results import (RESULTS_SUFFIX, TrainingResults, a
 from tf3dgan.training.metrics import BASE_METRICS
 from tf3dgan.training.run_folder import latest_step
 
-SUITE_KEYS = {"base", "set", "evaluate", "svm", "runs", "description", "seeds", "results"}
+SUITE_KEYS = {"base", "set", "evaluate", "svm", "runs", "description", "seeds", "results", "resources"}
+RESOURCE_KEYS = ("cpus", "gpus")  # what each training asks of a Ray cluster (tf3dgan.evaluation.ablation_ray)
 EVALUATE_DEFAULTS = {"reference": None, "split": "test", "rotations": "first", "classes": None, "n": 100,
                      "seed": 0, "distance": "iou", "synthetic_seed": 1000, "every": 0}
 SVM_DEFAULTS = {"data": None, "max_per_class": None, "c": None, "untrained": True, "bn_statistics": "reestimate",
@@ -110,6 +112,7 @@ class Suite:
     svm: dict | None
     description: str = ""
     results: Path | None = None  # the results file (default: beside the suite file, NAME.results.jsonl)
+    resources: dict | None = None  # {cpus, gpus} per training on a Ray cluster (None: 1 CPU, 1 GPU if any)
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -230,11 +233,17 @@ def load_suite(path: str | Path) -> Suite:
             raise ConfigError(f"{run_where}: 'expect' needs a 'claim' (the observation it tests, in words)")
         runs.append(SuiteRun(name, overrides, config, str(entry.get("description", "")), differs, seeds,
                              str(entry.get("claim", "")).strip(), expect))
+    resources = raw.get("resources")
+    if resources is not None:
+        if (not isinstance(resources, dict) or set(resources) - set(RESOURCE_KEYS) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in resources.values())):
+            raise ConfigError(f"{where}: 'resources' must map {' and/or '.join(RESOURCE_KEYS)} to numbers >= 0, "
+                              f"got {resources!r}")
     results = raw.get("results")
     if results is not None and not isinstance(results, str):
         raise ConfigError(f"{where}: 'results' must be a path to the results file, got {results!r}")
     results_path = path.parent / results if results else path.with_name(path.stem + RESULTS_SUFFIX)
-    return Suite(path, runs, evaluate, svm, str(raw.get("description", "")), results_path)
+    return Suite(path, runs, evaluate, svm, str(raw.get("description", "")), results_path, resources)
 
 
 def load_reference(evaluate: dict, cube_len: int) -> np.ndarray:
