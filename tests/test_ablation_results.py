@@ -105,7 +105,9 @@ def test_claim_verdicts_by_hand():
     assert judge(Expectation("mmd", "worse"), close, base).verdict == "not supported"  # 0.01 < 2 se
     assert judge(Expectation("mmd", "same"), close, base).verdict == "supported"
     assert judge(Expectation("mmd", "same"), worse, base).verdict == "contradicted"
-    assert judge(Expectation("mmd", "worse"), worse[:1], base).verdict == "not supported"  # one seed: no judgement
+    assert judge(Expectation("mmd", "worse"), worse[:1], base).verdict == "too few seeds"  # one seed: no judgement
+    assert overall_verdict([judge(Expectation("mmd", "worse"), worse, base),
+                            judge(Expectation("mmd", "worse"), worse[:1], base)]) == "too few seeds"
     assert overall_verdict([judge(Expectation("mmd", "worse"), worse, base),
                             judge(Expectation("mmd", "worse"), close, base)]) == "not supported"
     assert overall_verdict([judge(Expectation("mmd", "worse"), worse, base),

@@ -8,7 +8,8 @@ or ``same``. The difference is judged with two standard errors of the difference
 - supported: every expectation holds (a significant difference in the stated direction; for ``same``, no
   significant difference);
 - contradicted: some expectation is significantly the other way (for ``same``: any significant difference);
-- not supported: neither (no significant difference where one was expected), or too few seeds to judge.
+- not supported: neither (no significant difference where one was expected);
+- too few seeds: a row has fewer than two seeds scored there yet (no standard error, no judgement).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ DIRECTIONS = ("better", "worse", "higher", "lower", "same")
 LOWER_IS_BETTER = {"mmd", "jsd", "components", "near_half_fraction", "empty_fraction", "nna_gap", "g_loss"}
 HIGHER_IS_BETTER = {"cov", "svm_accuracy"}
 EXPECT_KEYS = {"score", "direction", "at", "against"}
-SUPPORTED, NOT_SUPPORTED, CONTRADICTED = "supported", "not supported", "contradicted"
+SUPPORTED, NOT_SUPPORTED, CONTRADICTED, TOO_FEW_SEEDS = "supported", "not supported", "contradicted", "too few seeds"
 
 
 @dataclass
@@ -90,7 +91,7 @@ def judge(expectation: Expectation, run_scores: list[dict], against_scores: list
     se = math.sqrt(a_se**2 + b_se**2) if a_se is not None and b_se is not None else None
     significant = differs_significantly(a_mean, a_se, b_mean, b_se)
     if significant is None:
-        return Judgement(expectation, difference, se, NOT_SUPPORTED)
+        return Judgement(expectation, difference, se, TOO_FEW_SEEDS)
     if expectation.direction == "same":
         return Judgement(expectation, difference, se, CONTRADICTED if significant else SUPPORTED)
     if not significant:
@@ -109,6 +110,8 @@ def overall_verdict(judgements: list[Judgement]) -> str:
     verdicts = [j.verdict for j in judgements]
     if CONTRADICTED in verdicts:
         return CONTRADICTED
+    if TOO_FEW_SEEDS in verdicts:
+        return TOO_FEW_SEEDS
     if verdicts and all(v == SUPPORTED for v in verdicts):
         return SUPPORTED
     return NOT_SUPPORTED
