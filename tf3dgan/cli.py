@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "plot",
     "view",
     "env",
+    "configs",
 ]
 
 

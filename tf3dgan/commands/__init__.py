@@ -16,8 +16,10 @@ def add_overrides_argument(parser, help_prefix: str = "") -> None:
 
 
 def add_config_arguments(parser) -> None:
-    """``--config PATH`` and ``--set``."""
-    parser.add_argument("--config", help="YAML config file (defaults: the paper's 64^3 mit_biasfree net)")
+    """``--config NAME|PATH`` and ``--set``."""
+    parser.add_argument("--config", metavar="NAME|PATH",
+                        help="a shipped config's name (`tf3dgan configs` lists them) or a YAML config file "
+                             "(defaults: the paper's 64^3 mit_biasfree net)")
     add_overrides_argument(parser)
 
 
