@@ -60,9 +60,7 @@ def main(argv=None) -> int:
     config = load_config(args.config, overrides)
     t, m = config.train, config.model
     gan = build_gan(config)
-    jit = {"auto": False, "true": True, "false": False}[t.jit_compile]  # "auto" is off on a CPU
-    if t.jit_compile == "auto" and tf.config.list_physical_devices("GPU"):
-        jit = True
+    jit = gan.jit_compile  # the builder's choice ("auto": XLA only under a GPU)
     step = tf.function(gan.train_step, jit_compile=jit)
     real = tf.constant((np.random.default_rng(0).random((args.batch,) + (m.cube_len,) * 3 + (1,)) > 0.7).astype("float32"))
 

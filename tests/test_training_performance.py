@@ -101,6 +101,15 @@ def test_batch_must_split_across_replicas():
 
 
 @pytest.mark.slow
+def test_jit_compile_auto_never_chooses_xla_on_a_cpu(tiny_overrides):
+    import tensorflow as tf
+
+    if tf.config.list_logical_devices("GPU"):
+        pytest.skip("a GPU is present: auto chooses XLA there")
+    assert build_gan(load_config(None, tiny_overrides)).jit_compile is False
+    assert build_gan(load_config(None, tiny_overrides + ["train.jit_compile=true"]), compile=True).jit_compile is True
+
+
 def test_xla_jit_compile_trains(tiny_overrides, real16):
     """``jit_compile: true`` compiles the one train_step with XLA (slow to compile on a CPU)."""
     gan = build_gan(load_config(None, tiny_overrides + ["train.jit_compile=true", "train.d_gate=le",

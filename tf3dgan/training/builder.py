@@ -48,7 +48,7 @@ def _build(config: Config, compile: bool) -> GAN:
     )
     gan.build(None)  # the networks are built; fit under a strategy would otherwise trace GAN.call on a batch
     if compile:
-        jit = {"auto": "auto", "true": True, "false": False}[t.jit_compile]
+        jit = {"auto": _xla_pays(), "true": True, "false": False}[t.jit_compile]
 
         def adam(lr, weight_decay=None):
             optimizer = keras.optimizers.Adam(lr, beta_1=t.beta1, beta_2=t.beta2, weight_decay=weight_decay)
@@ -69,6 +69,14 @@ def _build(config: Config, compile: bool) -> GAN:
             jit_compile=jit,
         )
     return gan
+
+
+def _xla_pays() -> bool:
+    """``jit_compile: auto``: XLA under a GPU, never on a CPU (the 32^3 recipe step ran 52x slower with it on an
+    AVX-512 Xeon; docs/performance.md), decided here rather than left to Keras's own "auto"."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
 
 
 def _synchronize_batchnorm(*models) -> None:
