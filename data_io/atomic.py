@@ -54,9 +54,14 @@ def atomic_write_bytes(path: str | Path, write) -> Path:
     return path
 
 
+# numpy's ``tofile`` (``np.save`` to a file) reports a full disk as a short write, without an errno.
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
+
+
 def _name_full_disk(err: BaseException, path: Path) -> None:
-    """Re-raise a full-disk OSError without a file name as one that names ``path``."""
-    if isinstance(err, OSError) and err.errno == errno.ENOSPC and err.filename is None:
+    """Re-raise a full-disk OSError without a file name (or numpy's short write) as ENOSPC naming ``path``."""
+    if isinstance(err, OSError) and err.filename is None and (
+            err.errno == errno.ENOSPC or (err.errno is None and _SHORT_WRITE.fullmatch(str(err)))):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from err
 
 

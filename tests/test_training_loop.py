@@ -37,7 +37,7 @@ def test_run_folder_contents(tmp_path, tiny_config, tiny_voxels):
     gan = train(tiny_config, tmp_path, steps=8, voxels=tiny_voxels, progress=False)
     assert int(gan.step_counter.numpy()) == 8
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in records] == [2, 4, 6, 8]
+    assert [r["step"] for r in records] == [2, 3, 4, 6, 8]  # and at each checkpoint (3, 6, 8)
     for key in ("d_loss", "g_loss", "d_acc", "d_updated", "d_real", "d_fake", "g_lr", "d_lr"):
         assert key in records[0]
     # d_updated is a fraction of the 2 steps in each line.
@@ -89,11 +89,11 @@ def test_ctrl_c_leaves_a_checkpoint_and_resume_is_exact(tmp_path, tiny_config, t
         assert stopped.value.step == 5 and stopped.value.exit_status == 130
     assert latest_checkpoint(tmp_path / "cut").name == "ckpt-00000005.npz"
     steps = [json.loads(line)["step"] for line in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [2, 4, 5]  # the line of the interrupted step (5) is written with the checkpoint
+    assert steps == [2, 3, 4, 5]  # the line of the interrupted step (5) is written with the checkpoint
     resumed = train(tiny_config, tmp_path / "cut", steps=9, voxels=tiny_voxels, progress=False)
     _assert_same_state(whole, resumed)
     steps = [json.loads(line)["step"] for line in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [2, 4, 5, 6, 8, 9]  # no line logged twice; the last steps (9) get their line too
+    assert steps == [2, 3, 4, 5, 6, 8, 9]  # no line logged twice; the last steps (9) get their line too
 
 
 def test_resume_refuses_a_different_config(tmp_path, tiny_config, tiny_overrides, tiny_voxels):

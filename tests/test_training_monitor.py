@@ -140,7 +140,7 @@ def test_live_plots_read_back_from_server(server, tmp_path, tiny_overrides, tiny
     assert int(gan.step_counter.numpy()) == 8
 
     records = read_metrics(run_dir)
-    assert [r["step"] for r in records] == [2, 4, 6, 8]  # log_every = 2
+    assert [r["step"] for r in records] == [2, 3, 4, 6, 8]  # log_every = 2, and each checkpoint (3, 6, 8)
     windows = server.windows("live")
     assert {"losses", "discriminator", "d_updated", "learning_rates", "samples"} <= set(windows)
     for window, names in [("losses", ["d_loss", "g_loss"]), ("discriminator", ["d_real", "d_fake", "d_acc"]),
@@ -148,9 +148,9 @@ def test_live_plots_read_back_from_server(server, tmp_path, tiny_overrides, tiny
         by_name = {t["name"]: t for t in traces(windows[window])}
         assert sorted(by_name) == sorted(names)
         for name in names:
-            assert by_name[name]["x"] == [2, 4, 6, 8]
+            assert by_name[name]["x"] == [2, 3, 4, 6, 8]  # the steps of metrics.jsonl
             np.testing.assert_allclose(by_name[name]["y"], [r[name] for r in records], rtol=1e-6)
-    assert traces(windows["learning_rates"])[0]["y"] == pytest.approx([config.train.g_lr] * 4, rel=1e-6)  # float32
+    assert traces(windows["learning_rates"])[0]["y"] == pytest.approx([config.train.g_lr] * 5, rel=1e-6)  # float32
 
     # The panel shows the last snapshot (step 8): one mesh per shape, the same meshes as its HTML page.
     panel = traces(windows["samples"])
@@ -182,7 +182,7 @@ def test_server_killed_mid_run_training_finishes_with_a_warning(server, tmp_path
     unavailable = [w for w in caught if issubclass(w.category, VisdomUnavailableWarning)]
     assert len(unavailable) == 1  # warned once, not at every post
     assert "training goes on" in str(unavailable[0].message)
-    assert [r["step"] for r in read_metrics(tmp_path / "run")] == [2, 4, 6, 8, 10]  # files kept logging
+    assert [r["step"] for r in read_metrics(tmp_path / "run")] == [2, 3, 4, 6, 8, 9, 10]  # files kept logging
     assert (tmp_path / "run" / "samples" / "step_00000008.html").is_file()
 
 
@@ -257,7 +257,7 @@ def test_training_writes_pages_and_plot_regenerates_them(tmp_path, tiny_override
     (figure,) = parse_page(loss_page)
     by_name = {t["name"]: t for t in figure["data"]}
     assert {"d_loss", "g_loss", "d_real", "d_fake", "d_acc", "d_updated", "g_lr", "d_lr"} <= set(by_name)
-    assert list(by_name["d_loss"]["x"]) == [2, 4, 5]  # log_every 2, and a last line for the step that ends the run
+    assert list(by_name["d_loss"]["x"]) == [2, 3, 4, 5]  # log_every 2, checkpoint 3, the step that ends the run
 
     for page in [loss_page, *samples.glob("*.html")]:
         page.unlink()

@@ -128,8 +128,11 @@ def test_a_failed_sample_leaves_no_partial_archive(run, tmp_path, monkeypatch, c
         return np.zeros((len(z), 16, 16, 16), np.float32) + 0.7
 
     monkeypatch.setattr(GAN, "generate", failing)
-    with pytest.raises(OSError):
-        main(["sample", "--run", str(run), "--n", "8", "--batch-size", "4", "--out", str(tmp_path / "s.npz")])
+    capsys.readouterr()
+    assert main(["sample", "--run", str(run), "--n", "8", "--batch-size", "4", "--out", str(tmp_path / "s.npz")]) == 2
+    err = capsys.readouterr().err  # after the progress bar, one line, no traceback (issue 32)
+    assert err.strip().splitlines()[-1].startswith("tf3dgan sample: error: No space left on device; free some space")
+    assert "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
 
 
@@ -215,8 +218,8 @@ def test_export_errors_are_one_line_and_leave_nothing_partial(run, tmp_path, mon
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(export, "_write_export", broken)
-    with pytest.raises(OSError):
-        main(["export", "--run", str(run), "--out", str(tmp_path / "e")])
+    assert main(["export", "--run", str(run), "--out", str(tmp_path / "e")]) == 2
+    _one_line_error(capsys, "No space left on device; free some space")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -68,19 +69,37 @@ def _one_line_warnings(command: str) -> None:
     warnings.formatwarning = formatwarning
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    _start_tensorflow_quietly()
-    _one_line_warnings(args.command)
-    from tf3dgan.errors import UserError
+# What the file system refuses (a full disk, a read-only mount, no permission): a one-line error naming the file.
+_STORAGE_ERRORS = {
+    errno.ENOSPC: "free some space and run the same command again",
+    errno.EDQUOT: "free some space and run the same command again",
+    errno.EROFS: "write somewhere else",
+    errno.EACCES: "check its permissions or use another path",
+}
 
+
+def main(argv=None) -> int:
+    command = "?"
     try:
-        return args.func(args) or 0
-    except UserError as err:
-        print(f"tf3dgan {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"\ntf3dgan {args.command}: interrupted", file=sys.stderr)
+        args = build_parser().parse_args(argv)
+        command = args.command
+        _start_tensorflow_quietly()
+        _one_line_warnings(command)
+        from tf3dgan.errors import UserError
+
+        try:
+            return args.func(args) or 0
+        except UserError as err:
+            print(f"tf3dgan {command}: error: {err}", file=sys.stderr)
+            return 2
+        except OSError as err:
+            if err.errno not in _STORAGE_ERRORS:
+                raise
+            print(f"tf3dgan {command}: error: {f'{err.filename}: ' if err.filename else ''}{err.strerror}; "
+                  f"{_STORAGE_ERRORS[err.errno]}", file=sys.stderr)
+            return 2
+    except KeyboardInterrupt:  # also while the modules load
+        print(f"\ntf3dgan {command}: interrupted", file=sys.stderr)
         return 130
 
 

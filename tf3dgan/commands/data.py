@@ -34,6 +34,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     convert.add_argument("--rotations", choices=["all", "first"], default="all",
                          help="3D ShapeNets .mat: all 12 rotations or only _1")
     convert.add_argument("--array-key", default=None, help="array name inside an .npz")
+    convert.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     convert.set_defaults(func=run_convert)
 
     render = commands.add_parser("render", help="render shapes from several azimuths: a paired (images, shapes) .npz")
@@ -140,20 +141,27 @@ def run_info(args) -> int:
     return 0
 
 
-def convert_output(out: str, source: str) -> Path:
+def convert_output(out: str, source: str, overwrite: bool = False) -> Path:
     """The .npz that ``--out`` names: ``DIR/<source name>.npz`` for a folder (existing, or ending in /),
-    else the name with ``.npz`` added where it lacks it."""
+    else the name with ``.npz`` added where it lacks it. Refused: the source itself, a file inside a source
+    folder (the next convert would read it back), an existing file without ``overwrite``."""
     import os
+
+    from tf3dgan.errors import UsageError
 
     path = Path(out)
     if path.is_dir() or out.endswith((os.sep, "/")):
         path = path / f"{Path(source).resolve().stem or 'voxels'}.npz"
     elif path.suffix.lower() != ".npz":
         path = path.with_name(path.name + ".npz")
-    if path.exists() and path.resolve() == Path(source).resolve():
-        from tf3dgan.errors import UsageError
-
+    src = Path(source).resolve()
+    if path.exists() and path.resolve() == src:
         raise UsageError(f"--out {out}: would overwrite the source {source}; give another name")
+    if src.is_dir() and path.resolve().is_relative_to(src):
+        raise UsageError(f"--out {out}: {path} is inside the source folder {source} (the next convert would read "
+                         "it back); write it outside")
+    if path.exists() and not overwrite:
+        raise UsageError(f"--out {out}: {path} exists; give another name or --overwrite")
     return path
 
 
@@ -162,6 +170,7 @@ def run_convert(args) -> int:
     from data_io.sources import require_cubic
     from data_io.voxelset import VoxelSet
 
+    out = convert_output(args.out, args.path, args.overwrite)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EmptyGridWarning)
         data = read_source(args.path, classes=args.classes, split=args.split, rotations=args.rotations,
@@ -175,7 +184,6 @@ def run_convert(args) -> int:
         except ValueError as err:
             raise DataError(f"{args.path}: {err}") from None
         data = VoxelSet(grids, data.labels, data.names, data.class_names)
-    out = convert_output(args.out, args.path)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_npz(out, data)
     occ = occupancy_stats(data.voxels)

@@ -55,8 +55,9 @@ def run(args) -> int:
     import data_io
     from tf3dgan.evaluation import shape_metrics
 
-    if args.n < 2:
-        raise UsageError(f"--n must be >= 2, got {args.n}")
+    for name, value in (("--n", args.n), ("--n-reference", args.n_reference), ("--cube-len", args.cube_len)):
+        if value is not None and value < 2:
+            raise UsageError(f"{name} must be >= 2, got {value}")
     if args.out and Path(args.out).suffix != ".json":
         raise UsageError(f"--out {args.out}: expected a .json file name")
     probabilities = None

@@ -18,8 +18,10 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from tf3dgan.generation.release_import import import_release
+    from tf3dgan.training.run_lock import run_folder_lock
 
-    config, gan = import_release(args.file, args.out, args.overwrite)
+    with run_folder_lock(args.out, "import-release"):  # never replace a run while it trains
+        config, gan = import_release(args.file, args.out, args.overwrite)
     m = config.model
     print(f"{args.out}: the generator of {args.file} ({m.cube_len}^3, z_dim {m.z_dim}, "
           f"{gan.generator.count_params():,} parameters, latent U(0, 1)); "

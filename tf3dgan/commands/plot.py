@@ -19,15 +19,22 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from tqdm.auto import tqdm
-
-    from tf3dgan.training.monitor import write_loss_page, write_sample_page
-    from tf3dgan.training.run_folder import METRICS_FILE, SAMPLES_DIR, list_samples, sample_step
+    from tf3dgan.training.run_lock import run_folder_lock
 
     run_dir = Path(args.run)
     if not run_dir.is_dir():
         raise UsageError(f"--run {run_dir}: run folder not found")
     check_threshold_argument(args)
+    with run_folder_lock(run_dir, "plot"):
+        return _write_pages(run_dir, args)
+
+
+def _write_pages(run_dir: Path, args) -> int:
+    from tqdm.auto import tqdm
+
+    from tf3dgan.training.monitor import write_loss_page, write_sample_page
+    from tf3dgan.training.run_folder import METRICS_FILE, SAMPLES_DIR, list_samples, sample_step
+
     snapshots = list_samples(run_dir)
     if args.latest:
         snapshots = snapshots[-1:]

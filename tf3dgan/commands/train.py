@@ -13,6 +13,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", required=True, help="run folder (config, metrics.jsonl, checkpoints, samples)")
     p.add_argument("--steps", type=int, help="train up to this many steps in total (default: train.steps)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--restart", action="store_true",
+                   help="start --out over at step 0; the earlier run's files are moved into --out/previous-<time>/")
     p.set_defaults(func=run)
 
 
@@ -25,12 +27,13 @@ def run(args) -> int:
     from tf3dgan.training.interrupt import TrainingAborted, TrainingStopped
     from tf3dgan.training.loop import train
     from tf3dgan.training.metrics import BASE_METRICS
+    from tf3dgan.training.run_folder import latest_checkpoint
 
     if args.steps is not None and args.steps < 0:
         raise UsageError(f"--steps must be >= 0, got {args.steps}")
     config = load_config(args.config, args.overrides)
     try:
-        gan = train(config, args.out, steps=args.steps, progress=not args.quiet)
+        gan = train(config, args.out, steps=args.steps, progress=not args.quiet, restart=args.restart)
     except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.DeadlineExceededError) as err:
         if config.train.distribute != "multi_worker":
             raise
@@ -48,7 +51,9 @@ def run(args) -> int:
         print(f"tf3dgan train: {abort}; run the same command again to resume from it.", file=sys.stderr)
         return abort.exit_status
     except KeyboardInterrupt:
-        print(f"\nInterrupted: checkpoint saved in {args.out}; run the same command again to resume.", file=sys.stderr)
+        last = latest_checkpoint(args.out)
+        print(f"\ntf3dgan train: interrupted; " + (f"the newest checkpoint is {last}; run the same command again to "
+              "resume" if last else "no checkpoint was written yet"), file=sys.stderr)
         return 130
     step = int(gan.step_counter.numpy())
     records = read_metrics(args.out)

@@ -12,7 +12,7 @@ import numpy as np
 
 from data_io.atomic import append_line, atomic_write_bytes
 from tf3dgan.errors import RunFolderError, RunFolderWarning
-from tf3dgan.training.checkpoint import save_checkpoint
+from tf3dgan.training.checkpoint import TrainingDiverged, save_checkpoint
 from tf3dgan.training.metrics import PROGRESS_METRICS
 from tf3dgan.training.run_folder import METRICS_FILE, sample_path
 
@@ -21,19 +21,28 @@ def _step(model) -> int:
     return int(model.step_counter.numpy())
 
 
+def is_line_step(step: int, log_every: int, checkpoint_every: int = 0) -> bool:
+    """Whether ``metrics.jsonl`` (and the monitors' curves) get a point at ``step``: every ``log_every`` steps
+    and every ``checkpoint_every`` step (0: none)."""
+    return step % log_every == 0 or bool(checkpoint_every and step % checkpoint_every == 0)
+
+
 class MetricsLogger(keras.callbacks.Callback):
     """Every ``every`` steps, append the metrics averaged since the last line to ``metrics.jsonl``.
 
     The GAN's trackers are reset after each line, so a line holds the means over its own steps. When
     training ends (or stops at a signal) between two log steps, ``on_train_end`` writes a line for the steps
-    since the last one, so that the newest checkpoint's step always has its line. Lines are appended whole
+    since the last one, so that the newest checkpoint's step always has its line; so does every
+    ``checkpoint_every`` step (a resume drops the lines after its checkpoint: the steps up to it must all be
+    logged already). Lines are appended whole
     (``data_io.atomic.append_line``). ``path``: a run folder (its ``metrics.jsonl``), a ``.jsonl`` file, or
     None (no file: the records are kept in ``last`` and the trackers still reset). ``learning_rates``: the
     values written as ``g_lr`` / ``d_lr`` (None: read from the GAN's optimizers).
     """
 
-    def __init__(self, path=None, every: int = 10, learning_rates: dict | None = None):
+    def __init__(self, path=None, every: int = 10, learning_rates: dict | None = None, checkpoint_every: int = 0):
         super().__init__()
+        self.checkpoint_every = checkpoint_every
         path = Path(path) if path is not None else None
         self.path = path if path is None or path.suffix == ".jsonl" else path / METRICS_FILE
         self.every = every
@@ -53,7 +62,7 @@ class MetricsLogger(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._logs = logs or {}
-        if _step(self.model) % self.every == 0:
+        if is_line_step(_step(self.model), self.every, self.checkpoint_every):
             self.flush()
 
     def on_train_end(self, logs=None):
@@ -120,6 +129,20 @@ def read_metrics(run_dir) -> list[dict]:
     if not path.exists():
         return []
     return _metric_lines(path)[1]
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Raise TrainingDiverged at the first step whose logged losses are NaN or infinite (before that step's
+    metrics line or checkpoint is written: put it first)."""
+
+    def __init__(self, run_dir=None):
+        super().__init__()
+        self.run_dir = run_dir
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = [key for key, value in (logs or {}).items() if not np.isfinite(float(value))]
+        if bad:
+            raise TrainingDiverged(self.run_dir, _step(self.model), ", ".join(bad))
 
 
 class Checkpointer(keras.callbacks.Callback):

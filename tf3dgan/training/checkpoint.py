@@ -25,6 +25,18 @@ class UnreadableCheckpoint(RunFolderError):
     """A checkpoint file cannot be read (missing, truncated, corrupt); older ones may still be good."""
 
 
+class TrainingDiverged(RunFolderError):
+    """The losses or the weights became NaN or infinite: training stopped without saving that state."""
+
+    def __init__(self, run_dir, step: int, what: str):
+        last = latest_checkpoint(run_dir) if run_dir is not None else None
+        super().__init__(
+            f"{run_dir}: training diverged at step {step} ({what} not finite); stopped without saving it; the last "
+            f"finite checkpoint is {last or 'none'}; lower train.g_lr / train.d_lr in a new run (train --restart "
+            "or another --out)")
+        self.step = step
+
+
 # Tests only: seconds to pause inside each checkpoint write (after the data, before the rename), so that a
 # test can signal or kill a trainer in the middle of writing a checkpoint.
 TEST_DELAY_ENV = "TF3DGAN_TEST_CHECKPOINT_DELAY"
@@ -68,11 +80,16 @@ def state_variables(gan) -> dict:
 
 
 def save_checkpoint(gan, run_dir: str | Path, keep: int = 3) -> Path:
-    """Write ``run_dir/checkpoints/ckpt-<step>.npz`` atomically; keep the newest ``keep``."""
+    """Write ``run_dir/checkpoints/ckpt-<step>.npz`` atomically; keep the newest ``keep``. A state with a NaN or
+    infinite value is never saved: TrainingDiverged."""
     variables = state_variables(gan)
     arrays = {f"v{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(variables.values())}
+    step = int(gan.step_counter.numpy())
+    for key, value in zip(variables, arrays.values()):
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise TrainingDiverged(run_dir, step, key)
     arrays[KEYS] = np.array(list(variables))
-    path = checkpoint_path(run_dir, int(gan.step_counter.numpy()))
+    path = checkpoint_path(run_dir, step)
     delay = float(os.environ.get(TEST_DELAY_ENV) or 0)
 
     def write(f):
@@ -171,8 +188,9 @@ def restore_newest(gan, run_dir: str | Path, on_unreadable=None) -> tuple[Path |
                                               if on_unreadable is not None else "")), stacklevel=2)
         return path, step
     if found:
-        raise RunFolderError(f"{run_dir}: none of the {len(found)} checkpoints can be read ({last_error}); "
-                             "move checkpoints/ away to start the run afresh")
+        raise RunFolderError(f"{run_dir}: none of the {len(found)} checkpoints can be read ({last_error})"
+                             + ("; they are kept as *.unreadable; to start the run over run train with --restart"
+                                if on_unreadable is not None else ""))
     return None, 0
 
 

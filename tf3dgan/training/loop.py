@@ -19,12 +19,16 @@ from data_io.atomic import atomic_write_bytes, remove_stale_temporaries
 from tf3dgan.config import Config, from_dict, read_yaml, save_config, variant_options
 from tf3dgan.errors import ConfigError, RunFolderError, RunFolderWarning, UsageError
 from tf3dgan.training.builder import build_gan
-from tf3dgan.training.callbacks import Checkpointer, MetricsLogger, ProgressBar, SampleSnapshot, truncate_metrics
+from tf3dgan.training.callbacks import (
+    Checkpointer, MetricsLogger, ProgressBar, SampleSnapshot, StopOnNonFinite, read_metrics, truncate_metrics,
+)
 from tf3dgan.training.checkpoint import restore_newest, save_checkpoint
 from tf3dgan.training.distribute import barrier, distribute_batches, is_chief
 from tf3dgan.training.interrupt import StopOnSignal, TrainingAborted, TrainingStopped, stop_on_signals
 from tf3dgan.training.monitor import monitor_callbacks
-from tf3dgan.training.run_folder import CONFIG_FILE, FIXED_Z_FILE, UNREADABLE_SUFFIX, latest_checkpoint
+from tf3dgan.training.run_folder import (
+    CHECKPOINT_DIR, CONFIG_FILE, FIXED_Z_FILE, LOCK_FILE, UNREADABLE_SUFFIX, latest_checkpoint,
+)
 from tf3dgan.training.run_lock import run_folder_lock
 
 # Keys that may differ between the config of a run folder and the one resuming it: they do not change what
@@ -103,6 +107,38 @@ def _prepare_folder(run_dir: Path) -> None:
         raise RunFolderError(f"{run_dir}: cannot create the run folder ({err.strerror or err})") from None
 
 
+def check_no_lost_history(run_dir: Path, config: Config) -> None:
+    """Refuse to start a run folder afresh (it has no readable checkpoint) when that would drop trained steps:
+    checkpoints kept aside as unreadable, or metrics past the first checkpoint step (``train.checkpoint_every``
+    of the run's config.yaml). A run stopped before its first checkpoint is simply trained again (the same steps)."""
+    unreadable = list((run_dir / CHECKPOINT_DIR).glob(f"*{UNREADABLE_SUFFIX}"))
+    steps = [r["step"] for r in read_metrics(run_dir)]
+    first = config.train.checkpoint_every
+    if (run_dir / CONFIG_FILE).is_file():
+        first = from_dict(read_yaml(run_dir / CONFIG_FILE), str(run_dir / CONFIG_FILE)).train.checkpoint_every
+    if unreadable or (steps and max(steps) > first):
+        found = ([f"metrics.jsonl up to step {max(steps)}"] if steps else []) + (
+            [f"{len(unreadable)} unreadable checkpoint(s) ({unreadable[0].name}...)"] if unreadable else [])
+        raise RunFolderError(f"{run_dir}: holds a run's history ({', '.join(found)}) but no readable checkpoint to "
+                             "resume from; to start it over on purpose run train with --restart (the old files are "
+                             "kept in a previous-* subfolder), or use another --out")
+
+
+def set_aside(run_dir: Path) -> Path | None:
+    """Move the files of the run in ``run_dir`` (all but the lock and earlier ``previous-*`` folders) into a new
+    ``run_dir/previous-<time>/``; return it (None when there was nothing to move)."""
+    import time
+
+    moved = [p for p in run_dir.iterdir() if p.name != LOCK_FILE and not p.name.startswith("previous-")]
+    if not moved:
+        return None
+    aside = run_dir / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
+    aside.mkdir()
+    for path in moved:
+        path.rename(aside / path.name)
+    return aside
+
+
 def _keep_aside(path: Path) -> None:
     """Rename an unreadable checkpoint out of the way (never delete it)."""
     path.replace(path.with_name(path.name + UNREADABLE_SUFFIX))
@@ -156,6 +192,7 @@ def train(
     extra_callbacks=(),
     snapshot_listeners=(),
     progress: bool = True,
+    restart: bool = False,
 ):
     """Train (or resume) the run in ``run_dir`` up to ``steps`` (default ``config.train.steps``).
 
@@ -163,7 +200,9 @@ def train(
     the whole call (a second trainer gets a RunFolderError naming this process). SIGTERM or SIGINT (Ctrl-C)
     finish the current step, write its metrics line and a checkpoint, then raise ``TrainingStopped`` (a
     KeyboardInterrupt); a second signal raises ``TrainingAborted`` at once, without that checkpoint. A full
-    disk is a RunFolderError naming the file and the last good checkpoint.
+    disk is a RunFolderError naming the file and the last good checkpoint. ``restart``: move the files of an
+    earlier run in ``run_dir`` into ``run_dir/previous-<time>/`` (``set_aside``) and start at step 0; without it,
+    a folder with trained steps but no readable checkpoint is a RunFolderError (``check_no_lost_history``).
     """
     run_dir = Path(run_dir)
     if steps is not None:
@@ -176,6 +215,8 @@ def train(
     _prepare_folder(run_dir)
     with run_folder_lock(run_dir):
         try:
+            if restart and (aside := set_aside(run_dir)) is not None:
+                warnings.warn(RunFolderWarning(f"--restart: the earlier run's files are kept in {aside}"), stacklevel=2)
             return _train_locked(*args, chief=True)
         except OSError as err:
             if err.errno == errno.ENOSPC:
@@ -188,6 +229,8 @@ def _train_locked(config, run_dir, voxels, extra_callbacks, snapshot_listeners, 
         remove_stale_temporaries(run_dir)
         if latest_checkpoint(run_dir) is not None:
             check_resumable(run_dir, config)
+        else:
+            check_no_lost_history(run_dir, config)
     if voxels is None:
         voxels = load_voxels(config)
     t = config.train
@@ -208,7 +251,7 @@ def _train_locked(config, run_dir, voxels, extra_callbacks, snapshot_listeners, 
                                  t.batch_size)
     monitors, monitor_listeners = monitor_callbacks(config, run_dir, voxels) if chief else ([], [])
     fixed_rates = {"g_lr": t.g_lr, "d_lr": t.d_lr} if t.lr_schedule == "constant" else None  # None: read them
-    logger = MetricsLogger(run_dir if chief else None, t.log_every, fixed_rates)
+    logger = MetricsLogger(run_dir if chief else None, t.log_every, fixed_rates, t.checkpoint_every)
     if chief:
         snapshot = SampleSnapshot(
             run_dir, t.sample_every, fixed_latents(run_dir, gan, config, fresh=checkpoint is None),
@@ -218,6 +261,7 @@ def _train_locked(config, run_dir, voxels, extra_callbacks, snapshot_listeners, 
         snapshot = SampleSnapshot(None, 0, fixed_z=1)
     stopper = StopOnSignal()
     callbacks = [
+        StopOnNonFinite(run_dir),
         logger,
         *([Checkpointer(run_dir, t.checkpoint_every)] if chief else []),
         snapshot,

@@ -13,7 +13,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from tf3dgan.training.callbacks import read_metrics
+from tf3dgan.training.callbacks import is_line_step, read_metrics
 from tf3dgan.training.metrics import LOG_SCALE_GROUPS, METRIC_GROUPS
 from tf3dgan.training.run_folder import LOSS_PAGE, sample_path
 
@@ -73,13 +73,14 @@ class HtmlRecorder(keras.callbacks.Callback):
 class VisdomMonitor(keras.callbacks.Callback):
     """Live plots on a visdom server: metric curves and the fixed-latent sample panel.
 
-    A point per metric is recorded every ``log_every`` steps (the running means the MetricsLogger writes
-    to ``metrics.jsonl`` at the same steps) and posted every ``plot_every`` steps; the panel is posted at
+    A point per metric is recorded every ``log_every`` steps and every ``checkpoint_every`` step (the running
+    means the MetricsLogger writes to ``metrics.jsonl`` at the same steps) and posted every ``plot_every``
+    steps; the panel is posted at
     each sample snapshot. Posting happens on the client's background thread.
     """
 
     def __init__(self, client=None, log_every: int = 10, plot_every: int = 50, learning_rates: dict | None = None,
-                 run_dir=None, threshold: float = 0.5):
+                 run_dir=None, threshold: float = 0.5, checkpoint_every: int = 0):
         """``client``: a ``data_io.visdom_client.VisdomClient`` (None: one for 127.0.0.1:8097, env tf3dgan);
         ``learning_rates``: shown where the optimizers' cannot be read; ``run_dir``: a run folder whose
         earlier curves are shown again on resume (None: none)."""
@@ -89,6 +90,7 @@ class VisdomMonitor(keras.callbacks.Callback):
 
             client = VisdomClient(env="tf3dgan")
         self.client, self.log_every, self.plot_every = client, log_every, plot_every
+        self.checkpoint_every = checkpoint_every
         self.learning_rates = dict(learning_rates or {})
         self.run_dir, self.threshold = run_dir, threshold
         self.pending: list[tuple[int, dict]] = []
@@ -112,7 +114,7 @@ class VisdomMonitor(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         step = int(self.model.step_counter.numpy())
-        if step % self.log_every == 0 and logs:
+        if is_line_step(step, self.log_every, self.checkpoint_every) and logs:
             values = {k: float(v) for k, v in logs.items()}
             values.update(self._learning_rates())
             self.pending.append((step, values))
@@ -159,7 +161,7 @@ def tensorboard_monitor(config, run_dir, voxels=None):
                                         start_step=0, upsample=config.data.upsample)
         real = next(iter(dataset.take(1))).numpy()
     return TensorBoardMonitor(Path(run_dir) / TENSORBOARD_DIR, t.log_every, config.monitor.tensorboard_every, real,
-                              max_meshes=min(PANEL_MAX_SHAPES, 4))
+                              max_meshes=min(PANEL_MAX_SHAPES, 4), checkpoint_every=t.checkpoint_every)
 
 
 def monitor_callbacks(config, run_dir, voxels=None):
@@ -179,7 +181,8 @@ def monitor_callbacks(config, run_dir, voxels=None):
         from data_io.visdom_client import VisdomClient
 
         client = VisdomClient(mon.visdom_host, mon.visdom_port, mon.visdom_env)
-        live = VisdomMonitor(client, t.log_every, mon.plot_every, {"g_lr": t.g_lr, "d_lr": t.d_lr}, run_dir)
+        live = VisdomMonitor(client, t.log_every, mon.plot_every, {"g_lr": t.g_lr, "d_lr": t.d_lr}, run_dir,
+                             checkpoint_every=t.checkpoint_every)
         callbacks.append(live)
         listeners.append(live.on_snapshot)
     return callbacks, listeners

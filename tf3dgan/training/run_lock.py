@@ -1,8 +1,9 @@
-"""One writer per run folder: an OS file lock on ``RUN/.lock``, held by ``train`` for the whole run.
+"""One writer per run folder: an OS file lock on ``RUN/.lock``, held by ``train`` for the whole run and by every
+other command that writes into a run folder (``plot``, ``import-release``).
 
 The lock is ``flock`` on an open file: the kernel drops it when the process ends, however it ends (kill -9
-included), so there is never a stale lock to remove by hand. The holder writes its pid, host name and start
-time into the file, and a second trainer reads them back to say who holds the folder.
+included), so there is never a stale lock to remove by hand. The holder writes its pid, host name, start
+time and command into the file, and a second writer reads them back to say who holds the folder.
 """
 
 from __future__ import annotations
@@ -38,16 +39,19 @@ def _holder(fd: int) -> dict:
 
 def _describe(holder: dict) -> str:
     if not holder.get("pid"):
-        return "another process"
-    return (f"process {holder['pid']} on {holder.get('host', '?')} "
-            f"(started {holder.get('started', '?')})")
+        return "being written by another process"
+    command = holder.get("command", "train")
+    return (f"{'being trained' if command == 'train' else 'being written'} by process {holder['pid']} on "
+            f"{holder.get('host', '?')} ({'' if command == 'train' else f'tf3dgan {command}, '}"
+            f"started {holder.get('started', '?')})")
 
 
 @contextlib.contextmanager
-def run_folder_lock(run_dir: str | Path):
-    """Hold ``run_dir/.lock`` for the ``with`` block; RunFolderError at once when another process holds it."""
+def run_folder_lock(run_dir: str | Path, command: str = "train"):
+    """Hold ``run_dir/.lock`` for the ``with`` block of ``tf3dgan command``; RunFolderError at once when another
+    process holds it. A folder that does not exist (yet) is not locked: there is nothing in it to protect."""
     run_dir = Path(run_dir)
-    if fcntl is None:
+    if fcntl is None or not run_dir.is_dir():
         yield
         return
     path = run_dir / LOCK_FILE
@@ -59,11 +63,11 @@ def run_folder_lock(run_dir: str | Path):
             holder = _holder(fd)
             pid = holder.get("pid")
             raise RunFolderError(
-                f"{run_dir} is being trained by {_describe(holder)}; wait for it to finish"
-                + (f", stop it (kill {pid})" if pid else "") + " or use another --out"
+                f"{run_dir} is {_describe(holder)}; wait for it to finish"
+                + (f", stop it (kill {pid})" if pid else "") + (" or use another --out" if command != "plot" else "")
             ) from None
         record = {"pid": os.getpid(), "host": socket.gethostname(),
-                  "started": datetime.now().astimezone().isoformat(timespec="seconds")}
+                  "started": datetime.now().astimezone().isoformat(timespec="seconds"), "command": command}
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, (json.dumps(record) + "\n").encode())

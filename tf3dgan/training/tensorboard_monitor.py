@@ -21,6 +21,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf3dgan.training.callbacks import is_line_step
+
 logger = logging.getLogger(__name__)
 
 EVENT_PATTERN = "events.out.tfevents.*"
@@ -94,7 +96,8 @@ def trim_events(log_dir, last_step: int) -> int:
 class TensorBoardMonitor(keras.callbacks.Callback):
     """Writes a GAN's training to TensorBoard event files in ``log_dir``.
 
-    - every ``log_every`` steps: the step's logs (the running means ``MetricsLogger`` writes to
+    - every ``log_every`` steps and every ``checkpoint_every`` step: the step's logs (the running means
+      ``MetricsLogger`` writes to
       ``metrics.jsonl`` at the same steps, under the same names) and the learning rates ``g_lr``, ``d_lr``
       (read from the optimizers);
     - every ``histogram_every`` steps (0: never): histograms ``d_logits/real`` and ``d_logits/generated`` of
@@ -109,10 +112,12 @@ class TensorBoardMonitor(keras.callbacks.Callback):
     """
 
     def __init__(self, log_dir, log_every: int = 10, histogram_every: int = 0, real_batch=None,
-                 histogram_z=None, max_meshes: int = 4, threshold: float = 0.5, enabled: bool = True):
+                 histogram_z=None, max_meshes: int = 4, threshold: float = 0.5, enabled: bool = True,
+                 checkpoint_every: int = 0):
         super().__init__()
         self.log_dir = Path(log_dir)
         self.log_every, self.histogram_every = int(log_every), int(histogram_every)
+        self.checkpoint_every = int(checkpoint_every)
         self.real_batch = None if real_batch is None else np.asarray(real_batch, dtype="float32")
         if self.real_batch is not None and self.real_batch.ndim == 4:
             self.real_batch = self.real_batch[..., None]
@@ -135,7 +140,7 @@ class TensorBoardMonitor(keras.callbacks.Callback):
         if self.writer is None:
             return
         step = self._step()
-        if step % self.log_every == 0 and logs:
+        if is_line_step(step, self.log_every, self.checkpoint_every) and logs:
             self.write_scalars(step, {k: float(v) for k, v in logs.items()})
         if self.histogram_every and step % self.histogram_every == 0:
             self.write_histograms(step)
