@@ -55,7 +55,7 @@ def run(args) -> int:
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
     shard = parse_shard(args.shard) if args.shard else None
-    suite = load_suite(args.suite)  # validates every run's config before any training
+    suite = load_suite(args.suite, check_data=not args.report_only)  # every run's config checked before training
     out = Path(args.out) if args.out else Path("runs") / suite.path.stem
     if args.report_only:
         write_report_from_results(suite, out, args.results)

@@ -154,9 +154,13 @@ def _section(raw: dict, key: str, defaults: dict, where: str) -> dict:
     return {**defaults, **value}
 
 
-def load_suite(path: str | Path) -> Suite:
-    """Read and validate a suite file; every run's config is built and checked here (before any training)."""
-    path = Path(path)
+def load_suite(path: str | Path, check_data: bool = True) -> Suite:
+    """Read and validate a suite file, or a shipped suite by name (``blog_cpu``); every run's config is built and
+    checked here (before any training). ``check_data=False``: the reference and SVM data need not exist (a
+    report rebuilt from the results files reads neither)."""
+    from tf3dgan.config_library import resolve_config_path
+
+    path = resolve_config_path(path, kind="suite")
     where = str(path)
     raw = read_yaml(path)
     if not isinstance(raw, dict):
@@ -186,12 +190,12 @@ def load_suite(path: str | Path) -> Suite:
     if isinstance(evaluate["every"], bool) or not isinstance(evaluate["every"], int) or evaluate["every"] < 0:
         raise ConfigError(f"{where}: evaluate.every must be an integer >= 0 (steps between scores; 0: only at "
                           f"the end), got {evaluate['every']!r}")
-    if evaluate["reference"] != "synthetic" and not Path(evaluate["reference"]).exists():
+    if check_data and evaluate["reference"] != "synthetic" and not Path(evaluate["reference"]).exists():
         raise ConfigError(f"{where}: evaluate.reference {evaluate['reference']!r} not found")
     svm = None
     if raw.get("svm") is not None:
         svm = _section(raw, "svm", SVM_DEFAULTS, where)
-        if not svm["data"] or not Path(svm["data"]).exists():
+        if not svm["data"] or (check_data and not Path(svm["data"]).exists()):
             raise ConfigError(f"{where}: svm.data {svm['data']!r} not found")
         from tf3dgan.evaluation.svm import BN_STATISTICS
 
