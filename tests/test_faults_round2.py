@@ -230,3 +230,43 @@ def test_a_yaml_syntax_error_is_one_line_naming_line_and_column(tmp_path, capsys
     bad.write_text("train:\n  g_lr: 0.001\n  d_lr: [0.1,\n  steps: 4\n")
     assert main(["train", "--config", str(bad), "--out", str(tmp_path / "run")]) == 2
     _one_line_error(capsys, f"{bad}: line ", ", column ", "not valid YAML")
+
+
+# -- 15: the checkpoint carries the config ---------------------------------------------------------------------
+
+
+def test_a_changed_config_is_named_even_without_config_yaml(tmp_path, capsys):
+    from tf3dgan.training.checkpoint import checkpoint_config
+
+    run = tmp_path / "run"
+    assert main(_train_args(run, 3)) == 0
+    assert checkpoint_config(latest_checkpoint(run))["train"]["g_lr"] == 0.0025
+    (run / "config.yaml").unlink()
+    assert main(_train_args(run, 5, "--set", "train.g_lr=0.1")) == 2
+    _one_line_error(capsys, "holds a run with a different config", "train.g_lr: 0.0025 in the run, 0.1 now")
+    assert main(_train_args(run, 5)) == 0  # the same settings resume
+
+
+# -- 3: data convert never reads back or overwrites its own output -------------------------------------------
+
+
+def test_convert_refuses_an_output_inside_its_source_and_overwrites_only_when_asked(tmp_path, capsys):
+    from data_io import write_binvox
+
+    source = tmp_path / "shapes"
+    source.mkdir()
+    for i, grid in enumerate((np.random.default_rng(0).random((2, 8, 8, 8)) > 0.6).astype(np.uint8)):
+        write_binvox(source / f"s{i}.binvox", grid)
+    assert main(["data", "convert", str(source), "--out", str(source)]) == 2
+    _one_line_error(capsys, f"--out {source / 'shapes.npz'} is inside the source folder")
+    assert main(["data", "convert", str(source), "--out", str(source / "sub") + "/"]) == 2
+    _one_line_error(capsys, "inside the source folder")
+    assert sorted(p.name for p in source.iterdir()) == ["s0.binvox", "s1.binvox"]
+    out = tmp_path / "packed.npz"
+    assert main(["data", "convert", str(source), "--out", str(out)]) == 0
+    before = out.read_bytes()
+    capsys.readouterr()
+    assert main(["data", "convert", str(source), "--out", str(out)]) == 2
+    _one_line_error(capsys, f"{out} exists", "--overwrite")
+    assert out.read_bytes() == before
+    assert main(["data", "convert", str(source), "--out", str(out), "--overwrite"]) == 0

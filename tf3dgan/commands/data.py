@@ -158,10 +158,10 @@ def convert_output(out: str, source: str, overwrite: bool = False) -> Path:
     if path.exists() and path.resolve() == src:
         raise UsageError(f"--out {out}: would overwrite the source {source}; give another name")
     if src.is_dir() and path.resolve().is_relative_to(src):
-        raise UsageError(f"--out {out}: {path} is inside the source folder {source} (the next convert would read "
-                         "it back); write it outside")
+        raise UsageError(f"--out {path} is inside the source folder {source} (the next convert would read it "
+                         "back); write it outside")
     if path.exists() and not overwrite:
-        raise UsageError(f"--out {out}: {path} exists; give another name or --overwrite")
+        raise UsageError(f"--out {path} exists; give another name or --overwrite")
     return path
 
 

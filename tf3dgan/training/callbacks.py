@@ -146,18 +146,18 @@ class StopOnNonFinite(keras.callbacks.Callback):
 
 
 class Checkpointer(keras.callbacks.Callback):
-    """Atomic checkpoint every ``every`` steps and at the end of training."""
+    """Atomic checkpoint every ``every`` steps and at the end of training (holding ``config`` when given)."""
 
-    def __init__(self, run_dir, every: int, keep: int = 3):
+    def __init__(self, run_dir, every: int, keep: int = 3, config=None):
         super().__init__()
-        self.run_dir, self.every, self.keep = run_dir, every, keep
+        self.run_dir, self.every, self.keep, self.config = run_dir, every, keep, config
 
     def on_train_batch_end(self, batch, logs=None):
         if _step(self.model) % self.every == 0:
-            save_checkpoint(self.model, self.run_dir, self.keep)
+            save_checkpoint(self.model, self.run_dir, self.keep, self.config)
 
     def on_train_end(self, logs=None):
-        save_checkpoint(self.model, self.run_dir, self.keep)
+        save_checkpoint(self.model, self.run_dir, self.keep, self.config)
 
 
 class SampleSnapshot(keras.callbacks.Callback):

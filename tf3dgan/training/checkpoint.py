@@ -7,6 +7,7 @@ function of the step, that makes a resumed run continue exactly as an uninterrup
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import warnings
@@ -42,6 +43,7 @@ class TrainingDiverged(RunFolderError):
 TEST_DELAY_ENV = "TF3DGAN_TEST_CHECKPOINT_DELAY"
 
 KEYS = "keys"  # the array of variable keys in a checkpoint; v0000, v0001, ... hold the values in that order
+CONFIG_KEY = "config"  # the run's config as JSON text (a resume without config.yaml still names a change)
 
 
 def state_variables(gan) -> dict:
@@ -79,9 +81,9 @@ def state_variables(gan) -> dict:
     return found
 
 
-def save_checkpoint(gan, run_dir: str | Path, keep: int = 3) -> Path:
-    """Write ``run_dir/checkpoints/ckpt-<step>.npz`` atomically; keep the newest ``keep``. A state with a NaN or
-    infinite value is never saved: TrainingDiverged."""
+def save_checkpoint(gan, run_dir: str | Path, keep: int = 3, config=None) -> Path:
+    """Write ``run_dir/checkpoints/ckpt-<step>.npz`` (with ``config``, the run's Config, when given) atomically;
+    keep the newest ``keep``. A state with a NaN or infinite value is never saved: TrainingDiverged."""
     variables = state_variables(gan)
     arrays = {f"v{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(variables.values())}
     step = int(gan.step_counter.numpy())
@@ -89,6 +91,8 @@ def save_checkpoint(gan, run_dir: str | Path, keep: int = 3) -> Path:
         if value.dtype.kind == "f" and not np.isfinite(value).all():
             raise TrainingDiverged(run_dir, step, key)
     arrays[KEYS] = np.array(list(variables))
+    if config is not None:
+        arrays[CONFIG_KEY] = np.array(json.dumps(config.to_dict()))
     path = checkpoint_path(run_dir, step)
     delay = float(os.environ.get(TEST_DELAY_ENV) or 0)
 
@@ -102,6 +106,15 @@ def save_checkpoint(gan, run_dir: str | Path, keep: int = 3) -> Path:
     for old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
     return path
+
+
+def checkpoint_config(path: str | Path) -> dict | None:
+    """The config stored in checkpoint ``path``; None for one without (older, or imported) or unreadable."""
+    try:
+        with np.load(path) as data:
+            return json.loads(data[CONFIG_KEY].item()) if CONFIG_KEY in data.files else None
+    except Exception:  # an unreadable checkpoint is reported where it is restored
+        return None
 
 
 def _legacy_keys(gan, variables: dict, count: int) -> list:

@@ -22,7 +22,7 @@ from tf3dgan.training.builder import build_gan
 from tf3dgan.training.callbacks import (
     Checkpointer, MetricsLogger, ProgressBar, SampleSnapshot, StopOnNonFinite, read_metrics, truncate_metrics,
 )
-from tf3dgan.training.checkpoint import restore_newest, save_checkpoint
+from tf3dgan.training.checkpoint import checkpoint_config, restore_newest, save_checkpoint
 from tf3dgan.training.distribute import barrier, distribute_batches, is_chief
 from tf3dgan.training.interrupt import StopOnSignal, TrainingAborted, TrainingStopped, stop_on_signals
 from tf3dgan.training.monitor import monitor_callbacks
@@ -56,11 +56,17 @@ def _differences(saved: dict, wanted: dict, prefix=()) -> list[str]:
 def check_resumable(run_dir: Path, config: Config) -> None:
     """Refuse to resume a run folder trained with a different config (other than steps, the log, checkpoint
     and sample intervals, and monitoring). ``train`` calls it only when the folder holds a checkpoint: a
-    first start that failed before saving anything may be re-run with a corrected config."""
+    first start that failed before saving anything may be re-run with a corrected config. Without config.yaml,
+    the config stored in the newest checkpoint is compared."""
     saved_path = run_dir / CONFIG_FILE
-    if not saved_path.exists():
-        return
-    saved = from_dict(read_yaml(saved_path), str(saved_path)).to_dict()
+    if saved_path.exists():
+        saved = from_dict(read_yaml(saved_path), str(saved_path)).to_dict()
+    else:
+        saved_path = latest_checkpoint(run_dir)
+        stored = checkpoint_config(saved_path)
+        if stored is None:
+            return
+        saved = from_dict(stored, str(saved_path)).to_dict()
     diffs = _differences(saved, config.to_dict())
     if diffs:
         raise ConfigError(
@@ -263,7 +269,7 @@ def _train_locked(config, run_dir, voxels, extra_callbacks, snapshot_listeners, 
     callbacks = [
         StopOnNonFinite(run_dir),
         logger,
-        *([Checkpointer(run_dir, t.checkpoint_every)] if chief else []),
+        *([Checkpointer(run_dir, t.checkpoint_every, config=config)] if chief else []),
         snapshot,
         *monitors,
         *extra_callbacks,
@@ -279,7 +285,7 @@ def _train_locked(config, run_dir, voxels, extra_callbacks, snapshot_listeners, 
     except KeyboardInterrupt:  # raised by other code than our signal handler (e.g. outside the main thread)
         if chief:
             logger.flush()
-            save_checkpoint(gan, run_dir)
+            save_checkpoint(gan, run_dir, config=config)
         raise
     step = int(gan.step_counter.numpy())
     if stopper.signum is not None:
