@@ -115,6 +115,9 @@ def test_embed_command_is_seeded_and_writes_png_html_points(tiny_run, tmp_path, 
             "--method", method, "--steps", "3", "--restarts", "1"]
     assert main(argv + ["--out", str(tmp_path / "a.html")]) == 0
     assert main(argv + ["--out", str(tmp_path / "b.html"), "--thumbnail-size", "0"]) == 0
+    if features == "d":
+        assert main(argv + ["--out", str(tmp_path / "c.html"), "--untrained"]) == 0
+        assert not np.array_equal(np.load(tmp_path / "c.npz")["points"], np.load(tmp_path / "a.npz")["points"])
     assert "same class" in capsys.readouterr().out
     a, b = np.load(tmp_path / "a.npz"), np.load(tmp_path / "b.npz")
     assert a["points"].shape == (18, 2) and np.array_equal(a["points"], b["points"])
@@ -125,6 +128,10 @@ def test_embed_command_is_seeded_and_writes_png_html_points(tiny_run, tmp_path, 
 
 def test_embed_bad_input_is_one_line(tiny_run, tmp_path, capsys):
     from tf3dgan.cli import main
+
+    assert main(["embed", "--run", str(tiny_run[0]), "--data", "synthetic", "--count", "9", "--features", "latent",
+                 "--untrained", "--out", str(tmp_path / "u.html")]) == 2
+    assert "--untrained" in capsys.readouterr().err
 
     assert main(["embed", "--run", str(tiny_run[0]), "--data", str(tmp_path / "missing.npz"),
                  "--out", str(tmp_path / "e.html")]) == 2

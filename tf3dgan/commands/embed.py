@@ -20,6 +20,8 @@ def add_parser(subparsers) -> None:
     add_shape_source_arguments(p, split="test")
     p.add_argument("--features", default="d", choices=FEATURES,
                    help="d: D's features (as `tf3dgan svm`, default); latent: the z `tf3dgan project` finds")
+    p.add_argument("--untrained", action="store_true",
+                   help="--features d: an untrained D of the run's architecture (seeded as the run), the baseline")
     p.add_argument("--method", default="tsne", choices=METHODS, help="layout (default tsne)")
     p.add_argument("--perplexity", type=float, default=30.0, help="t-SNE perplexity (default 30; at most (N-1)/3)")
     p.add_argument("--steps", type=int, default=200, help="--features latent: Adam steps per shape (default 200)")
@@ -49,9 +51,14 @@ def run(args) -> int:
     voxels, labels, class_names, names = load_shape_source(args, config.model.cube_len)
     if len(voxels) < 3:
         raise UsageError(f"{args.data}: a 2-D map needs at least 3 shapes, got {len(voxels)}")
+    if args.untrained and args.features != "d":
+        raise UsageError("--untrained goes with --features d (an untrained D's features)")
     if args.features == "d":
-        vectors = embedding.discriminator_features(gan.discriminator, voxels)
-        what = "D features"
+        from tf3dgan.evaluation.svm import untrained_discriminator
+
+        d = untrained_discriminator(config) if args.untrained else gan.discriminator
+        vectors = embedding.discriminator_features(d, voxels)
+        what = "untrained D features" if args.untrained else "D features"
     else:
         projected = project(gan, voxels, args.steps, args.restarts, args.seed)
         vectors, what = projected.z, f"projected latents (mean IoU {projected.iou.mean():.3f})"
