@@ -32,8 +32,9 @@ def main() -> None:
     from data_io.pipeline import render_training_images
     from data_io.png import contact_sheet, write_png
     from data_io.render import even_azimuths, render_views
-    from tf3dgan.evaluation.reconstruction import iou, view_orders
-    from tf3dgan.generation.reconstruction import pictures_to_latents, resize_picture
+    from data_io.voxel_geometry import iou
+    from tf3dgan.evaluation.reconstruction_scores import view_orders
+    from tf3dgan.generation.image_encoder import pictures_to_latents, resize_picture
     from tf3dgan.generation.refinement import refine_latents
     from tf3dgan.training.checkpoint import load_run
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DataError
-from .voxelset import check_threshold
+from .voxel_geometry import OCCUPANCY_THRESHOLD, check_threshold
 
 
 @dataclass
@@ -21,7 +21,7 @@ class Mesh:
     normals: np.ndarray  # (V, 3) float32, outward
 
 
-def voxels_to_mesh(grid, threshold: float = 0.5, name: str = "grid") -> Mesh:
+def voxels_to_mesh(grid, threshold: float = OCCUPANCY_THRESHOLD, name: str = "grid") -> Mesh:
     """The ``threshold`` iso-surface of a (D, D, D) occupancy/probability grid as a Mesh.
 
     Raises DataError (naming ``name``) when no voxel exceeds the threshold: an empty grid has no surface.

@@ -17,6 +17,7 @@ import numpy as np
 from .atomic import atomic_write_bytes
 from .errors import DataError
 from .meshes import voxels_to_mesh
+from .voxel_geometry import OCCUPANCY_THRESHOLD
 
 # Faces per shape above which a grid is average-pooled by 2 before meshing (keeps pages and posts small).
 DEFAULT_MAX_FACES = 20000
@@ -34,7 +35,7 @@ def _pool2(grid: np.ndarray) -> np.ndarray:
 
 def mesh_trace(
     grid,
-    threshold: float = 0.5,
+    threshold: float = OCCUPANCY_THRESHOLD,
     max_faces: int = DEFAULT_MAX_FACES,
     name: str = "shape",
     scene: str = "scene",
@@ -89,7 +90,7 @@ def _scene_name(index: int) -> str:
 
 def panel_data(
     grids,
-    threshold: float = 0.5,
+    threshold: float = OCCUPANCY_THRESHOLD,
     titles: Optional[Sequence[str]] = None,
     columns: Optional[int] = None,
     max_faces: Optional[int] = None,
@@ -152,7 +153,7 @@ def panel_data(
     return traces, layout
 
 
-def panel_figure(grids, threshold: float = 0.5, **kwargs) -> dict:
+def panel_figure(grids, threshold: float = OCCUPANCY_THRESHOLD, **kwargs) -> dict:
     """``panel_data`` as a figure dict ``{"data": traces, "layout": layout}`` (for ``write_html``)."""
     traces, layout = panel_data(grids, threshold, **kwargs)
     return {"data": traces, "layout": layout}

@@ -32,6 +32,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .errors import DataError
+from .voxel_geometry import OCCUPANCY_THRESHOLD
 
 MARGIN = 0.05  # free space on each side of the image, as a fraction of its size
 KINDS = ("silhouette", "depth", "shaded")
@@ -184,7 +185,7 @@ def render_views(
     elevations: Sequence[float] | float = 25.0,
     size: int = 128,
     kind: str = "shaded",
-    threshold: float = 0.5,
+    threshold: float = OCCUPANCY_THRESHOLD,
     batch: Optional[int] = None,
 ) -> np.ndarray:
     """Render ``grids`` (N, D, D, D) (or one (D, D, D) grid) from V views: an array (N, V, size, size).
@@ -217,7 +218,7 @@ def render_views(
 
 
 def render_view(grid, azimuth: float = 30.0, elevation: float = 25.0, size: int = 128, kind: str = "shaded",
-           threshold: float = 0.5) -> np.ndarray:
+           threshold: float = OCCUPANCY_THRESHOLD) -> np.ndarray:
     """One view of one (D, D, D) grid: (size, size) (see ``render_views``)."""
     grid = np.asarray(grid)
     if grid.ndim != 3:
@@ -331,7 +332,7 @@ def read_render_source(source: str, *, split: str = "train", classes=None, rotat
 
 def shape_sheet(grids, azimuth: float = 30.0, elevation: float = 25.0, size: int = 128,
                 columns: Optional[int] = None, labels: Optional[Sequence[str]] = None,
-                threshold: float = 0.5, pad: int = 2) -> np.ndarray:
+                threshold: float = OCCUPANCY_THRESHOLD, pad: int = 2) -> np.ndarray:
     """A contact sheet (uint8 grey) of one shaded view per grid, ``columns`` per row (default ceil sqrt n)."""
     from .png import contact_sheet
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .voxel_geometry import OCCUPANCY_THRESHOLD
+
 
 def _check_factor(size: int, factor: int, what: str) -> None:
     if factor < 1 or int(factor) != factor:
@@ -40,7 +42,7 @@ def _linear_weights(size: int, factor: int):
     return np.clip(low, 0, size - 1), np.clip(low + 1, 0, size - 1), weight
 
 
-def upsample_trilinear(voxels: np.ndarray, factor: int = 2, threshold: float | None = 0.5) -> np.ndarray:
+def upsample_trilinear(voxels: np.ndarray, factor: int = 2, threshold: float | None = OCCUPANCY_THRESHOLD) -> np.ndarray:
     """Trilinear upsampling (voxel-centre aligned); thresholded to uint8 unless ``threshold`` is None."""
     _check_factor(voxels.shape[-1], factor, "upsample_trilinear")
     out = voxels.astype(np.float32)

@@ -9,6 +9,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .errors import DataError, EmptyGridWarning
+from .voxel_geometry import OCCUPANCY_THRESHOLD
 
 
 @dataclass
@@ -131,7 +132,7 @@ def concat(sets: Sequence[VoxelSet]) -> VoxelSet:
 
 
 def as_occupancy(array: np.ndarray, source: str) -> np.ndarray:
-    """Convert a numeric array of values in [0, 1] to uint8 {0, 1} (floats thresholded at 0.5)."""
+    """Convert a numeric array of values in [0, 1] to uint8 {0, 1} (floats thresholded at ``OCCUPANCY_THRESHOLD``)."""
     array = np.asarray(array)
     if array.dtype == np.uint8 or array.dtype == bool:
         out = array.astype(np.uint8, copy=False)
@@ -147,17 +148,5 @@ def as_occupancy(array: np.ndarray, source: str) -> np.ndarray:
         if lo < 0 or hi > 1:
             raise DataError(f"{source}: occupancy values must lie in [0, 1], found {lo}..{hi}")
     if np.issubdtype(array.dtype, np.floating):
-        return (array > 0.5).astype(np.uint8)
+        return (array > OCCUPANCY_THRESHOLD).astype(np.uint8)
     return (array != 0).astype(np.uint8)
-
-
-def check_threshold(threshold: float, name: str = "threshold") -> float:
-    """``threshold`` as a float, or DataError naming ``name`` unless it lies in (0, 1).
-
-    The one check of an occupancy threshold: a voxel is occupied where its probability is above it, and the
-    same value is the iso-level of the drawn and exported surfaces, which needs a level strictly inside (0, 1).
-    """
-    threshold = float(threshold)
-    if not 0.0 < threshold < 1.0:
-        raise DataError(f"{name} must be in (0, 1), got {threshold}")
-    return threshold

@@ -1,5 +1,9 @@
 """The import graph of tf3dgan, variants and data_io: no cycle, and no arrow running back up.
 
+The layers are the rows of README.md's table under "## The package", top to bottom (``readme_layers``): every
+module lies in one of them, and imports only from its own layer or those below it. The README states the
+order once; this file reads it.
+
 Every import statement counts, at module level or inside a function (a deferred import is still a
 dependency). ``from package import name`` is an edge to ``package.name`` when that is a module, else to
 the package itself. Importing ``a.b`` also runs ``a/__init__.py``; those implicit edges are not counted,
@@ -9,6 +13,8 @@ since a package's ``__init__`` importing its own modules is no cycle of the desi
 from __future__ import annotations
 
 import ast
+import functools
+import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,6 +26,7 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+@functools.cache
 def import_graph() -> dict[str, set[str]]:
     files = {_module_name(p): p for pkg in PACKAGES for p in (REPO / pkg).rglob("*.py")}
     graph: dict[str, set[str]] = {name: set() for name in files}
@@ -100,6 +107,66 @@ def test_no_import_cycle():
     assert strongly_connected_components(import_graph()) == []
 
 
+def readme_layers() -> list[tuple[str, ...]]:
+    """The layers README.md states, top to bottom: the rows of the table under "## The package", each as the
+    modules its first column names (``tf3dgan/nn/``: ``tf3dgan.nn`` and all below it; ``tf3dgan/cli.py``:
+    ``tf3dgan.cli``); paths outside tf3dgan, variants and data_io (configs/, tests/) are left out."""
+    section = (REPO / "README.md").read_text().split("\n## The package\n", 1)[1].split("\n## ", 1)[0]
+    layers = []
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        paths = re.findall(r"`([^`]+)`", line.split("|")[1])
+        modules = tuple(_module_name(REPO / path) for path in paths if path.split("/")[0] in PACKAGES)
+        if modules:
+            layers.append(modules)
+    return layers
+
+
+def layer_of(module: str, layers: list[tuple[str, ...]]) -> int | None:
+    """The index of the row that holds ``module``: a file's row, else the row of the deepest folder above it."""
+    best, depth = None, -1
+    for index, row in enumerate(layers):
+        for entry in row:
+            is_folder = (REPO / entry.replace(".", "/")).is_dir()
+            if module == entry and not is_folder:
+                return index
+            if is_folder and (module == entry or module.startswith(entry + ".")) and entry.count(".") > depth:
+                best, depth = index, entry.count(".")
+    return best
+
+
+def test_the_readme_states_the_layers():
+    layers = readme_layers()
+    assert ("tf3dgan.commands", "tf3dgan.cli") == layers[0] and layers[-1] == ("data_io",)
+    named = [entry for row in layers for entry in row]
+    assert len(named) == len(set(named)), "a path stands in two rows"
+    for entry in named:
+        assert (REPO / entry.replace(".", "/")).is_dir() or (REPO / (entry.replace(".", "/") + ".py")).is_file() \
+            or entry in import_graph(), f"README.md names {entry}, which does not exist"
+
+
+def test_every_module_has_a_layer():
+    layers = readme_layers()
+    assert [m for m in sorted(import_graph()) if layer_of(m, layers) is None] == []
+
+
+def test_every_module_imports_only_its_own_layer_or_those_below():
+    """The README's order, top to bottom: a module may import from its own row or from any row below it."""
+    layers = readme_layers()
+    upward = [f"{m} ({', '.join(layers[layer_of(m, layers)])}) imports {t} ({', '.join(layers[layer_of(t, layers)])})"
+              for m, targets in sorted(import_graph().items()) for t in sorted(targets)
+              if layer_of(t, layers) < layer_of(m, layers)]
+    assert upward == []
+
+
+def test_the_layer_check_sees_an_upward_import():
+    layers = [("tf3dgan.evaluation",), ("tf3dgan.generation",), ("data_io",)]
+    assert layer_of("tf3dgan.generation.latent_space", layers) == 1
+    assert layer_of("data_io.voxel_geometry", layers) == 2
+    assert layer_of("tf3dgan.evaluation.shape_metrics", layers) < layer_of("tf3dgan.generation.latent_space", layers)
+
+
 def _edges(prefix: str):
     for module, targets in import_graph().items():
         if module == prefix or module.startswith(prefix + "."):
@@ -107,21 +174,11 @@ def _edges(prefix: str):
                 yield module, target
 
 
-def test_data_io_imports_nothing_above_it():
-    assert [(m, t) for m, t in _edges("data_io") if not t.startswith("data_io")] == []
-
-
-def test_errors_and_variants_stay_below_config_and_training():
+def test_errors_imports_nothing_of_tf3dgan():
     assert [(m, t) for m, t in _edges("tf3dgan.errors") if not t.startswith("data_io")] == []
-    allowed = ("variants", "tf3dgan.errors", "tf3dgan.nn", "tf3dgan.cpu")
-    assert [(m, t) for m, t in _edges("variants") if not t.startswith(allowed)] == []
 
 
-def test_lower_layers_do_not_import_commands_cli_or_the_package_api():
-    upward = [(m, t) for m, t in import_graph().items() for t in t
-              if not m.startswith(("tf3dgan.commands", "tf3dgan.cli"))
-              and (t.startswith("tf3dgan.commands") or t == "tf3dgan.cli")]
-    assert upward == []
+def test_the_package_api_and_the_command_line_are_imported_by_nothing_below():
     # Inside the package, code imports names from their home module, not from tf3dgan/__init__.py.
     assert [(m, t) for m, t in import_graph().items() for t in t if t == "tf3dgan" and m != "tf3dgan"] == []
 

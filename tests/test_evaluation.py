@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
+from data_io import voxel_geometry as geometry
 from tf3dgan.evaluation import shape_metrics as sm
 
 
@@ -33,10 +34,10 @@ def brute_iou_distance(x, y):
     return 0.0 if union == 0 else 1.0 - (x & y).sum() / union
 
 
-@pytest.mark.parametrize("chunk_bytes", [4 * 512, 4 * 512 * 3, sm.DEFAULT_CHUNK_BYTES])
+@pytest.mark.parametrize("chunk_bytes", [4 * 512, 4 * 512 * 3, geometry.DEFAULT_CHUNK_BYTES])
 def test_iou_matrix_equals_brute_force(chunk_bytes):
     a, b = random_sets()
-    fast = sm.iou_distance_matrix(a, b, chunk_bytes=chunk_bytes)
+    fast = geometry.iou_distance_matrix(a, b, chunk_bytes=chunk_bytes)
     brute = np.array([[brute_iou_distance(x, y) for y in b] for x in a])
     np.testing.assert_array_equal(fast, brute)  # integer counts: exact
     assert fast[3, 1] == 0.0 and fast[3, 0] == 1.0  # empty-empty 0, empty-nonempty 1
@@ -44,11 +45,11 @@ def test_iou_matrix_equals_brute_force(chunk_bytes):
 
 def test_iou_distance_of_disjoint_blobs_is_one_and_of_identical_is_zero():
     left, right = blob(16, 1, 5), blob(16, 9, 14)
-    d = sm.iou_distance_matrix(np.stack([left, right]), np.stack([left, right]))
+    d = geometry.iou_distance_matrix(np.stack([left, right]), np.stack([left, right]))
     np.testing.assert_array_equal(d, [[0.0, 1.0], [1.0, 0.0]])
     half = left.copy()
     half[1:3] = 0  # 2 of 4 slices kept: IoU 0.5
-    assert sm.iou_distance_matrix(half[None], left[None])[0, 0] == 0.5
+    assert geometry.iou_distance_matrix(half[None], left[None])[0, 0] == 0.5
 
 
 def test_chamfer_matrix_equals_kdtree_brute_force_without_subsampling():
@@ -77,7 +78,7 @@ def test_distance_matrix_rejects_unknown_distance_and_size_mismatch():
     with pytest.raises(ValueError, match="distance must be one of iou, chamfer"):
         sm.distance_matrix(np.zeros((1, 8, 8, 8)), np.zeros((1, 8, 8, 8)), "l2")
     with pytest.raises(ValueError, match="grid sizes differ"):
-        sm.iou_distance_matrix(np.zeros((1, 8, 8, 8)), np.zeros((1, 16, 16, 16)))
+        geometry.iou_distance_matrix(np.zeros((1, 8, 8, 8)), np.zeros((1, 16, 16, 16)))
 
 
 # -- metrics -------------------------------------------------------------------------------------------

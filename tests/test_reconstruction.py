@@ -119,8 +119,9 @@ def test_evaluate_reconstruction_json(mv_run, capsys):
 
 
 def test_baselines_and_picture_resizing():
-    from tf3dgan.evaluation.reconstruction import best_mean_shape, iou, nearest_renderings
-    from tf3dgan.generation.reconstruction import resize_picture
+    from data_io.voxel_geometry import iou
+    from tf3dgan.evaluation.reconstruction_scores import best_mean_shape, nearest_renderings
+    from tf3dgan.generation.image_encoder import resize_picture
 
     rng = np.random.default_rng(0)
     train = (rng.random((6, 4, 4, 4)) > 0.5).astype(np.uint8)

@@ -24,13 +24,15 @@ def add_config_arguments(parser) -> None:
 
 
 def add_threshold_argument(parser) -> None:
-    parser.add_argument("--threshold", type=float, default=0.5,
-                        help="occupancy threshold and iso-surface level in (0, 1) (default 0.5; the authors' "
-                             "viewer used 0.1)")
+    from data_io.voxel_geometry import OCCUPANCY_THRESHOLD
+
+    parser.add_argument("--threshold", type=float, default=OCCUPANCY_THRESHOLD,
+                        help=f"occupancy threshold and iso-surface level in (0, 1) (default {OCCUPANCY_THRESHOLD}; "
+                             f"the authors' viewer used 0.1)")
 
 
 def check_threshold_argument(args) -> None:
-    from data_io.voxelset import check_threshold
+    from data_io.voxel_geometry import check_threshold
 
     check_threshold(args.threshold, "--threshold")
 

@@ -49,8 +49,8 @@ def _held_out(args, cube_len: int) -> tuple[np.ndarray, str]:
 
 def run(args) -> int:
     import data_io
-    from tf3dgan.evaluation.reconstruction import evaluate_reconstruction, format_table
-    from tf3dgan.generation.reconstruction import check_image_run
+    from tf3dgan.evaluation.reconstruction_scores import evaluate_reconstruction, format_table
+    from tf3dgan.generation.image_encoder import check_image_run
     from tf3dgan.training.checkpoint import load_run
 
     if args.n < 1:

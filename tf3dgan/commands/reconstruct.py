@@ -24,7 +24,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from tf3dgan.generation.reconstruction import check_image_run, image_size, pictures_to_latents, read_picture
+    from tf3dgan.generation.image_encoder import check_image_run, image_size, pictures_to_latents, read_picture
     from tf3dgan.generation.refinement import refine_latents
     from tf3dgan.generation.shape_files import resolve_layout
     from tf3dgan.training.checkpoint import load_run

@@ -56,6 +56,7 @@ import numpy as np
 from data_io.atomic import atomic_write_bytes
 from data_io.png import write_png
 from data_io.render import shape_sheet
+from data_io.voxel_geometry import threshold_grids
 from tf3dgan.config import MAX_SEED, Config, apply_overrides, from_dict, read_yaml
 from tf3dgan.cpu import vector_isa
 from tf3dgan.errors import ConfigError
@@ -268,7 +269,7 @@ def sample_shapes(gan, n: int, seed: int):
     """``n`` generated shapes (probabilities, uint8 voxels thresholded at 0.5) in inference mode."""
     z = np.asarray(gan.sample_latent(n, seed=seed), dtype="float32")
     probabilities = gan.generate(z)
-    return probabilities, (probabilities > 0.5).astype(np.uint8)
+    return probabilities, threshold_grids(probabilities)
 
 
 def _run_summary(run_dir: Path) -> dict:
@@ -416,7 +417,7 @@ def complete_training(suite: Suite, training: Training, results_path: Path, know
 
 def _start_worker(threads: int) -> None:
     """Give a job process ``threads`` TensorFlow threads (before it runs any op)."""
-    import tf3dgan  # noqa: F401  (switches oneDNN on before TensorFlow loads)
+    import tf3dgan.cpu  # noqa: F401  (runs tf3dgan/__init__.py: switches oneDNN on before TensorFlow loads)
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)

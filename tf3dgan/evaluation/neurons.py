@@ -160,8 +160,9 @@ def highlighted_views(grids: np.ndarray, masks: np.ndarray, azimuth: float = 30.
     masked voxels (the z-buffer is exact, so unmasked hits have equal depth in both renders).
     """
     from data_io.render import render_views
+    from data_io.voxel_geometry import OCCUPANCY_THRESHOLD
 
-    grids = np.asarray(grids) > 0.5
+    grids = np.asarray(grids) > OCCUPANCY_THRESHOLD
     masks = grids & np.asarray(masks, bool)
     views = dict(azimuths=[azimuth], elevations=[elevation], size=size)
     shaded = render_views(grids, kind="shaded", **views)[:, 0].astype(np.float64)

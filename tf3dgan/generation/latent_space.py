@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from data_io.voxel_geometry import OCCUPANCY_THRESHOLD, iou_distance_matrix, l1_distance_matrix
 from tf3dgan.errors import DataError, UsageError
 
 INTERPOLATIONS = ("slerp", "linear")
@@ -253,7 +254,7 @@ class DimensionEffect:
         return (self.added | self.removed).reshape(len(self.values), -1).sum(1)
 
 
-def dimension_effect(gan, z, dim: int, values, threshold: float = 0.5) -> DimensionEffect:
+def dimension_effect(gan, z, dim: int, values, threshold: float = OCCUPANCY_THRESHOLD) -> DimensionEffect:
     """Set ``z[dim]`` to each of ``values``; report the shapes and which voxels differ from z's own shape."""
     z = np.asarray(z, np.float32)
     if not 0 <= dim < len(z):
@@ -268,7 +269,8 @@ def dimension_effect(gan, z, dim: int, values, threshold: float = 0.5) -> Dimens
                            (varied == 1) & (base == 0), (varied == 0) & (base == 1))
 
 
-def dimension_sensitivity(gan, z, delta: float, threshold: float = 0.5, batch_size: int = 32) -> np.ndarray:
+def dimension_sensitivity(gan, z, delta: float, threshold: float = OCCUPANCY_THRESHOLD,
+                          batch_size: int = 32) -> np.ndarray:
     """(z_dim,) number of voxels that flip when ``delta`` is added to each latent dimension in turn."""
     z = np.asarray(z, np.float32)
     zs = np.repeat(z[None], len(z), 0) + np.eye(len(z), dtype=np.float32) * delta
@@ -286,25 +288,8 @@ class Neighbours:
     l1_distance: np.ndarray  # (N,) that mean absolute difference per voxel
 
 
-def l1_distance_matrix(probabilities, train, chunk: int = 256) -> np.ndarray:
-    """(N, M) mean over voxels of |p - t| for probabilities p and binary training grids t.
-
-    For t in {0, 1}: sum |p - t| = sum p + sum t - 2 p.t, one matrix product per chunk of training shapes.
-    """
-    p = np.asarray(probabilities, np.float32).reshape(len(probabilities), -1)
-    t = np.asarray(train).reshape(len(train), -1)
-    sum_p = p.sum(1, dtype=np.float64)[:, None]
-    out = np.empty((len(p), len(t)), np.float64)
-    for j in range(0, len(t), chunk):
-        block = (t[j : j + chunk] > 0).astype(np.float32)
-        out[:, j : j + len(block)] = sum_p + block.sum(1, dtype=np.float64)[None] - 2.0 * (p @ block.T)
-    return np.maximum(out, 0.0) / p.shape[1]
-
-
 def nearest_neighbours(probabilities, voxels, train) -> Neighbours:
     """Nearest training grid of each sample in 1 - IoU (binary ``voxels``) and in L1 (``probabilities``)."""
-    from tf3dgan.evaluation.shape_metrics import iou_distance_matrix
-
     voxels, train = np.asarray(voxels), np.asarray(train)
     if voxels.shape[1:] != train.shape[1:]:
         raise UsageError(f"sample grids {voxels.shape[1:]} and training grids {train.shape[1:]} differ in size")

@@ -1,7 +1,8 @@
 """Clean up generated shapes: threshold, keep the largest connected component, fill holes.
 
 The authors' viewer thresholds at 0.1 and keeps the largest connected component (the paper's Experiment 1);
-the default here is 0.5. Functions take one grid (D, D, D) or a stack (N, D, D, D).
+the default here is 0.5 (``data_io.voxel_geometry.OCCUPANCY_THRESHOLD``). Functions take one grid (D, D, D) or
+a stack (N, D, D, D).
 """
 
 from __future__ import annotations
@@ -9,16 +10,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from data_io.voxelset import check_threshold
+from data_io.voxel_geometry import OCCUPANCY_THRESHOLD, check_threshold, threshold_grids
 from tf3dgan.errors import UsageError
 
 # Neighbourhoods of a voxel: faces (6), faces + edges (18), faces + edges + corners (26).
 CONNECTIVITIES = {6: 1, 18: 2, 26: 3}
-
-
-def threshold_grids(probabilities, threshold: float = 0.5) -> np.ndarray:
-    """uint8 occupancy: 1 where the probability is strictly above ``threshold``."""
-    return (np.asarray(probabilities) > check_threshold(threshold)).astype(np.uint8)
 
 
 def _per_grid(fn, voxels: np.ndarray) -> np.ndarray:
@@ -57,7 +53,7 @@ def fill_holes(voxels) -> np.ndarray:
 
 def postprocess(
     probabilities,
-    threshold: float = 0.5,
+    threshold: float = OCCUPANCY_THRESHOLD,
     keep_largest: bool = False,
     connectivity: int = 26,
     fill: bool = False,

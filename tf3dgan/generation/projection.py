@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from data_io.voxel_geometry import OCCUPANCY_THRESHOLD, iou, iou_from_counts
 from tf3dgan.errors import UsageError
 
 
@@ -39,17 +40,10 @@ def encoder_guess(gan, voxels) -> np.ndarray | None:
         out = [np.asarray(gan.encoder(voxels[i:i + 32, ..., None], training=False)) for i in range(0, len(voxels), 32)]
         return np.concatenate(out).astype(np.float32)
     from data_io.pipeline import render_training_images
-    from tf3dgan.generation.reconstruction import pictures_to_latents
+    from tf3dgan.generation.image_encoder import pictures_to_latents
 
     images = render_training_images(voxels, spec.size, spec.rendered_views, spec.elevation)
     return pictures_to_latents(gan, images)
-
-
-def _iou(probabilities, target) -> np.ndarray:
-    a = probabilities.reshape(len(probabilities), -1) > 0.5
-    b = target.reshape(len(target), -1) > 0.5
-    union = (a | b).sum(1)
-    return np.where(union > 0, (a & b).sum(1) / np.maximum(union, 1), 1.0)
 
 
 def project(gan, voxels, steps: int = 200, restarts: int = 4, seed: int = 0, prior_weight: float = 0.01,
@@ -107,7 +101,7 @@ def project(gan, voxels, steps: int = 200, restarts: int = 4, seed: int = 0, pri
             b = min(batch_size, n - lo)
             target = np.tile(voxels[index].astype(np.float32), (restarts, 1, 1, 1))  # restart-major rows
             z0 = starts[:, index].reshape(rows, z_dim)
-            out.start_iou[lo:lo + b] = _iou(gan.generate(z0[:b]), voxels[index[:b]])
+            out.start_iou[lo:lo + b] = iou(gan.generate(z0[:b]), voxels[index[:b]])
             z_var.assign(z0)
             m_var.assign(tf.zeros_like(m_var))
             v_var.assign(tf.zeros_like(v_var))
@@ -117,7 +111,7 @@ def project(gan, voxels, steps: int = 200, restarts: int = 4, seed: int = 0, pri
                 bar.update(1)
             z = z_var.numpy()
             loss = np.asarray(per_row_loss(tf.constant(z), target_t)).reshape(restarts, batch_size)
-            scores = _iou(gan.generate(z), target).reshape(restarts, batch_size)
+            scores = iou(gan.generate(z), target).reshape(restarts, batch_size)
             z = z.reshape(restarts, batch_size, z_dim)
             for j in range(b):
                 r = max(range(restarts), key=lambda r: (scores[r, j], -loss[r, j]))
@@ -128,14 +122,15 @@ def project(gan, voxels, steps: int = 200, restarts: int = 4, seed: int = 0, pri
 
 def best_random_iou(gan, voxels, count: int = 1000, seed: int = 1, batch_size: int = 64) -> np.ndarray:
     """(N,) for each shape the best IoU of G(z) > 0.5 over ``count`` random latent draws (the same for all)."""
-    voxels = np.asarray(voxels) > 0.5
+    voxels = np.asarray(voxels) > OCCUPANCY_THRESHOLD
     flat = voxels.reshape(len(voxels), -1).astype(np.float32)
     counts = flat.sum(1)
     best = np.zeros(len(voxels))
     z = np.asarray(gan.sample_latent(count, seed=seed), np.float32)
     for i in range(0, count, batch_size):
-        samples = (gan.generate(z[i:i + batch_size]) > 0.5).reshape(-1, flat.shape[1]).astype(np.float32)
+        samples = gan.generate(z[i:i + batch_size]) > OCCUPANCY_THRESHOLD
+        samples = samples.reshape(-1, flat.shape[1]).astype(np.float32)
         inter = flat @ samples.T  # (N, b)
         union = counts[:, None] + samples.sum(1)[None] - inter
-        best = np.maximum(best, np.where(union > 0, inter / np.maximum(union, 1), 1.0).max(1))
+        best = np.maximum(best, iou_from_counts(inter, union).max(1))
     return best

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from data_io.voxel_geometry import OCCUPANCY_THRESHOLD
 from tf3dgan.errors import UsageError
 
 FORMATS = ("npz", "binvox", "mat", "obj", "stl", "ply", "off")
@@ -84,7 +85,7 @@ def write_mesh_file(path, fmt, voxels, probabilities, threshold, mesh_scale="uni
     write_mesh(path, scale_mesh(mesh, voxels.shape[-1], mesh_scale), fmt, ply_binary=ply_binary)
 
 
-def write_shapes(out, voxels, probabilities, z, fmt: str | None = None, threshold: float = 0.5,
+def write_shapes(out, voxels, probabilities, z, fmt: str | None = None, threshold: float = OCCUPANCY_THRESHOLD,
                  mesh_scale: str = "unit", ply_binary: bool = True, progress: bool = False) -> list[Path]:
     """Write N shapes (voxels/probabilities (N, D, D, D), z (N, z_dim)); return the files written."""
     with ShapeWriter(out, len(voxels), fmt, threshold, mesh_scale, ply_binary, progress) as writer:
@@ -125,8 +126,8 @@ class ShapeWriter:
     temporary name, then renamed); a failure leaves no partial archive and no temporary files.
     """
 
-    def __init__(self, out, count: int, fmt: str | None = None, threshold: float = 0.5, mesh_scale: str = "unit",
-                 ply_binary: bool = True, progress: bool = False):
+    def __init__(self, out, count: int, fmt: str | None = None, threshold: float = OCCUPANCY_THRESHOLD,
+                 mesh_scale: str = "unit", ply_binary: bool = True, progress: bool = False):
         from tqdm import tqdm
 
         self.out = Path(out)

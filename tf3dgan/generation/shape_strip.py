@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from data_io.voxel_geometry import OCCUPANCY_THRESHOLD
 
-def strip_figure(grids, titles, level: float = 0.5, title: str = "", added=None, removed=None):
+
+def strip_figure(grids, titles, level: float = OCCUPANCY_THRESHOLD, title: str = "", added=None, removed=None):
     """One row of meshes of ``grids`` (K, D, D, D) at iso-``level``; ``added`` / ``removed`` (K, D, D, D)
     bool masks are drawn as green / red voxel markers in the same panels."""
     import plotly.graph_objects as go
@@ -31,7 +33,7 @@ def strip_figure(grids, titles, level: float = 0.5, title: str = "", added=None,
     return go.Figure(data=traces, layout=layout)
 
 
-def write_strip(path, grids, titles, level: float = 0.5, title: str = "", **masks) -> Path:
+def write_strip(path, grids, titles, level: float = OCCUPANCY_THRESHOLD, title: str = "", **masks) -> Path:
     from data_io.plotting import write_html
 
     return write_html(strip_figure(grids, titles, level, title, **masks), path, title=title or "tf3dgan")

@@ -19,23 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from data_io.voxel_geometry import OCCUPANCY_THRESHOLD, iou, iou_from_counts
 from tf3dgan.generation.refinement import DEFAULT_CANDIDATES, refine_latents
-
-THRESHOLD = 0.5
-
-
-def iou(a, b) -> np.ndarray:
-    """Per-shape IoU of two batches of grids (N, D, D, D) (values > 0.5 occupied); 1.0 where both are empty."""
-    a = np.asarray(a).reshape(len(a), -1) > THRESHOLD
-    b = np.asarray(b).reshape(len(b), -1) > THRESHOLD
-    inter = (a & b).sum(1)
-    union = (a | b).sum(1)
-    return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
 
 
 def best_mean_shape(train_voxels, thresholds=None) -> tuple[np.ndarray, float, float]:
     """(the mean training grid thresholded at its best threshold, that threshold, its mean IoU on the training set)."""
-    train = np.asarray(train_voxels) > THRESHOLD
+    train = np.asarray(train_voxels) > OCCUPANCY_THRESHOLD
     mean = train.reshape(len(train), -1).mean(0)
     flat = train.reshape(len(train), -1)
     if thresholds is None:  # every distinct cut of the mean grid, or a 0.005 grid when there are many
@@ -43,13 +33,13 @@ def best_mean_shape(train_voxels, thresholds=None) -> tuple[np.ndarray, float, f
         if len(thresholds) > 201:
             thresholds = np.linspace(0.0, 1.0, 201)
         thresholds = thresholds[thresholds < 1.0]
-    best = (-1.0, 0.5)
+    best = (-1.0, OCCUPANCY_THRESHOLD)
     counts = flat.sum(1)
     for t in thresholds:
         grid = mean > t
         inter = flat[:, grid].sum(1)
         union = counts + grid.sum() - inter
-        score = float(np.mean(np.where(union > 0, inter / np.maximum(union, 1), 1.0)))
+        score = float(np.mean(iou_from_counts(inter, union)))
         if score > best[0]:
             best = (score, float(t))
     grid = (mean > best[1]).reshape(train.shape[1:]).astype(np.uint8)
@@ -89,7 +79,7 @@ def evaluate_reconstruction(gan, test_voxels, train_voxels, views=(1, 2, 4), see
     "nearest_rendering": [...], ...}`` (one entry per view count; with ``refine_rounds``, also ``refined``,
     its margin and ``azimuth_agreement``: the fraction of pictures whose azimuth the search estimated right)."""
     from data_io.pipeline import render_training_images
-    from tf3dgan.generation.reconstruction import check_image_run, pictures_to_latents
+    from tf3dgan.generation.image_encoder import check_image_run, pictures_to_latents
 
     check_image_run(gan, "evaluate-reconstruction")
     spec = gan.variant.image_input()
@@ -137,7 +127,7 @@ def format_table(result: dict) -> str:
         if refined:
             line += f"  {result['refined'][i]:>7.3f}  {result['refined_margin_over_best_baseline'][i]:>+7.3f}"
         lines.append(line)
-    lines.append(f"mean voxel IoU (> 0.5) over {result['n_test']} held-out shapes; baselines from "
+    lines.append(f"mean voxel IoU (> {OCCUPANCY_THRESHOLD}) over {result['n_test']} held-out shapes; baselines from "
                  f"{result['n_train']} training shapes (mean shape threshold {result['mean_shape_threshold']:.3f}); "
                  f"margin: reconstruction minus the better baseline")
     if refined:
