@@ -36,43 +36,38 @@ def read_source(
     that cannot be read is a DataError naming it.
     """
     path = Path(path)
-    source = str(path)
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     try:
-        return _read_source(path, source, classes, split, rotations, fraction, array_key, size, progress,
-                            drop_empty)
+        if path.is_dir() and is_volumetric_layout(path):  # classes and fraction applied while listing files
+            result = read_volumetric(path, classes, split, rotations, fraction, progress=progress, drop_empty=False)
+        else:
+            result = _read_path(path, split, array_key, size, progress).select_classes(classes, str(path))
+            result = result.take_fraction(fraction)
     except PermissionError as err:
         raise DataError(f"{err.filename or path}: permission denied") from None
-
-
-def _read_source(path, source, classes, split, rotations, fraction, array_key, size, progress, drop_empty):
-    if path.is_dir():
-        if is_volumetric_layout(path):
-            result = read_volumetric(path, classes, split, rotations, fraction, progress=progress,
-                                     drop_empty=False)
-            classes, fraction = None, 1.0  # already applied while listing files
-        else:
-            result = read_folder(path, size, split, array_key, progress, drop_empty=False)
-    else:
-        suffix = path.suffix.lower()
-        if suffix in (".npy", ".npz"):
-            result = read_array(path, key=array_key, split=split, drop_empty=False)
-        elif suffix == ".mat":
-            grid = read_mat(path, array_key or "instance")
-            result = VoxelSet((pad_to(grid, 32) if grid.shape[0] == 30 else grid)[None], names=[path.stem])
-        elif suffix == ".binvox":
-            result = VoxelSet(read_binvox(path).voxels[None], names=[path.stem])
-        elif suffix == ".off":
-            result = VoxelSet(read_off_voxels(path, size or 32)[None], names=[path.stem])
-        else:
-            raise DataError(f"{path}: unsupported file type (supported: .mat .binvox .off .npy .npz)")
-    result = result.select_classes(classes, source).take_fraction(fraction)
     if drop_empty:
-        result = result.drop_empty(source)
+        result = result.drop_empty(str(path))
     if len(result) == 0:
         raise DataError(f"{path}: no non-empty grids to use")
     return result
+
+
+def _read_path(path: Path, split: str, array_key: Optional[str], size: Optional[int], progress: bool) -> VoxelSet:
+    """Every grid of a file or of a folder of mixed files (empty grids kept)."""
+    if path.is_dir():
+        return read_folder(path, size, split, array_key, progress, drop_empty=False)
+    suffix = path.suffix.lower()
+    if suffix in (".npy", ".npz"):
+        return read_array(path, key=array_key, split=split, drop_empty=False)
+    if suffix == ".mat":
+        grid = read_mat(path, array_key or "instance")
+        return VoxelSet((pad_to(grid, 32) if grid.shape[0] == 30 else grid)[None], names=[path.stem])
+    if suffix == ".binvox":
+        return VoxelSet(read_binvox(path).voxels[None], names=[path.stem])
+    if suffix == ".off":
+        return VoxelSet(read_off_voxels(path, size or 32)[None], names=[path.stem])
+    raise DataError(f"{path}: unsupported file type (supported: .mat .binvox .off .npy .npz)")
 
 
 def require_cubic(voxels: VoxelSet, source: str = "") -> VoxelSet:

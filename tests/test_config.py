@@ -52,7 +52,7 @@ def test_bad_configs_name_file_key_and_expectation(tmp_path, text, fragments):
 
 
 def test_missing_file():
-    with pytest.raises(ConfigError, match="nowhere.yaml: config file not found"):
+    with pytest.raises(ConfigError, match=r"unknown config 'nowhere.yaml' \(not a file; shipped configs: .*quickstart"):
         load_config("nowhere.yaml")
 
 
@@ -71,3 +71,22 @@ def test_variant_defaults_fill_in():
     assert dataclasses.asdict(config.variant) == {"pretrain_steps": 5, "recon_loss": "bce", "recon_weight": 1.0,
                                                   "recon_weight_after": 0.0, "weight_l2": 0.0, "optimizer": "adam",
                                                   "binarize": False}
+
+
+def test_each_choice_list_is_the_config_literal():
+    """The modules that act on a choice take its values from the config's Literal (one statement each); the
+    mapping of G's losses and the pipeline's upsampling modes must name exactly those values."""
+    from data_io.pipeline import UPSAMPLE_MODES
+    from tf3dgan.config import DataConfig, LatentConfig, TrainConfig, choices
+    from tf3dgan.nn.latent import DISTRIBUTIONS
+    from tf3dgan.nn.losses import GENERATOR_LOSSES
+    from tf3dgan.training.distribute import DISTRIBUTE
+    from tf3dgan.training.stabilizers import LR_SCHEDULES
+
+    assert DISTRIBUTE == ("none", "mirrored", "multi_worker") == choices(TrainConfig, "distribute")
+    assert LR_SCHEDULES == choices(TrainConfig, "lr_schedule") == ("constant", "linear", "cosine")
+    assert DISTRIBUTIONS == choices(LatentConfig, "distribution") == ("normal", "uniform")
+    assert tuple(GENERATOR_LOSSES) == choices(TrainConfig, "g_loss")
+    assert UPSAMPLE_MODES == choices(DataConfig, "upsample")
+    with pytest.raises(TypeError, match="TrainConfig.steps is not a Literal"):
+        choices(TrainConfig, "steps")

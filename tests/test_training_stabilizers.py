@@ -133,7 +133,9 @@ def test_a_saved_gan_keeps_its_tricks_and_samples_from_the_average(tmp_path, tin
     gan.generator_ema.set_weights([w * 0.5 for w in gan.generator_ema.get_weights()])
     gan.save(tmp_path / "gan.keras")
     loaded = keras.saving.load_model(tmp_path / "gan.keras")
-    assert (loaded.ema_decay, loaded.r1_gamma, loaded.lr_schedule) == (0.9, 2.0, "cosine")
+    assert loaded.train_config == gan.train_config and loaded.latent_config == gan.latent_config
+    t = loaded.train_config
+    assert (t.ema_decay, t.r1_gamma, t.lr_schedule) == (0.9, 2.0, "cosine")
     assert loaded.base_learning_rates == gan.base_learning_rates
     z = gan.sample_latent(3, seed=1)
     np.testing.assert_allclose(loaded.generate(z), gan.generate(z), rtol=1e-5, atol=1e-6)

@@ -163,6 +163,23 @@ def _check_value(where: str, key: str, value: Any, annotation: Any) -> Any:
     raise TypeError(f"unsupported annotation {annotation!r} for {key}")
 
 
+def choices(section_class, key: str) -> tuple:
+    """The values a ``Literal`` key of a section dataclass allows: the one statement of each choice list."""
+    annotation = typing.get_type_hints(section_class)[key]
+    if typing.get_origin(annotation) is typing.Union:  # Optional[Literal[...]]
+        (annotation,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) is not Literal:
+        raise TypeError(f"{section_class.__name__}.{key} is not a Literal")
+    return typing.get_args(annotation)
+
+
+def build_section(where: str, name: str, raw: Any, section_class=None):
+    """The section ``name`` (``train``, ``latent``, ...; or any dataclass ``section_class`` of typed fields with
+    defaults) built from the mapping ``raw``, every value checked like a config file's (unknown keys, types,
+    choices); ConfigError naming ``where`` otherwise."""
+    return _build_section(where, name, raw, cls=section_class)
+
+
 def _build_section(where: str, name: str, raw: Any, cls=None, owner: str = ""):
     """The dataclass ``cls`` (default: the section's) built from the mapping ``raw``, every value checked."""
     cls = cls or SECTIONS[name]

@@ -9,6 +9,7 @@ import numpy as np
 
 from tf3dgan.commands import add_overrides_argument
 from tf3dgan.errors import UsageError
+from tf3dgan.evaluation.shape_metrics import DISTANCES
 
 
 def add_parser(subparsers) -> None:
@@ -26,7 +27,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--n", type=int, default=100, help="number of samples (default 100)")
     p.add_argument("--n-reference", type=int, help="use at most this many reference shapes (default all)")
     p.add_argument("--seed", type=int, default=0, help="latent seed / subset seed (default 0)")
-    p.add_argument("--distance", default="iou", choices=("iou", "chamfer"), help="shape distance (default iou)")
+    p.add_argument("--distance", default="iou", choices=DISTANCES, help="shape distance (default iou)")
     p.add_argument("--n-points", type=int, default=512, help="chamfer: points sampled per shape (default 512)")
     p.add_argument("--cube-len", type=int, help="compare at this size (default: the run's size, or the samples' size)")
     p.add_argument("--per-class", action="store_true",

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import keras
 
+from tf3dgan.config import LatentConfig, choices
+
+DISTRIBUTIONS = choices(LatentConfig, "distribution")
+
 
 class LatentSampler:
-    """Draws latent batches of shape (n, z_dim) from ``distribution`` ("normal" or "uniform")."""
+    """Draws latent batches of shape (n, z_dim) from ``distribution`` (one of ``DISTRIBUTIONS``)."""
 
     def __init__(self, z_dim: int, distribution: str, std: float):
-        if distribution not in ("normal", "uniform"):
-            raise ValueError(f"latent distribution must be 'normal' or 'uniform', got {distribution!r}")
+        if distribution not in DISTRIBUTIONS:
+            raise ValueError(f"latent distribution must be one of {DISTRIBUTIONS}, got {distribution!r}")
         self.z_dim = z_dim
         self.distribution = distribution
         self.std = std

@@ -10,10 +10,6 @@ from tf3dgan.training.gan import GAN
 from tf3dgan.training.precision import dtype_policy, wrap_optimizer
 
 
-# The GAN's settings that are ``train`` keys of the same name (``total_steps`` is ``train.steps``).
-GAN_TRAIN_KEYS = ("d_thresh", "d_gate", "g_loss", "label_smoothing", "fake_label_smoothing", "seed", "ema_decay",
-                  "instance_noise", "r1_gamma", "soft_labels", "lr_schedule", "lr_decay_start")
-
 
 def build_gan(config: Config, compile: bool = True) -> GAN:
     """G, D (and encoder) for ``config.model``, wrapped in a GAN with the training settings of ``config``.
@@ -36,16 +32,7 @@ def _build(config: Config, compile: bool) -> GAN:
         generator, discriminator, encoder = variant.build_networks(m)
     if t.distribute != "none":
         _synchronize_batchnorm(generator, discriminator, encoder)
-    gan = GAN(
-        generator,
-        discriminator,
-        encoder,
-        variant=variant,
-        latent_distribution=config.latent.distribution,
-        latent_std=config.latent.std,
-        **{key: getattr(t, key) for key in GAN_TRAIN_KEYS},
-        total_steps=t.steps,
-    )
+    gan = GAN(generator, discriminator, encoder, variant=variant, train=t, latent=config.latent)
     gan.build(None)  # the networks are built; fit under a strategy would otherwise trace GAN.call on a batch
     if compile:
         jit = {"auto": _xla_pays(), "true": True, "false": False}[t.jit_compile]

@@ -13,7 +13,9 @@ import contextlib
 
 import tensorflow as tf
 
-DISTRIBUTE = ("none", "mirrored", "multi_worker")
+from tf3dgan.config import TrainConfig, choices
+
+DISTRIBUTE = choices(TrainConfig, "distribute")
 _STRATEGIES: dict = {}
 
 
@@ -33,6 +35,66 @@ class MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
         return super().reduce(reduce_op, value, axis)
 
 
+# -- inside the train step: the replicas of a strategy ----------------------------------------------
+def replica_mean(value):
+    """Mean of ``value`` over the replicas of a tf.distribute strategy (the value itself on one device)."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return value
+    return ctx.all_reduce(tf.distribute.ReduceOp.MEAN, value)
+
+
+def replica_slice(global_batch, local_size):
+    """This replica's ``local_size`` rows of a tensor drawn for the global batch (all of it on one device).
+
+    Every replica draws the same global latent batch (the seed generator is mirrored) and keeps its own
+    slice, so the replicas together see exactly the latents one device would draw for the global batch.
+    """
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return global_batch
+    parts = tf.reshape(global_batch, tf.concat([[ctx.num_replicas_in_sync, local_size], tf.shape(global_batch)[1:]], 0))
+    return tf.gather(parts, ctx.replica_id_in_sync_group)
+
+
+def gradient_loss(loss, optimizer):
+    """The loss to differentiate: divided by the replica count (Keras sums replica gradients, so they add up
+    to the gradient of the global-batch mean) and multiplied by the optimizer's loss scale (mixed_float16)."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is not None and ctx.num_replicas_in_sync > 1:
+        loss = loss * (1.0 / ctx.num_replicas_in_sync)
+    return optimizer.scale_loss(loss)
+
+
+def apply_where(condition, optimizer, gradients, variables):
+    """``optimizer.apply(gradients(), variables)`` where ``condition`` holds; weights and optimizer state
+    untouched otherwise. On one replica the gradient is computed only in the branch that uses it (the D gate
+    skips most D steps in practice). Across replicas the gradient (an all-reduce, with synchronized BatchNorm)
+    cannot sit in a branch: it is computed first, and the branch runs in cross-replica context (a ``tf.cond``
+    around a synchronization point in replica context is not allowed); ``condition`` must agree on all
+    replicas (the gate is computed on the global batch)."""
+
+    def apply(grads):
+        optimizer.apply(grads, variables)
+        return tf.constant(True)
+
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return tf.cond(condition, lambda: apply(gradients()), lambda: tf.constant(False))
+
+    def cross_replica(distribution, condition, grads):
+        decide = distribution.experimental_local_results(condition)[0]
+
+        def apply_each_replica():
+            distribution.extended.call_for_each_replica(optimizer.apply, args=(grads, variables))
+            return tf.constant(True)
+
+        return tf.cond(decide, apply_each_replica, lambda: tf.constant(False))
+
+    return ctx.merge_call(cross_replica, args=(condition, gradients()))
+
+
+# -- building and fitting under a strategy --------------------------------------------------------------
 def get_strategy(distribute: str):
     """The strategy for a ``train.distribute`` value (one instance per kind and process); None for ``none``."""
     if distribute not in DISTRIBUTE:

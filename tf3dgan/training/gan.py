@@ -7,67 +7,27 @@ import dataclasses
 import keras
 import tensorflow as tf
 
+from tf3dgan.config import LatentConfig, TrainConfig, build_section
 from tf3dgan.nn import losses
 from tf3dgan.nn.latent import LatentSampler
 from tf3dgan.training import stabilizers
+from tf3dgan.training.distribute import apply_where, gradient_loss, replica_mean, replica_slice
 from tf3dgan.training.metrics import BASE_METRICS
 from variants.base import GeneratorStepTensors
 
-
-def replica_mean(value):
-    """Mean of ``value`` over the replicas of a tf.distribute strategy (the value itself on one device)."""
-    ctx = tf.distribute.get_replica_context()
-    if ctx is None or ctx.num_replicas_in_sync == 1:
-        return value
-    return ctx.all_reduce(tf.distribute.ReduceOp.MEAN, value)
+# The flat keyword arguments of GAN configs saved before the GAN took its config sections whole (tf3dgan 0.1.0):
+# train keys by their own names (``total_steps`` was train.steps), latent keys with a ``latent_`` prefix.
+_LEGACY_TRAIN_KEYS = {"d_thresh", "d_gate", "g_loss", "label_smoothing", "fake_label_smoothing", "seed",
+                      "ema_decay", "instance_noise", "r1_gamma", "soft_labels", "lr_schedule", "lr_decay_start"}
 
 
-def replica_slice(global_batch, local_size):
-    """This replica's ``local_size`` rows of a tensor drawn for the global batch (all of it on one device).
-
-    Every replica draws the same global latent batch (the seed generator is mirrored) and keeps its own
-    slice, so the replicas together see exactly the latents one device would draw for the global batch.
-    """
-    ctx = tf.distribute.get_replica_context()
-    if ctx is None or ctx.num_replicas_in_sync == 1:
-        return global_batch
-    parts = tf.reshape(global_batch, tf.concat([[ctx.num_replicas_in_sync, local_size], tf.shape(global_batch)[1:]], 0))
-    return tf.gather(parts, ctx.replica_id_in_sync_group)
-
-
-def gradient_loss(loss, optimizer):
-    """The loss to differentiate: divided by the replica count (Keras sums replica gradients, so they add up
-    to the gradient of the global-batch mean) and multiplied by the optimizer's loss scale (mixed_float16)."""
-    ctx = tf.distribute.get_replica_context()
-    if ctx is not None and ctx.num_replicas_in_sync > 1:
-        loss = loss * (1.0 / ctx.num_replicas_in_sync)
-    return optimizer.scale_loss(loss)
-
-
-def apply_if(condition, optimizer, grads, variables):
-    """``optimizer.apply(grads, variables)`` where ``condition`` holds; weights and optimizer state untouched
-    otherwise. Under a strategy with several replicas the branch runs in cross-replica context (a ``tf.cond``
-    around a synchronization point in replica context is not allowed); ``condition`` must agree on all
-    replicas (the gate is computed on the global batch)."""
-
-    def apply():
-        optimizer.apply(grads, variables)
-        return tf.constant(True)
-
-    ctx = tf.distribute.get_replica_context()
-    if ctx is None or ctx.num_replicas_in_sync == 1:
-        return tf.cond(condition, apply, lambda: tf.constant(False))
-
-    def cross_replica(distribution, condition, grads):
-        decide = distribution.experimental_local_results(condition)[0]
-
-        def apply_each_replica():
-            distribution.extended.call_for_each_replica(optimizer.apply, args=(grads, variables))
-            return tf.constant(True)
-
-        return tf.cond(decide, apply_each_replica, lambda: tf.constant(False))
-
-    return ctx.merge_call(cross_replica, args=(condition, grads))
+def _checked(section_class, name: str, value):
+    """``value`` (a section dataclass or None for the defaults) rebuilt through the config's checks."""
+    if value is None:
+        return section_class()
+    if not isinstance(value, section_class):
+        raise TypeError(f"GAN: {name} must be a {section_class.__name__}, got {type(value).__name__}")
+    return build_section("GAN", name, dataclasses.asdict(value))
 
 
 def unpack_batch(data):
@@ -100,67 +60,35 @@ class GAN(keras.Model):
     R1, soft labels, learning-rate decay) act inside this same step; all are off by default.
     """
 
-    def __init__(
-        self,
-        generator: keras.Model,
-        discriminator: keras.Model,
-        encoder: keras.Model | None,
-        variant,
-        latent_distribution: str,
-        latent_std: float,
-        d_thresh: float,
-        d_gate: str,
-        g_loss: str,
-        label_smoothing: float,
-        fake_label_smoothing: float,
-        seed: int,
-        ema_decay: float = 0.0,
-        instance_noise: float = 0.0,
-        r1_gamma: float = 0.0,
-        soft_labels: bool = False,
-        lr_schedule: str = "constant",
-        lr_decay_start: float = 0.5,
-        total_steps: int = 0,
-        **kwargs,
-    ):
-        """``variant``: a ``variants.Variant`` instance (with its options); the other settings are the
-        config's ``latent`` and ``train`` keys of the same names (their defaults live there); ``total_steps``
-        is ``train.steps``, over which instance noise and the learning-rate schedule run."""
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, encoder: keras.Model | None, variant,
+                 train: TrainConfig | None = None, latent: LatentConfig | None = None, **kwargs):
+        """``variant``: a ``variants.Variant`` instance (with its options); ``train`` and ``latent``: the config's
+        sections (defaults: the paper's settings), checked like a config file's. The step reads its settings
+        from them (``train.steps`` is the span of instance noise and the learning-rate schedule)."""
         super().__init__(**kwargs)
-        if g_loss not in losses.GENERATOR_LOSSES:
-            raise ValueError(f"g_loss must be one of {sorted(losses.GENERATOR_LOSSES)}, got {g_loss!r}")
         self.generator = generator
         self.discriminator = discriminator
         self.encoder = encoder
         self.variant = variant
+        self.train_config = _checked(TrainConfig, "train", train)
+        self.latent_config = _checked(LatentConfig, "latent", latent)
         self.z_dim = int(generator.input_shape[-1])
-        self.latent = LatentSampler(self.z_dim, latent_distribution, latent_std)
-        self.d_thresh = float(d_thresh)
-        self.d_gate = d_gate
-        self.g_loss_name = g_loss
-        self.label_smoothing = float(label_smoothing)
-        self.fake_label_smoothing = float(fake_label_smoothing)
-        self.seed = int(seed)
-        if lr_schedule not in stabilizers.LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {stabilizers.LR_SCHEDULES}, got {lr_schedule!r}")
-        self.ema_decay = float(ema_decay)
-        self.instance_noise = float(instance_noise)
-        self.r1_gamma = float(r1_gamma)
-        self.soft_labels = bool(soft_labels)
-        self.lr_schedule = lr_schedule
-        self.lr_decay_start = float(lr_decay_start)
-        self.total_steps = int(total_steps)
+        self.latent = LatentSampler(self.z_dim, self.latent_config.distribution, self.latent_config.std)
         self.base_learning_rates: dict = {}  # optimizer attribute -> rate at compile time (the schedule's base)
         # G's weight average for sampling: a second G of the same architecture, starting from G's weights.
         self.generator_ema = None
-        if self.ema_decay > 0:
+        if self.train_config.ema_decay > 0:
             self.generator_ema = keras.models.clone_model(generator)
             self.generator_ema.set_weights(generator.get_weights())
-        self.seed_generator = keras.random.SeedGenerator(seed, name="latent_seed")
+        self.seed_generator = keras.random.SeedGenerator(self.train_config.seed, name="latent_seed")
         self.e_optimizer = None  # set by compile for a variant whose encoder has its own optimizer
         self.step_counter = keras.Variable(0, dtype="int64", trainable=False, name="step")
         names = BASE_METRICS + tuple(self.variant.extra_metrics)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+
+    @property
+    def seed(self) -> int:
+        return self.train_config.seed
 
     # -- Keras plumbing ------------------------------------------------------------------------------
     def call(self, z, training=False):
@@ -259,21 +187,8 @@ class GAN(keras.Model):
             "encoder": keras.saving.serialize_keras_object(self.encoder) if self.encoder is not None else None,
             "variant": self.variant.name,
             "variant_options": dataclasses.asdict(self.variant.options),
-            "latent_distribution": self.latent.distribution,
-            "latent_std": self.latent.std,
-            "d_thresh": self.d_thresh,
-            "d_gate": self.d_gate,
-            "g_loss": self.g_loss_name,
-            "label_smoothing": self.label_smoothing,
-            "fake_label_smoothing": self.fake_label_smoothing,
-            "seed": self.seed,
-            "ema_decay": self.ema_decay,
-            "instance_noise": self.instance_noise,
-            "r1_gamma": self.r1_gamma,
-            "soft_labels": self.soft_labels,
-            "lr_schedule": self.lr_schedule,
-            "lr_decay_start": self.lr_decay_start,
-            "total_steps": self.total_steps,
+            "train": dataclasses.asdict(self.train_config),
+            "latent": dataclasses.asdict(self.latent_config),
         }
 
     @classmethod
@@ -286,15 +201,26 @@ class GAN(keras.Model):
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         variant_class, options = variant_options(config["variant"], config.pop("variant_options", None), "GAN config")
         config["variant"] = variant_class(options)
+        if "train" not in config:  # saved by tf3dgan 0.1.0: the settings as flat keyword arguments
+            train = {key: config.pop(key) for key in _LEGACY_TRAIN_KEYS if key in config}
+            if "total_steps" in config:
+                train["steps"] = config.pop("total_steps")
+            config["train"] = train
+            config["latent"] = {key: config.pop(f"latent_{key}") for key in ("distribution", "std")
+                                if f"latent_{key}" in config}
+        config["train"] = build_section("GAN config", "train", config["train"])
+        config["latent"] = build_section("GAN config", "latent", config["latent"])
         return cls(**config)
 
     # -- training ------------------------------------------------------------------------------------
     def _gate(self, d_acc):
-        if self.d_gate == "always":
+        """Whether D's accuracy on this batch lets D be updated (``train.d_gate``, ``train.d_thresh``)."""
+        t = self.train_config
+        if t.d_gate == "always":
             return tf.constant(True)
-        if self.d_gate == "lt":
-            return d_acc < self.d_thresh
-        return d_acc <= self.d_thresh
+        if t.d_gate == "lt":
+            return d_acc < t.d_thresh
+        return d_acc <= t.d_thresh
 
     def discriminate_without_updates(self, x):
         """D(x) in training mode (batch statistics) with its BatchNorm moving-statistics updates discarded.
@@ -324,85 +250,92 @@ class GAN(keras.Model):
         noise = distribution(tf.concat([shape[:1] * replicas, shape[1:]], 0), seed=self.seed_generator, **kwargs)
         return replica_slice(noise, shape[0])
 
+    def _latent_batch(self, batch_size):
+        """This replica's rows of the global batch of latent vectors."""
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        return replica_slice(self.latent.sample(batch_size * replicas, self.seed_generator), batch_size)
+
     def _discriminator_targets(self, batch_size):
         """D's targets for real and generated shapes: random soft labels, or (smoothed) constants."""
-        if self.soft_labels:
+        t = self.train_config
+        if t.soft_labels:
             real = tf.clip_by_value(self.uniform([batch_size], *stabilizers.SOFT_REAL_RANGE), 0.0, 1.0)
             return real, self.uniform([batch_size], *stabilizers.SOFT_FAKE_RANGE)
-        return 1.0 - self.label_smoothing, self.fake_label_smoothing
+        return 1.0 - t.label_smoothing, t.fake_label_smoothing
 
     def _schedule_learning_rates(self, step) -> None:
-        factor = stabilizers.learning_rate_factor(step, self.lr_schedule, self.lr_decay_start, self.total_steps)
+        t = self.train_config
+        if t.lr_schedule == "constant":
+            return
+        factor = stabilizers.learning_rate_factor(step, t.lr_schedule, t.lr_decay_start, t.steps)
         for name, optimizer in self._optimizers().items():
             optimizer.learning_rate.assign(self.base_learning_rates[name] * factor)
 
+    def _input_of_d(self, step):
+        """What D sees of a batch: the batch itself, or with annealed instance noise (``train.instance_noise``)."""
+        t = self.train_config
+        if t.instance_noise <= 0:
+            return lambda x: x
+        noise_std = t.instance_noise * stabilizers.remaining_fraction(step, t.steps)
+        return lambda x: tf.cast(x, tf.float32) + noise_std * self.standard_normal(tf.shape(x))
+
+    def _discriminator_step(self, real, fake, step, seen_by_d):
+        """Update D on the real batch and G's (gradient-free) batch where the variant and the gate allow it;
+        return D's loss, accuracy, logits and whether it was updated."""
+        real_for_d, fake_for_d = seen_by_d(real), seen_by_d(tf.stop_gradient(fake))
+        with tf.GradientTape() as d_tape:
+            if self.train_config.r1_gamma > 0:
+                real_logits, r1 = stabilizers.logits_with_r1_penalty(self.discriminator, real_for_d)
+                penalty = self.train_config.r1_gamma * r1
+            else:
+                real_logits, _ = self.discriminator(real_for_d, training=True)
+                penalty = 0.0
+            fake_logits, _ = self.discriminator(fake_for_d, training=True)
+            targets = self._discriminator_targets(tf.shape(real)[0])
+            d_loss = losses.discriminator_loss(real_logits, fake_logits, *targets)
+            d_objective = gradient_loss(d_loss + penalty, self.d_optimizer)
+        d_acc = replica_mean(losses.discriminator_accuracy(real_logits, fake_logits))
+        update_d = tf.logical_and(self._gate(d_acc), self.variant.discriminator_enabled(step))
+        d_variables = self.discriminator.trainable_variables
+        apply_where(update_d, self.d_optimizer, lambda: d_tape.gradient(d_objective, d_variables), d_variables)
+        return d_loss, d_acc, real_logits, fake_logits, update_d
+
+    def _generator_losses(self, tensors: GeneratorStepTensors, seen_by_d):
+        """G's loss (adversarial through the updated D, plus the variant's terms), E's loss (None without an
+        encoder of its own) and the variant's metrics."""
+        fake_logits, fake_features = self.discriminate_without_updates(seen_by_d(tensors.fake))
+        real_features = None
+        if self.variant.needs_real_features:
+            _, real_features = self.discriminate_without_updates(seen_by_d(tensors.real))
+        tensors = dataclasses.replace(tensors, fake_logits=fake_logits, fake_features=fake_features,
+                                      real_features=real_features)
+        adversarial = losses.GENERATOR_LOSSES[self.train_config.g_loss](fake_logits)
+        extra_loss, metrics = self.variant.extra_generator_loss(self, tensors)
+        g_loss = self.variant.adversarial_weight(tensors.step) * adversarial + extra_loss
+        e_loss = None
+        if self.e_optimizer is not None:
+            e_loss, g_term, e_metrics = self.variant.encoder_losses(self, tensors)
+            g_loss, metrics = g_loss + g_term, {**metrics, **e_metrics}
+        return g_loss, e_loss, metrics
+
     def train_step(self, data):
         real, images = unpack_batch(data)
-        batch_size = tf.shape(real)[0]
         step = tf.convert_to_tensor(self.step_counter)
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        z = replica_slice(self.latent.sample(batch_size * replicas, self.seed_generator), batch_size)
-        g_variables = self.generator_variables
+        z = self._latent_batch(tf.shape(real)[0])
+        self._schedule_learning_rates(step)
+        seen_by_d = self._input_of_d(step)
         own_encoder = self.e_optimizer is not None
-        if self.lr_schedule != "constant":
-            self._schedule_learning_rates(step)
-        if self.instance_noise > 0:
-            noise_std = self.instance_noise * stabilizers.remaining_fraction(step, self.total_steps)
-
-            def seen_by_d(x):
-                x = tf.cast(x, tf.float32)
-                return x + noise_std * self.standard_normal(tf.shape(x))
-        else:
-            def seen_by_d(x):
-                return x
-
         # Persistent where E has its own optimizer: E's and G's losses share the reconstruction pass.
         with tf.GradientTape(persistent=own_encoder) as g_tape:
-            # The one G forward of the step: the D step sees it without gradient, the G step differentiates it.
-            fake = self.generator(z, training=True)
-
-            # D step (not recorded on G's tape).
+            fake = self.generator(z, training=True)  # the one G forward: D's step sees it, G's differentiates it
             with g_tape.stop_recording():
-                real_for_d, fake_for_d = seen_by_d(real), seen_by_d(tf.stop_gradient(fake))
-                with tf.GradientTape() as d_tape:
-                    if self.r1_gamma > 0:
-                        real_logits, r1 = stabilizers.logits_with_r1_penalty(self.discriminator, real_for_d)
-                        penalty = self.r1_gamma * r1
-                    else:
-                        real_logits, _ = self.discriminator(real_for_d, training=True)
-                        penalty = 0.0
-                    fake_logits, _ = self.discriminator(fake_for_d, training=True)
-                    d_loss = losses.discriminator_loss(real_logits, fake_logits, *self._discriminator_targets(batch_size))
-                    d_objective = gradient_loss(d_loss + penalty, self.d_optimizer)
-                d_acc = replica_mean(losses.discriminator_accuracy(real_logits, fake_logits))
-                update_d = tf.logical_and(self._gate(d_acc), self.variant.discriminator_enabled(step))
-                d_variables = self.discriminator.trainable_variables
-                if replicas == 1:
-                    # The gradient is only computed when it is used: the gate skips most D steps in practice.
-                    def apply_d_update():
-                        self.d_optimizer.apply(d_tape.gradient(d_objective, d_variables), d_variables)
-                        return tf.constant(True)
-
-                    tf.cond(update_d, apply_d_update, lambda: tf.constant(False))
-                else:
-                    # Across replicas the gradient (an all-reduce with synchronized BatchNorm) cannot sit in a branch.
-                    apply_if(update_d, self.d_optimizer, d_tape.gradient(d_objective, d_variables), d_variables)
-
-            # G step, through the D just updated.
-            fake_logits_g, fake_features = self.discriminate_without_updates(seen_by_d(fake))
-            real_features = None
-            if self.variant.needs_real_features:
-                _, real_features = self.discriminate_without_updates(seen_by_d(real))
-            adversarial = losses.GENERATOR_LOSSES[self.g_loss_name](fake_logits_g)
-            tensors = GeneratorStepTensors(real, z, fake, fake_logits_g, fake_features, real_features, step, images)
-            extra_loss, extra_metrics = self.variant.extra_generator_loss(self, tensors)
-            g_loss = self.variant.adversarial_weight(step) * adversarial + extra_loss
-            if own_encoder:
-                e_loss, g_term, e_metrics = self.variant.encoder_losses(self, tensors)
-                g_loss = g_loss + g_term
-                extra_metrics = {**extra_metrics, **e_metrics}
-                e_objective = gradient_loss(e_loss, self.e_optimizer)
+                d_loss, d_acc, real_logits, fake_logits, update_d = self._discriminator_step(real, fake, step, seen_by_d)
+            tensors = GeneratorStepTensors(real, z, fake, None, [], None, step, images)
+            g_loss, e_loss, extra_metrics = self._generator_losses(tensors, seen_by_d)  # through the updated D
             g_objective = gradient_loss(g_loss, self.g_optimizer)
+            if own_encoder:
+                e_objective = gradient_loss(e_loss, self.e_optimizer)
+        g_variables = self.generator_variables
         g_grads = g_tape.gradient(g_objective, g_variables)
         if own_encoder:
             e_variables = self.encoder.trainable_variables
@@ -410,18 +343,19 @@ class GAN(keras.Model):
         self.g_optimizer.apply(g_grads, g_variables)
         del g_tape
         if self.generator_ema is not None:
-            stabilizers.update_average(self.generator_ema, self.generator, stabilizers.ema_decay_at(step, self.ema_decay))
+            decay = stabilizers.ema_decay_at(step, self.train_config.ema_decay)
+            stabilizers.update_average(self.generator_ema, self.generator, decay)
         self.step_counter.assign_add(1)
 
-        values = {
-            "d_loss": d_loss,
-            "g_loss": g_loss,
-            "d_acc": d_acc,
-            "d_real": tf.reduce_mean(tf.sigmoid(real_logits)),
-            "d_fake": tf.reduce_mean(tf.sigmoid(fake_logits)),
-            "d_updated": tf.cast(update_d, tf.float32),
-            **extra_metrics,
-        }
+        base = (d_loss, g_loss, d_acc, tf.reduce_mean(tf.sigmoid(real_logits)), tf.reduce_mean(tf.sigmoid(fake_logits)),
+                tf.cast(update_d, tf.float32))
+        return self._track({**dict(zip(BASE_METRICS, base, strict=True)), **extra_metrics})
+
+    def _track(self, values: dict) -> dict:
+        """Add the step's values to the running means; the means so far."""
+        if set(values) != set(self.trackers):
+            raise ValueError(f"variant {self.variant.name}: the step reported {sorted(values)}, but its metrics are "
+                             f"{sorted(self.trackers)} (BASE_METRICS + Variant.extra_metrics)")
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}

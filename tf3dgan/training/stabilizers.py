@@ -19,7 +19,9 @@ import math
 
 import tensorflow as tf
 
-LR_SCHEDULES = ("constant", "linear", "cosine")
+from tf3dgan.config import TrainConfig, choices
+
+LR_SCHEDULES = choices(TrainConfig, "lr_schedule")
 SOFT_REAL_RANGE = (0.7, 1.2)
 SOFT_FAKE_RANGE = (0.0, 0.3)
 
