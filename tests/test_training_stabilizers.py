@@ -156,3 +156,16 @@ def test_bad_trick_settings_are_refused(override, message):
 def test_soft_labels_and_label_smoothing_are_exclusive():
     with pytest.raises(ConfigError, match="train.soft_labels must be false when train.label_smoothing"):
         load_config(None, ["train.soft_labels=true", "train.label_smoothing=0.1"])
+
+
+def test_flip_labels_swaps_the_targets_of_the_drawn_rows(tiny_overrides):
+    gan = build_gan(load_config(None, tiny_overrides + ["train.flip_labels=0.3", "train.label_smoothing=0.1"]))
+    state = tf.identity(gan.seed_generator.state)
+    real, fake = (np.asarray(t) for t in gan._discriminator_targets(400))
+    gan.seed_generator.state.assign(state)  # the same draw, made here independently
+    flipped = np.asarray(keras.random.uniform([400], 0.0, 1.0, seed=gan.seed_generator)) < 0.3
+    np.testing.assert_allclose(real, np.where(flipped, 0.0, 0.9))
+    np.testing.assert_allclose(fake, np.where(flipped, 0.9, 0.0))
+    assert 0.2 < flipped.mean() < 0.4
+    with pytest.raises(ConfigError, match=r"train.flip_labels must be in \[0, 0.5\) \(0: off\), got 0.5"):
+        load_config(None, tiny_overrides + ["train.flip_labels=0.5"])

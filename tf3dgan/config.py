@@ -16,7 +16,10 @@ from typing import Any, Literal, Optional
 
 import yaml
 
+from data_io.pipeline import UPSAMPLE_MODES
 from tf3dgan.errors import ConfigError
+from tf3dgan.nn.latent import DISTRIBUTIONS
+from tf3dgan.nn.losses import GENERATOR_LOSSES
 
 
 @dataclass
@@ -33,7 +36,7 @@ class ModelConfig:
 
 @dataclass
 class LatentConfig:
-    distribution: Literal["normal", "uniform"] = "normal"
+    distribution: Literal[DISTRIBUTIONS] = "normal"
     std: float = 0.33  # for "normal": N(0, std); "uniform" draws U(0, 1) as the paper's release
 
 
@@ -47,7 +50,7 @@ class TrainConfig:
     beta2: float = 0.999
     d_thresh: float = 0.8
     d_gate: Literal["le", "lt", "always"] = "le"  # update D when accuracy <= thresh ("lt": tf-3dgan's <)
-    g_loss: Literal["non_saturating", "saturating"] = "non_saturating"
+    g_loss: Literal[tuple(GENERATOR_LOSSES)] = "non_saturating"
     label_smoothing: float = 0.0  # real targets become 1 - s
     fake_label_smoothing: float = 0.0  # fake targets become s (two-sided smoothing)
     # Training tricks, off by default; see tf3dgan/training/stabilizers.py for what each does and its source.
@@ -55,6 +58,7 @@ class TrainConfig:
     instance_noise: float = 0.0  # std of the noise on D's inputs at step 0, annealed to 0 (0: off)
     r1_gamma: float = 0.0  # weight of the R1 gradient penalty on real shapes (0: off)
     soft_labels: bool = False  # random soft targets: real U(0.7, 1.2) and generated U(0, 0.3), clipped to [0, 1]
+    flip_labels: float = 0.0  # fraction of each batch whose real and generated targets trade places (0: off)
     lr_schedule: Literal["constant", "linear", "cosine"] = "constant"  # decay both rates to 0 at the last step
     lr_decay_start: float = 0.5  # fraction of train.steps after which the schedule starts to decay
     seed: int = 0
@@ -76,7 +80,7 @@ class DataConfig:
     fraction: float = 1.0  # keep this fraction of the shapes (tf-3dgan's obj_ratio)
     array_key: Optional[str] = None  # key inside an .npz (None: data_io's default lookup)
     synthetic_count: int = 512
-    upsample: Literal["nearest", "trilinear"] = "nearest"  # stored grids smaller than cube_len
+    upsample: Literal[UPSAMPLE_MODES] = "nearest"  # stored grids smaller than cube_len
     mirror_axis: Optional[int] = None  # also train on every shape flipped along this grid axis (0-2; None: off)
     seed: int = 0
 
@@ -229,6 +233,7 @@ def validate(config: Config, where: str = "config") -> Config:
     for key in ("label_smoothing", "fake_label_smoothing"):
         _require(0 <= getattr(t, key) < 0.5, where, f"train.{key}", "in [0, 0.5)", getattr(t, key))
     _require(0 <= t.ema_decay < 1, where, "train.ema_decay", "in [0, 1) (0: off)", t.ema_decay)
+    _require(0 <= t.flip_labels < 0.5, where, "train.flip_labels", "in [0, 0.5) (0: off)", t.flip_labels)
     for key in ("instance_noise", "r1_gamma"):
         _require(getattr(t, key) >= 0, where, f"train.{key}", ">= 0 (0: off)", getattr(t, key))
     _require(0 <= t.lr_decay_start < 1, where, "train.lr_decay_start", "in [0, 1)", t.lr_decay_start)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from tf3dgan.config import LatentConfig, choices
-
-DISTRIBUTIONS = choices(LatentConfig, "distribution")
+DISTRIBUTIONS = ("normal", "uniform")  # latent.distribution's choices (the config's Literal is built from them)
 
 
 class LatentSampler:

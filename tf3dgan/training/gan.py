@@ -260,8 +260,13 @@ class GAN(keras.Model):
         t = self.train_config
         if t.soft_labels:
             real = tf.clip_by_value(self.uniform([batch_size], *stabilizers.SOFT_REAL_RANGE), 0.0, 1.0)
-            return real, self.uniform([batch_size], *stabilizers.SOFT_FAKE_RANGE)
-        return 1.0 - t.label_smoothing, t.fake_label_smoothing
+            fake = self.uniform([batch_size], *stabilizers.SOFT_FAKE_RANGE)
+        else:
+            real, fake = 1.0 - t.label_smoothing, t.fake_label_smoothing
+        if t.flip_labels > 0:
+            flip = self.uniform([batch_size], 0.0, 1.0) < t.flip_labels
+            real, fake = tf.where(flip, fake, real), tf.where(flip, real, fake)
+        return real, fake
 
     def _schedule_learning_rates(self, step) -> None:
         t = self.train_config
