@@ -17,6 +17,7 @@ from typing import Any, Literal, Optional
 import yaml
 
 from data_io.pipeline import UPSAMPLE_MODES
+from data_io.voxel_geometry import is_power_of_two
 from tf3dgan.errors import ConfigError
 from tf3dgan.nn.latent import DISTRIBUTIONS
 from tf3dgan.nn.losses import GENERATOR_LOSSES
@@ -211,7 +212,7 @@ def validate(config: Config, where: str = "config") -> Config:
     """Check value ranges and cross-key constraints; return ``config`` unchanged."""
     m, t, lat, d, mon = config.model, config.train, config.latent, config.data, config.monitor
     _require(
-        8 <= m.cube_len <= MAX_CUBE_LEN and not m.cube_len & (m.cube_len - 1),
+        is_power_of_two(m.cube_len, 8) and m.cube_len <= MAX_CUBE_LEN,
         where, "model.cube_len", f"a power of two from 8 to {MAX_CUBE_LEN} (e.g. 32 or 64)", m.cube_len,
     )
     _require(m.z_dim >= 1, where, "model.z_dim", ">= 1", m.z_dim)

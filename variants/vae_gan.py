@@ -26,6 +26,7 @@ from typing import Literal, Optional
 
 import tensorflow as tf
 
+from data_io.voxel_geometry import is_power_of_two
 from tf3dgan.errors import ConfigError
 from tf3dgan.nn import networks
 from tf3dgan.nn.losses import reconstruction_loss
@@ -73,7 +74,7 @@ class VaeGan(Variant):
     @classmethod
     def check_options(cls, options, where):
         size = options.image_size
-        if size < 8 or size & (size - 1):
+        if not is_power_of_two(size, 8):
             raise ConfigError(f"{where}: variant.image_size must be a power of two >= 8 (e.g. 64 or 256), got {size}")
         _check_positive(options, where, "render_views", "e_lr", "encoder_width")
         for key in ("kl_weight", "recon_weight", "adversarial_weight", "e_weight_decay"):

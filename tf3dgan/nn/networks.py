@@ -16,14 +16,15 @@ import math
 import keras
 from keras import layers
 
+from data_io.voxel_geometry import is_power_of_two
 from tf3dgan.nn.batch_norm import FusedBatchNormalization
 from tf3dgan.nn.minibatch_std import MinibatchStandardDeviation
-from tf3dgan.nn.single_channel_convs import OneChannelConv3D, OneChannelConv3DTranspose
+from tf3dgan.nn.one_channel_convs import OneChannelConv3D, OneChannelConv3DTranspose
 
 
 def num_resolution_doublings(cube_len: int) -> int:
     """Stride-2 layers between the 4^3 core and a ``cube_len``^3 grid (4 for 64^3, 3 for 32^3)."""
-    if cube_len < 8 or cube_len & (cube_len - 1):
+    if not is_power_of_two(cube_len, 8):
         raise ValueError(f"cube_len must be a power of two >= 8, got {cube_len}")
     return int(math.log2(cube_len)) - 2
 
@@ -136,7 +137,7 @@ def image_encoder_layers(image_size: int) -> list[tuple[int, int]]:
     256^2 (and up): the paper's k11 stride-4 layer, then k5 stride-2 layers (256: 64, 32, 16, 8). Below 256
     only k5 stride-2 layers (128: 4 of them, 64: 3, 32: 2, 16: 1, 8: none). A k8 valid conv follows.
     """
-    if image_size < 8 or image_size & (image_size - 1):
+    if not is_power_of_two(image_size, 8):
         raise ValueError(f"image_size must be a power of two >= 8, got {image_size}")
     halvings = int(math.log2(image_size // 8))
     if halvings >= 5:
