@@ -1,4 +1,5 @@
-"""Torch7 serialization (``torch.save`` / ``torch.load`` in Lua, binary mode): a reader and a small writer.
+"""Torch7 serialization (``torch.save`` / ``torch.load`` in Lua, binary mode): a reader (the tests write their
+.t7 files with ``tests/torch7_writer.py``).
 
 The format, from torch7's ``File.lua``: every object starts with an int32 type tag. Numbers are float64,
 booleans int32, strings an int32 length and bytes. Tables and torch objects carry an int32 reference index
@@ -252,80 +253,3 @@ def read_torch7(path: str | Path):
     finally:
         sys.setrecursionlimit(old_limit)
 
-
-class _Writer:
-    def __init__(self):
-        self.parts: list[bytes] = []
-        self.next_index = 1
-
-    def int(self, v: int) -> None:
-        self.parts.append(struct.pack("<i", v))
-
-    def long(self, v: int) -> None:
-        self.parts.append(struct.pack("<q", v))
-
-    def string(self, s: str) -> None:
-        raw = s.encode("latin-1")
-        self.int(len(raw))
-        self.parts.append(raw)
-
-    def _index(self) -> int:
-        index, self.next_index = self.next_index, self.next_index + 1
-        return index
-
-    def object(self, value) -> None:
-        if value is None:
-            self.int(NIL)
-        elif isinstance(value, bool):
-            self.int(BOOLEAN)
-            self.int(1 if value else 0)
-        elif isinstance(value, (int, float)):
-            self.int(NUMBER)
-            self.parts.append(struct.pack("<d", float(value)))
-        elif isinstance(value, str):
-            self.int(STRING)
-            self.string(value)
-        elif isinstance(value, (list, tuple)):
-            self.object({float(i + 1): v for i, v in enumerate(value)})
-        elif isinstance(value, dict):
-            self.int(TABLE)
-            self.int(self._index())
-            self.int(len(value))
-            for key, item in value.items():
-                self.object(key)
-                self.object(item)
-        elif isinstance(value, np.ndarray):
-            name = {"<f8": "Double", "<f4": "Float", "<i8": "Long", "<i4": "Int", "|u1": "Byte"}[value.dtype.str]
-            array = np.ascontiguousarray(value)
-            self.int(TORCH)
-            self.int(self._index())
-            self.string("V 1")
-            self.string(f"torch.{name}Tensor")
-            self.int(array.ndim)
-            for size in array.shape:
-                self.long(size)
-            for stride in array.strides:
-                self.long(stride // array.itemsize)
-            self.long(1)
-            self.int(TORCH)
-            self.int(self._index())
-            self.string("V 1")
-            self.string(f"torch.{name}Storage")
-            self.long(array.size)
-            self.parts.append(array.tobytes())
-        elif isinstance(value, TorchObject):
-            self.int(TORCH)
-            self.int(self._index())
-            self.string("V 1")
-            self.string(value.class_name)
-            self.object(value.fields)
-        else:
-            raise TypeError(f"cannot write {type(value).__name__} as Torch7")
-
-
-def write_torch7(path: str | Path, value) -> None:
-    """Write numbers, strings, booleans, lists/dicts (as tables), numpy arrays (as tensors) and TorchObjects
-    in Torch7's binary format (no shared references: enough for test files and small exports)."""
-    writer = _Writer()
-    writer.object(value)
-    Path(path).write_bytes(b"".join(writer.parts))

@@ -82,7 +82,7 @@ def config_of(name: str):
 
 def run_trace(name: str, run_dir: Path, steps: int = STEPS) -> dict:
     """Train trace ``name`` into ``run_dir`` (resuming what is there) and return its metrics and digests."""
-    from tf3dgan.training.callbacks import read_metrics
+    from tf3dgan.training.run_callbacks import read_metrics
     from tf3dgan.training.loop import train
 
     gan = train(config_of(name), run_dir, steps=steps, voxels=training_voxels(), progress=False)

@@ -26,7 +26,6 @@ from conftest import TINY
 from data_io.atomic import TEMPORARY_NAME
 from tf3dgan.cli import main
 from tf3dgan.errors import RunFolderWarning
-from tf3dgan.training.checkpoint import TEST_DELAY_ENV
 from tf3dgan.training.run_folder import LOCK_FILE, checkpoint_step, latest_checkpoint, list_checkpoints
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,10 +37,14 @@ def _train_args(run: Path, steps: int, *extra: str) -> list[str]:
     return ["train", "--out", str(run), "--steps", str(steps), "--quiet", *SETS, *extra]
 
 
-def _start(run: Path, steps: int, log: Path, *extra: str, **env) -> subprocess.Popen:
-    """A ``tf3dgan train`` in another process (its stderr in ``log``)."""
-    environ = {**os.environ, **env, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.Popen([sys.executable, "-m", "tf3dgan.cli", *_train_args(run, steps, *extra)], env=environ,
+def _start(run: Path, steps: int, log: Path, *extra: str, checkpoint_pause: float = 0) -> subprocess.Popen:
+    """A ``tf3dgan train`` in another process (its stderr in ``log``); ``checkpoint_pause``: seconds it pauses
+    inside each checkpoint write (tests/slow_checkpoints.py)."""
+    environ = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    cli = ["-m", "tf3dgan.cli"]
+    if checkpoint_pause:
+        cli = [str(REPO / "tests" / "slow_checkpoints.py"), str(checkpoint_pause)]
+    return subprocess.Popen([sys.executable, *cli, *_train_args(run, steps, *extra)], env=environ,
                             stdout=subprocess.DEVNULL, stderr=log.open("w"), cwd=REPO)
 
 
@@ -130,7 +133,7 @@ def test_a_second_signal_during_the_checkpoint_exits_at_once_and_says_so(tmp_pat
     run, log = tmp_path / "run", tmp_path / "stderr.txt"
     every = ["--set", "train.checkpoint_every=100000"]  # after ckpt-3 only the one written at the signal
     assert main(_train_args(run, 3, *every)) == 0
-    proc = _start(run, 100000, log, *every, **{TEST_DELAY_ENV: "20"})
+    proc = _start(run, 100000, log, *every, checkpoint_pause=20)
     try:
         _wait(lambda: len(_steps(run)) >= 5, proc, log, "5 metrics lines")
         proc.send_signal(signal.SIGINT)
@@ -158,7 +161,7 @@ def test_sigkill_in_the_middle_of_a_checkpoint_leaves_the_run_resumable(tmp_path
     other_tmp = run / "notes.tmp"  # not the package's: kept
     other_tmp.write_text("mine")
     extra = ["--set", f"train.checkpoint_every={every}"]
-    proc = _start(run, 100000, log, *extra, **{TEST_DELAY_ENV: "30"})
+    proc = _start(run, 100000, log, *extra, checkpoint_pause=30)
     try:
         temporary = _wait(lambda: list((run / "checkpoints").glob(".ckpt-*.tmp")), proc, log, "a checkpoint write")
         proc.send_signal(signal.SIGKILL)

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from tf3dgan.errors import DataError, UsageError
-from data_io.mesh_io import (face_normals, read_mesh, read_obj, read_ply, read_stl, signed_volume, write_obj, write_off,
-                             write_ply, write_stl)
+from data_io.mesh_io import write_obj, write_off, write_ply, write_stl
+from mesh_readers import face_normals, read_mesh, read_obj, read_ply, read_stl, signed_volume
 from data_io.meshes import voxels_to_mesh
 from tf3dgan.generation.latent_space import (
     dimension_effect, evaluate_expression, expression_names, interpolate, l1_distance_matrix, lerp,

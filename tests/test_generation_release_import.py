@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from data_io.torch7 import TorchObject, lua_list, read_torch7, write_torch7
+from data_io.torch7 import TorchObject, lua_list, read_torch7
+from torch7_writer import write_torch7
 
 
 def torch_full_convolution(x, weight, stride, pad):

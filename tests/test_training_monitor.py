@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from data_io.plotting import figure_json, mesh_trace
-from tf3dgan.training.callbacks import read_metrics
+from tf3dgan.training.run_callbacks import read_metrics
 from tf3dgan.cli import main
 from tf3dgan.config import load_config
 from tf3dgan.errors import ConfigError
@@ -216,7 +216,7 @@ def test_client_reconnects_and_resends_history(tmp_path):
 
 def test_panel_meshes_exact_on_a_known_grid(tmp_path):
     from data_io.meshes import voxels_to_mesh
-    from tf3dgan.training.monitor import write_sample_page
+    from tf3dgan.training.html_monitor import write_sample_page
 
     grids = np.zeros((3, 16, 16, 16), np.float32)
     grids[0, 4:12, 4:12, 4:12] = 1.0  # an 8^3 cube

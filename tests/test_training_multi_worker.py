@@ -115,7 +115,7 @@ def test_two_workers_match_one_process_and_only_the_chief_writes(tiny_overrides,
     assert chief["chief"] and not other["chief"] and chief["replicas"] == other["replicas"] == 2
     assert other["writes"] == []  # the non-chief worker wrote nothing into the run folders
 
-    from tf3dgan.training.callbacks import read_metrics
+    from tf3dgan.training.run_callbacks import read_metrics
     from tf3dgan.training.run_folder import list_checkpoints
 
     one, two, resumed = (read_metrics(out / name) for name in ("one", "two", "resumed"))

@@ -129,7 +129,7 @@ TWO_DEVICES = textwrap.dedent(
     import numpy as np
     from tf3dgan.config import load_config
     from tf3dgan.training.loop import train
-    from tf3dgan.training.callbacks import read_metrics
+    from tf3dgan.training.run_callbacks import read_metrics
     from tf3dgan.training.distribute import get_strategy
 
     tiny, out = json.loads(sys.argv[1]), sys.argv[2]

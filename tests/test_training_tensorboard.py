@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from tf3dgan.config import load_config
-from tf3dgan.training.callbacks import read_metrics
+from tf3dgan.training.run_callbacks import read_metrics
 from tf3dgan.training.loop import train
 from tf3dgan.training.tensorboard_monitor import _render_views
 

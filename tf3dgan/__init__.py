@@ -14,7 +14,7 @@ from tf3dgan.quiet import quiet_tensorflow_import as _quiet_tensorflow_import  #
 
 with _quiet_tensorflow_import():
     from tf3dgan.nn.batch_norm import FusedBatchNormalization  # noqa: E402
-    from tf3dgan.nn.single_channel_convs import OneChannelConv3D, OneChannelConv3DTranspose  # noqa: E402
+    from tf3dgan.nn.one_channel_convs import OneChannelConv3D, OneChannelConv3DTranspose  # noqa: E402
     from tf3dgan.training.gan import GAN  # noqa: E402
 
 _LAZY = {

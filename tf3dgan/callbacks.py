@@ -13,11 +13,16 @@ Each works on its own with any ``tf3dgan.GAN``; ``tf3dgan.train`` combines them 
 | ``HtmlRecorder(run_dir, every)`` | offline HTML sample pages and loss curves in a folder (``on_snapshot``) |
 
 The step of a callback is the GAN's ``step_counter`` (it continues across ``fit`` calls and resumes).
+
+This is the one public home of the callbacks; their code lives in ``tf3dgan/training/``, a module each:
+``run_callbacks.py`` (the first four, ``read_metrics``), ``tensorboard_monitor.py``, ``visdom_monitor.py`` and
+``html_monitor.py``; ``monitor.py`` picks the monitors of a run from ``config.monitor``.
 """
 
-from tf3dgan.training.callbacks import Checkpointer, MetricsLogger, ProgressBar, SampleSnapshot, read_metrics
-from tf3dgan.training.monitor import HtmlRecorder, VisdomMonitor
+from tf3dgan.training.html_monitor import HtmlRecorder
+from tf3dgan.training.run_callbacks import Checkpointer, MetricsLogger, ProgressBar, SampleSnapshot, read_metrics
 from tf3dgan.training.tensorboard_monitor import TensorBoardMonitor
+from tf3dgan.training.visdom_monitor import VisdomMonitor
 
 __all__ = ["Checkpointer", "HtmlRecorder", "MetricsLogger", "ProgressBar", "SampleSnapshot", "TensorBoardMonitor",
            "VisdomMonitor", "read_metrics"]

@@ -32,7 +32,7 @@ def run(args) -> int:
 def _write_pages(run_dir: Path, args) -> int:
     from tqdm.auto import tqdm
 
-    from tf3dgan.training.monitor import write_loss_page, write_sample_page
+    from tf3dgan.training.html_monitor import write_loss_page, write_sample_page
     from tf3dgan.training.run_folder import METRICS_FILE, SAMPLES_DIR, list_samples, sample_step
 
     snapshots = list_samples(run_dir)

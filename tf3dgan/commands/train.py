@@ -23,7 +23,7 @@ def run(args) -> int:
 
     from tf3dgan.config import load_config
     from tf3dgan.errors import UsageError
-    from tf3dgan.training.callbacks import read_metrics
+    from tf3dgan.training.run_callbacks import read_metrics
     from tf3dgan.training.interrupt import TrainingAborted, TrainingStopped
     from tf3dgan.training.loop import train
     from tf3dgan.training.metrics import BASE_METRICS

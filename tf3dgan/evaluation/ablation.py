@@ -273,7 +273,7 @@ def sample_shapes(gan, n: int, seed: int):
 
 
 def _run_summary(run_dir: Path) -> dict:
-    from tf3dgan.training.callbacks import read_metrics
+    from tf3dgan.training.run_callbacks import read_metrics
 
     records = read_metrics(run_dir)
     if not records:

@@ -8,8 +8,6 @@ function of the step, that makes a resumed run continue exactly as an uninterrup
 from __future__ import annotations
 
 import json
-import os
-import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -37,10 +35,6 @@ class TrainingDiverged(RunFolderError):
             "or another --out)")
         self.step = step
 
-
-# Tests only: seconds to pause inside each checkpoint write (after the data, before the rename), so that a
-# test can signal or kill a trainer in the middle of writing a checkpoint.
-TEST_DELAY_ENV = "TF3DGAN_TEST_CHECKPOINT_DELAY"
 
 KEYS = "keys"  # the array of variable keys in a checkpoint; v0000, v0001, ... hold the values in that order
 CONFIG_KEY = "config"  # the run's config as JSON text (a resume without config.yaml still names a change)
@@ -94,15 +88,7 @@ def save_checkpoint(gan, run_dir: str | Path, keep: int = 3, config=None) -> Pat
     if config is not None:
         arrays[CONFIG_KEY] = np.array(json.dumps(config.to_dict()))
     path = checkpoint_path(run_dir, step)
-    delay = float(os.environ.get(TEST_DELAY_ENV) or 0)
-
-    def write(f):
-        np.savez(f, **arrays)
-        if delay:
-            f.flush()
-            time.sleep(delay)
-
-    atomic_write_bytes(path, write)
+    atomic_write_bytes(path, lambda f: np.savez(f, **arrays))
     for old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
     return path

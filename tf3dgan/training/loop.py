@@ -19,7 +19,7 @@ from data_io.atomic import atomic_write_bytes, remove_stale_temporaries
 from tf3dgan.config import Config, from_dict, read_yaml, save_config, variant_options
 from tf3dgan.errors import ConfigError, RunFolderError, RunFolderWarning, UsageError
 from tf3dgan.training.builder import build_gan
-from tf3dgan.training.callbacks import (
+from tf3dgan.training.run_callbacks import (
     Checkpointer, MetricsLogger, ProgressBar, SampleSnapshot, StopOnNonFinite, read_metrics, truncate_metrics,
 )
 from tf3dgan.training.checkpoint import checkpoint_config, restore_newest, save_checkpoint

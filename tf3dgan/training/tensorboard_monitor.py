@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf3dgan.training.callbacks import is_line_step
+from tf3dgan.training.run_callbacks import is_line_step
 
 logger = logging.getLogger(__name__)
 

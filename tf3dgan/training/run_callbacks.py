@@ -1,4 +1,7 @@
-"""Keras callbacks of a training run: metric log, checkpoints, sample snapshots, progress bar."""
+"""The Keras callbacks every training run uses: the metric log (``MetricsLogger``; ``read_metrics`` and
+``truncate_metrics`` read and trim its ``metrics.jsonl``), ``StopOnNonFinite``, ``Checkpointer``,
+``SampleSnapshot`` and ``ProgressBar``. The monitors are in ``tensorboard_monitor.py``, ``visdom_monitor.py``
+and ``html_monitor.py``; ``tf3dgan.callbacks`` is the public home of them all."""
 
 from __future__ import annotations
 

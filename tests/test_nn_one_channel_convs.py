@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from tf3dgan.nn.single_channel_convs import OneChannelConv3D, OneChannelConv3DTranspose, fast_path_applies
+from tf3dgan.nn.one_channel_convs import OneChannelConv3D, OneChannelConv3DTranspose, fast_path_applies
 
 
 def _outputs_and_grads(layer, x):
