@@ -45,11 +45,13 @@ the report is rebuilt from the results files alone.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, Optional
 
 import numpy as np
 
@@ -57,11 +59,13 @@ from data_io.atomic import atomic_write_bytes
 from data_io.png import write_png
 from data_io.render import shape_sheet
 from data_io.voxel_geometry import threshold_grids
-from tf3dgan.config import MAX_SEED, Config, apply_overrides, from_dict, read_yaml
+from tf3dgan.config import MAX_SEED, Config, apply_overrides, build_section, from_dict, read_yaml
 from tf3dgan.cpu import vector_isa
 from tf3dgan.errors import ConfigError
 from tf3dgan.evaluation.ablation_report import write_report
 from tf3dgan.evaluation.claims import parse_expectations
+from tf3dgan.evaluation.shape_metrics import DISTANCES
+from tf3dgan.evaluation.svm import BN_STATISTICS
 from tf3dgan.evaluation.suite_results import (RESULTS_SUFFIX, TrainingResults, append_event, in_shard, read_events,
                                               results_by_key, results_files, shard_file, training_key)
 from tf3dgan.training.metrics import BASE_METRICS
@@ -69,10 +73,34 @@ from tf3dgan.training.run_folder import latest_step
 
 SUITE_KEYS = {"base", "set", "evaluate", "svm", "runs", "description", "seeds", "results", "resources"}
 RESOURCE_KEYS = ("cpus", "gpus")  # what each training asks of a Ray cluster (tf3dgan.evaluation.ablation_ray)
-EVALUATE_DEFAULTS = {"reference": None, "split": "test", "rotations": "first", "classes": None, "n": 100,
-                     "seed": 0, "distance": "iou", "synthetic_seed": 1000, "every": 0}
-SVM_DEFAULTS = {"data": None, "max_per_class": None, "c": None, "untrained": True, "bn_statistics": "reestimate",
-                "feature_layers": None, "pool_size": 2}
+
+
+@dataclass
+class EvaluateSettings:
+    """A suite's ``evaluate`` section: the reference set every training is scored against."""
+    reference: Optional[str] = None  # a data source path, or "synthetic" (required)
+    split: Literal["train", "test"] = "test"
+    rotations: Literal["all", "first"] = "first"
+    classes: Optional[list] = None
+    n: int = 100  # samples per score (and at most this many reference shapes)
+    seed: int = 0  # of the samples' latent vectors
+    distance: Literal[DISTANCES] = "iou"
+    synthetic_seed: int = 1000
+    every: int = 0  # also score every that many steps while training (0: only at the end)
+
+
+@dataclass
+class SvmSettings:
+    """A suite's optional ``svm`` section: the linear-SVM protocol on every training's D."""
+    data: Optional[str] = None  # a labelled source with train and test splits (required)
+    max_per_class: Optional[int] = None
+    c: Optional[float] = None
+    untrained: bool = True  # also score an untrained D of the first run's architecture
+    bn_statistics: Literal[BN_STATISTICS] = "reestimate"
+    feature_layers: Optional[list] = None
+    pool_size: int = 2
+
+
 SVM_OPTIONS = ("bn_statistics", "feature_layers", "pool_size")  # passed on to svm.evaluate_discriminator
 RUN_KEYS = {"name", "set", "description", "seeds", "claim", "expect"}
 SHEET_SHAPES = 8  # samples drawn in each training's sample sheet
@@ -145,14 +173,9 @@ def _seed_list(value, where: str, key: str) -> list | None:
     return list(value)
 
 
-def _section(raw: dict, key: str, defaults: dict, where: str) -> dict:
-    value = raw.get(key) or {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where}: '{key}' must be a mapping, got {value!r}")
-    unknown = set(value) - set(defaults)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)} in '{key}' (known: {', '.join(defaults)})")
-    return {**defaults, **value}
+def _section(raw: dict, key: str, section_class, where: str) -> dict:
+    """The suite's section ``key`` checked as a config section (types, choices, unknown keys), as a dict."""
+    return dataclasses.asdict(build_section(where, key, raw.get(key), section_class))
 
 
 def load_suite(path: str | Path, check_data: bool = True) -> Suite:
@@ -181,28 +204,21 @@ def load_suite(path: str | Path, check_data: bool = True) -> Suite:
     base_config = from_dict(apply_overrides(base_raw, common), f"{where} (base with the suite's set)")
     base_flat = _flatten(base_config.to_dict())
 
-    evaluate = _section(raw, "evaluate", EVALUATE_DEFAULTS, where)
+    evaluate = _section(raw, "evaluate", EvaluateSettings, where)
     if not evaluate["reference"]:
         raise ConfigError(f"{where}: evaluate.reference is required (a data source path or 'synthetic')")
-    if evaluate["distance"] not in ("iou", "chamfer"):
-        raise ConfigError(f"{where}: evaluate.distance must be 'iou' or 'chamfer', got {evaluate['distance']!r}")
-    if not isinstance(evaluate["n"], int) or evaluate["n"] < 2:
+    if evaluate["n"] < 2:
         raise ConfigError(f"{where}: evaluate.n must be an integer >= 2, got {evaluate['n']!r}")
-    if isinstance(evaluate["every"], bool) or not isinstance(evaluate["every"], int) or evaluate["every"] < 0:
+    if evaluate["every"] < 0:
         raise ConfigError(f"{where}: evaluate.every must be an integer >= 0 (steps between scores; 0: only at "
                           f"the end), got {evaluate['every']!r}")
     if check_data and evaluate["reference"] != "synthetic" and not Path(evaluate["reference"]).exists():
         raise ConfigError(f"{where}: evaluate.reference {evaluate['reference']!r} not found")
     svm = None
     if raw.get("svm") is not None:
-        svm = _section(raw, "svm", SVM_DEFAULTS, where)
+        svm = _section(raw, "svm", SvmSettings, where)
         if not svm["data"] or (check_data and not Path(svm["data"]).exists()):
             raise ConfigError(f"{where}: svm.data {svm['data']!r} not found")
-        from tf3dgan.evaluation.svm import BN_STATISTICS
-
-        if svm["bn_statistics"] not in BN_STATISTICS:
-            raise ConfigError(f"{where}: svm.bn_statistics must be one of {', '.join(BN_STATISTICS)}, "
-                              f"got {svm['bn_statistics']!r}")
 
     suite_seeds = _seed_list(raw.get("seeds"), where, "seeds")
     runs_raw = raw.get("runs")
