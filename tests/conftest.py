@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny configs and the optional real data beside the repository."""
+"""Shared fixtures: tiny configs and the optional real data beside the repository (the helpers behind them:
+tests/harness.py)."""
 
 from __future__ import annotations
 
@@ -14,16 +15,7 @@ import tf3dgan  # noqa: E402,F401  (before any test imports TensorFlow: switches
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
-TINY = [
-    "model.cube_len=16",
-    "model.base_width=4",
-    "model.z_dim=8",
-    "train.batch_size=4",
-    "train.log_every=2",
-    "train.checkpoint_every=3",
-    "train.sample_every=4",
-    "train.num_samples=2",
-]
+from harness import TINY  # noqa: E402  (the shared harness: tests/harness.py)
 
 
 @pytest.fixture
@@ -46,3 +38,11 @@ def tiny_voxels():
     import numpy as np
 
     return (np.random.default_rng(0).random((20, 8, 8, 8)) > 0.7).astype("uint8")
+
+
+@pytest.fixture
+def real16():
+    """8 random 16^3 occupancy grids (about 40 % set), fed to ``GAN.fit`` as they are (harness.fit_steps)."""
+    from harness import random_grids
+
+    return random_grids(8, 16, seed=1, density=0.4)

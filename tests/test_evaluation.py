@@ -112,6 +112,48 @@ def test_one_nna_known_cases():
     assert sm.one_nna(d_ss, d_rr, d_sr) == 0.5
 
 
+def _metrics_by_loops(d_sr, d_ss, d_rr):
+    """MMD, COV and 1-NNA written out from their definitions, one loop per shape (ties: the lower index)."""
+    n_s, n_r = len(d_sr), len(d_sr[0])
+    mmd = sum(min(d_sr[s][r] for s in range(n_s)) for r in range(n_r)) / n_r
+    nearest_ref = {min(range(n_r), key=lambda r: (d_sr[s][r], r)) for s in range(n_s)}
+    points = [("s", i) for i in range(n_s)] + [("r", j) for j in range(n_r)]
+
+    def dist(p, q):
+        (kp, i), (kq, j) = p, q
+        if kp == kq:
+            return (d_ss if kp == "s" else d_rr)[i][j]
+        return d_sr[i][j] if kp == "s" else d_sr[j][i]
+
+    right = 0
+    for k, p in enumerate(points):
+        others = [(dist(p, q), m) for m, q in enumerate(points) if m != k]
+        right += points[min(others)[1]][0] == p[0]
+    return mmd, len(nearest_ref) / n_r, right / len(points)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mmd_cov_and_1nna_equal_their_definitions(seed):
+    rng = np.random.default_rng(seed)
+    # Random distance matrices (no ties) straight into the functions ...
+    d_sr, d_ss, d_rr = rng.random((6, 5)), rng.random((6, 6)), rng.random((5, 5))
+    d_ss, d_rr = (d_ss + d_ss.T) / 2, (d_rr + d_rr.T) / 2
+    np.fill_diagonal(d_ss, 0)
+    np.fill_diagonal(d_rr, 0)
+    mmd, cov, nna = _metrics_by_loops(d_sr.tolist(), d_ss.tolist(), d_rr.tolist())
+    assert sm.mmd_cov(d_sr) == (pytest.approx(mmd), pytest.approx(cov))
+    assert sm.one_nna(d_ss, d_rr, d_sr) == pytest.approx(nna)
+    # ... and random grids through compare_sets, against IoU distances counted voxel by voxel.
+    samples = rng.random((6, 8, 8, 8)) > rng.uniform(0.4, 0.9, (6, 1, 1, 1))
+    reference = rng.random((5, 8, 8, 8)) > rng.uniform(0.4, 0.9, (5, 1, 1, 1))
+    by_hand = [[[brute_iou_distance(x, y) for y in b] for x in a]
+               for a, b in ((samples, reference), (samples, samples), (reference, reference))]
+    mmd, cov, nna = _metrics_by_loops(*by_hand)
+    scores = sm.compare_sets(samples, reference)
+    assert scores["mmd"] == pytest.approx(mmd, rel=1e-6)
+    assert scores["cov"] == pytest.approx(cov) and scores["nna"] == pytest.approx(nna)
+
+
 def test_jsd_known_values():
     left, right = blob(8, 0, 2), blob(8, 5, 7)
     assert sm.jsd(left[None], right[None]) == pytest.approx(1.0)  # disjoint supports: 1 bit

@@ -64,3 +64,34 @@ def test_feature_matching_and_reconstruction():
     target = np.array([1.0, 0.0], "float32")
     assert float(losses.reconstruction_loss(target, np.array([0.5, 0.5], "float32"))) == pytest.approx(LN2, rel=1e-5)
     assert float(losses.reconstruction_loss(target, np.array([1.0, 0.0], "float32"), "mse")) == 0.0
+
+
+LOGITS = np.array([2.0, -1.0, 0.5, -3.0], "float32")  # asymmetric: -log D and -log(1 - D) differ at each
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
+
+
+def test_generator_losses_equal_their_formulas_at_asymmetric_logits():
+    d = _sigmoid(LOGITS)
+    assert float(losses.generator_loss_non_saturating(LOGITS)) == pytest.approx(np.mean(-np.log(d)), rel=1e-6)
+    assert float(losses.generator_loss_saturating(LOGITS)) == pytest.approx(np.mean(np.log(1 - d)), rel=1e-6)
+    # The two name different functions: -log D(G(z)) is not -log(1 - D(G(z))) away from logit 0.
+    assert np.mean(-np.log(d)) != pytest.approx(np.mean(-np.log(1 - d)), rel=1e-2)
+
+
+def test_the_config_names_map_to_the_right_generator_loss():
+    d = _sigmoid(LOGITS)
+    by_value = {name: float(fn(LOGITS)) for name, fn in losses.GENERATOR_LOSSES.items()}
+    assert set(by_value) == {"non_saturating", "saturating"}
+    assert by_value["non_saturating"] == pytest.approx(np.mean(-np.log(d)), rel=1e-6)
+    assert by_value["saturating"] == pytest.approx(np.mean(np.log(1 - d)), rel=1e-6)
+
+
+def test_discriminator_loss_and_accuracy_equal_their_formulas():
+    real, fake = LOGITS, -LOGITS[::-1] + 0.25
+    expected = np.mean(-np.log(_sigmoid(real))) + np.mean(-np.log(1 - _sigmoid(fake)))
+    assert float(losses.discriminator_loss(real, fake)) == pytest.approx(expected, rel=1e-6)
+    right = np.r_[_sigmoid(real) > 0.5, _sigmoid(fake) < 0.5]
+    assert float(losses.discriminator_accuracy(real, fake)) == pytest.approx(right.mean())

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 
+from harness import assert_same_state as _assert_same_state
 from tf3dgan.cli import main
 from tf3dgan.config import load_config
 from tf3dgan.errors import ConfigError, RunFolderError
@@ -20,17 +21,6 @@ from tf3dgan.training.run_folder import latest_checkpoint, list_checkpoints
 @pytest.fixture
 def tiny_config(tiny_overrides):
     return load_config(None, tiny_overrides + ["train.d_lr=0.001", "train.d_thresh=0.9"])
-
-
-def _state(gan):
-    return [np.asarray(v.numpy()) for v in gan.weights] + [np.asarray(v) for v in gan.d_optimizer.variables] + [
-        np.asarray(v) for v in gan.g_optimizer.variables
-    ]
-
-
-def _assert_same_state(a, b):
-    for x, y in zip(_state(a), _state(b)):
-        np.testing.assert_array_equal(x, y)
 
 
 def test_run_folder_contents(tmp_path, tiny_config, tiny_voxels):
@@ -111,7 +101,7 @@ def test_checkpoint_is_restored_by_key_and_names_what_does_not_fit(tmp_path, tin
         assert list(data["keys"]) == list(state_variables(gan))
     fresh = build_gan(tiny_config)  # another process-wide optimizer number: keys do not depend on it
     assert restore_checkpoint(fresh, path) == 3
-    for a, b in zip(gan.weights, fresh.weights):
+    for a, b in zip(gan.weights, fresh.weights, strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     other = build_gan(load_config(None, tiny_overrides + ["model.variant=autoencoder"]))
     with pytest.raises(RunFolderError, match=r"does not fit the model.*missing encoder/"):

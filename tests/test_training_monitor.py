@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from data_io.plotting import figure_json, mesh_trace
+from harness import tiny_config
 from tf3dgan.training.run_callbacks import read_metrics
 from tf3dgan.cli import main
-from tf3dgan.config import load_config
 from tf3dgan.errors import ConfigError
 
 
@@ -78,10 +78,6 @@ def server(tmp_path):
     srv.kill()
 
 
-def tiny_config(tiny_overrides, *extra):
-    return load_config(None, tiny_overrides + list(extra))
-
-
 def traces(window: dict) -> list[dict]:
     return window["content"]["data"]
 
@@ -128,11 +124,11 @@ def test_static_folder_holds_every_asset_the_page_loads(tmp_path):
 
 
 @pytest.mark.slow
-def test_live_plots_read_back_from_server(server, tmp_path, tiny_overrides, tiny_voxels):
+def test_live_plots_read_back_from_server(server, tmp_path, tiny_voxels):
     from tf3dgan.training.loop import train
 
     config = tiny_config(
-        tiny_overrides, "train.steps=8", "monitor.visdom=true", f"monitor.visdom_port={server.port}",
+        "train.steps=8", "monitor.visdom=true", f"monitor.visdom_port={server.port}",
         "monitor.visdom_env=live", "monitor.plot_every=3",
     )
     run_dir = tmp_path / "run"
@@ -161,7 +157,7 @@ def test_live_plots_read_back_from_server(server, tmp_path, tiny_overrides, tiny
 
 
 @pytest.mark.slow
-def test_server_killed_mid_run_training_finishes_with_a_warning(server, tmp_path, tiny_overrides, tiny_voxels):
+def test_server_killed_mid_run_training_finishes_with_a_warning(server, tmp_path, tiny_voxels):
     from data_io.visdom_client import VisdomUnavailableWarning
     from tf3dgan.training.loop import train
 
@@ -172,7 +168,7 @@ def test_server_killed_mid_run_training_finishes_with_a_warning(server, tmp_path
                 server.kill()
 
     config = tiny_config(
-        tiny_overrides, "train.steps=10", "monitor.visdom=true", f"monitor.visdom_port={server.port}",
+        "train.steps=10", "monitor.visdom=true", f"monitor.visdom_port={server.port}",
         "monitor.visdom_env=killed", "monitor.plot_every=2",
     )
     with warnings.catch_warnings(record=True) as caught:
@@ -246,11 +242,11 @@ def test_large_meshes_are_decimated_in_the_same_frame():
     assert mesh_trace(np.zeros((8, 8, 8))) is None
 
 
-def test_training_writes_pages_and_plot_regenerates_them(tmp_path, tiny_overrides, tiny_voxels, capsys):
+def test_training_writes_pages_and_plot_regenerates_them(tmp_path, tiny_voxels, capsys):
     from tf3dgan.training.loop import train
 
     run_dir = tmp_path / "run"
-    train(tiny_config(tiny_overrides, "train.steps=5"), run_dir, voxels=tiny_voxels, progress=False)
+    train(tiny_config("train.steps=5"), run_dir, voxels=tiny_voxels, progress=False)
     samples = run_dir / "samples"
     assert sorted(p.name for p in samples.glob("*.html")) == ["step_00000004.html", "step_00000005.html"]
     loss_page = run_dir / "loss_curves.html"
@@ -269,15 +265,15 @@ def test_training_writes_pages_and_plot_regenerates_them(tmp_path, tiny_override
     assert main(["plot", "--run", str(tmp_path / "nothing")]) == 2
 
 
-def test_html_every_selects_snapshots_and_is_validated(tmp_path, tiny_overrides, tiny_voxels):
+def test_html_every_selects_snapshots_and_is_validated(tmp_path, tiny_voxels):
     from tf3dgan.training.loop import train
 
     run_dir = tmp_path / "run"
-    train(tiny_config(tiny_overrides, "train.steps=8", "monitor.html_every=8"), run_dir, voxels=tiny_voxels,
+    train(tiny_config("train.steps=8", "monitor.html_every=8"), run_dir, voxels=tiny_voxels,
           progress=False)
     assert [p.name for p in (run_dir / "samples").glob("*.html")] == ["step_00000008.html"]
     with pytest.raises(ConfigError, match="monitor.html_every must be 0 or a multiple of train.sample_every"):
-        tiny_config(tiny_overrides, "monitor.html_every=6")  # sample_every = 4
+        tiny_config("monitor.html_every=6")  # sample_every = 4
 
 
 def test_view_sample_file_and_binvox(tmp_path, capsys):

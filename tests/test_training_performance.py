@@ -12,22 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness import fit_steps as _fit
 from tf3dgan.training.builder import build_gan
 from tf3dgan.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _fit(gan, voxels, steps):
-    import tensorflow as tf
-
-    batches = tf.data.Dataset.from_tensor_slices(voxels[..., None].astype("float32")).batch(4, drop_remainder=True)
-    return gan.fit(batches.repeat(), steps_per_epoch=steps, epochs=1, shuffle=False, verbose=0).history
-
-
-@pytest.fixture
-def real16():
-    return (np.random.default_rng(1).random((8, 16, 16, 16)) > 0.6).astype("uint8")
 
 
 @pytest.mark.parametrize("policy, compute", [("mixed_bfloat16", "bfloat16"), ("mixed_float16", "float16")])
@@ -83,9 +72,9 @@ def test_loss_scaled_gate_skip_leaves_d_and_its_loss_scale_untouched(tiny_overri
     opt_before = [np.asarray(v).copy() for v in gan.d_optimizer.variables]
     history = _fit(gan, real16, 2)
     assert history["d_updated"][-1] == 0.0
-    for before, w in zip(d_before, [w for w in gan.discriminator.weights if w.trainable]):
+    for before, w in zip(d_before, [w for w in gan.discriminator.weights if w.trainable], strict=True):
         np.testing.assert_array_equal(before, w.numpy())
-    for before, v in zip(opt_before, gan.d_optimizer.variables):
+    for before, v in zip(opt_before, gan.d_optimizer.variables, strict=True):
         np.testing.assert_array_equal(before, np.asarray(v))
     assert int(gan.g_optimizer.iterations.numpy()) == 2
 
@@ -122,6 +111,7 @@ def test_xla_jit_compile_trains(tiny_overrides, real16):
 TWO_DEVICES = textwrap.dedent(
     """
     import json, sys
+    import keras
     import tensorflow as tf
 
     cpu = tf.config.list_physical_devices("CPU")[0]
@@ -132,16 +122,32 @@ TWO_DEVICES = textwrap.dedent(
     from tf3dgan.training.run_callbacks import read_metrics
     from tf3dgan.training.distribute import get_strategy
 
-    tiny, out = json.loads(sys.argv[1]), sys.argv[2]
+    tiny, out, horizon = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3] == "horizon"
     voxels = (np.random.default_rng(0).random((20, 8, 8, 8)) > 0.7).astype("uint8")
     result = {"replicas": get_strategy("mirrored").num_replicas_in_sync}
     try:
         train(load_config(None, tiny + ["train.distribute=mirrored", "train.batch_size=3"]), f"{out}/odd", 1, voxels)
     except ValueError as err:
         result["odd_batch_error"] = str(err)
+    class StopAt(keras.callbacks.Callback):  # a Ctrl-C at the end of a step: train() checkpoints it, then raises
+        def __init__(self, step):
+            super().__init__()
+            self.step = step
+
+        def on_train_batch_end(self, batch, logs=None):
+            if int(self.model.step_counter.numpy()) == self.step:
+                raise KeyboardInterrupt
+
     for name, distribute, splits in [("one", "none", [4]), ("two", "mirrored", [4]), ("resumed", "mirrored", [2, 4])]:
         config = load_config(None, tiny + [f"train.distribute={distribute}", "train.log_every=1",
                                            "train.checkpoint_every=2", "train.d_thresh=0.7"])
+        if name == "resumed" and horizon:
+            # A schedule over train.steps: the first part runs with train.steps=4 too, cut after step 2.
+            try:
+                train(config, f"{out}/{name}", steps=4, voxels=voxels, extra_callbacks=[StopAt(2)], progress=False)
+            except KeyboardInterrupt:
+                pass
+            splits = [4]
         for steps in splits:
             gan = train(config, f"{out}/{name}", steps=steps, voxels=voxels, progress=False)
         result[name] = {
@@ -167,8 +173,10 @@ def test_two_logical_devices_match_one_device(tiny_overrides, tmp_path, tricks):
     """Same global batch on 1 device and on 2 replicas (MirroredStrategy): same metrics, gate and weights;
     a run resumed from a checkpoint under the strategy continues as the uninterrupted one."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    horizon = any(t.startswith(HORIZON_KEYS) for t in tricks)
     proc = subprocess.run(
-        [sys.executable, "-c", TWO_DEVICES, json.dumps(tiny_overrides + tricks), str(tmp_path)],
+        [sys.executable, "-c", TWO_DEVICES, json.dumps(tiny_overrides + tricks), str(tmp_path),
+         "horizon" if horizon else "-"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -176,16 +184,18 @@ def test_two_logical_devices_match_one_device(tiny_overrides, tmp_path, tricks):
     assert result["replicas"] == 2
     assert "train.batch_size=3 must be a multiple of the 2 replicas" in result["odd_batch_error"]
     one, two = result["one"], result["two"]
-    # The resumed run trains 2 steps with train.steps=2 first: a schedule over train.steps would differ there.
-    resumed = None if any(t.startswith(HORIZON_KEYS) for t in tricks) else result["resumed"]
+    # The resumed run trains 2 steps with train.steps=2 first; with a schedule over train.steps (which would differ
+    # there) it runs with train.steps=4 and is cut after step 2 instead. Either way it is compared, not skipped.
+    resumed = result["resumed"]
     assert [m["step"] for m in one["metrics"]] == [1, 2, 3, 4] == [m["step"] for m in two["metrics"]]
+    assert [m["step"] for m in resumed["metrics"]] == [1, 2, 3, 4]
     # The gate saw the global batch: the same D steps were taken (and some skipped, with d_thresh 0.7).
     assert [m["d_updated"] for m in one["metrics"]] == [m["d_updated"] for m in two["metrics"]]
-    assert one["d_updates"] == two["d_updates"] == (resumed or two)["d_updates"]
-    for a, b, c in zip(one["metrics"], two["metrics"], (resumed or two)["metrics"]):
+    assert one["d_updates"] == two["d_updates"] == resumed["d_updates"]
+    for a, b, c in zip(one["metrics"], two["metrics"], resumed["metrics"], strict=True):
         for key in ("d_loss", "g_loss", "d_acc", "d_real", "d_fake", "g_lr", "d_lr"):
             assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), (a["step"], key)
             assert c[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), (c["step"], key)
-    for a, b, c in zip(one["weights"], two["weights"], (resumed or two)["weights"]):
+    for a, b, c in zip(one["weights"], two["weights"], resumed["weights"], strict=True):
         np.testing.assert_allclose(np.array(b), np.array(a), rtol=1e-3, atol=1e-5)
         np.testing.assert_allclose(np.array(c), np.array(b), rtol=1e-3, atol=1e-5)

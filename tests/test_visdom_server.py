@@ -75,10 +75,13 @@ def test_login_is_required_and_training_posts_with_the_credentials(tmp_path, mon
                 assert time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.2)
         assert (tmp_path / ".visdom" / "COOKIE_SECRET").is_file()
-        # Without credentials a post is refused.
-        request = urllib.request.Request(url + "/events", data=json.dumps({"eid": "x", "data": []}).encode())
-        with pytest.raises(urllib.error.HTTPError):
+        # Without credentials a post is refused: visdom's check_auth answers 400 (not a 404 or a 500 of some other
+        # failure); the same post with the login cookie below goes through.
+        body = json.dumps({"eid": "logged", "win": "w"}).encode()
+        request = urllib.request.Request(url + "/win_exists", data=body)
+        with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=5)
+        assert refused.value.code == 400
         # The training client logs in with VISDOM_USERNAME / VISDOM_PASSWORD.
         from data_io.visdom_client import _make_visdom
 
@@ -86,6 +89,8 @@ def test_login_is_required_and_training_posts_with_the_credentials(tmp_path, mon
         monkeypatch.setenv("VISDOM_PASSWORD", "s3cret")
         vis = _make_visdom("127.0.0.1", port, "logged", timeout=5)
         vis.line(X=[0, 1], Y=[1, 2], win="w", env="logged")
+        answer = vis.session.post(url + "/win_exists", data=body, timeout=5)
+        assert (answer.status_code, answer.text) == (200, "true")
         assert "w" in json.loads(vis.get_window_data(env="logged"))
         monkeypatch.setenv("VISDOM_PASSWORD", "wrong")
         with pytest.raises(RuntimeError, match="Authentication failed"):
