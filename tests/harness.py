@@ -10,6 +10,9 @@ Written against the public entry points only (``tf3dgan.config.load_config``, ``
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -123,3 +126,31 @@ def assert_round_trip(gan, path: str | Path, voxels: np.ndarray, n: int = 3):
     np.testing.assert_array_equal(loaded.generate(z), gan.generate(z))
     np.testing.assert_array_equal(discriminator_logits(loaded, voxels[:n]), discriminator_logits(gan, voxels[:n]))
     return loaded
+
+
+def one_line_error(capsys, *needles: str) -> str:
+    """The captured standard error, checked to be one line without a traceback and to contain ``needles``."""
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+@contextlib.contextmanager
+def mounted_tmpfs(folder: Path, size: str):
+    """A tmpfs of ``size`` (e.g. "1m") mounted on ``folder`` while the block runs (unmounted after); the test is
+    skipped where mounting is not possible (needs root and the mount command)."""
+    import pytest
+
+    folder.mkdir(exist_ok=True)
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True,
+                          text=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode})")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)

@@ -12,7 +12,6 @@ import errno
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import numpy as np
 import pytest
 
 from conftest import TINY
+from harness import mounted_tmpfs
 from data_io.atomic import TEMPORARY_NAME
 from tf3dgan.cli import main
 from tf3dgan.errors import RunFolderWarning
@@ -245,19 +245,9 @@ def test_a_full_disk_while_logging_leaves_no_torn_line(tmp_path, capsys, monkeyp
 
 @pytest.fixture
 def small_tmpfs(tmp_path):
-    """A 1 MiB tmpfs mounted on a folder (needs root and mount; skipped where that fails)."""
-    folder = tmp_path / "tmpfs"
-    folder.mkdir()
-    if shutil.which("mount") is None:
-        pytest.skip("no mount command")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True,
-                          text=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount a small tmpfs here ({done.stderr.strip() or done.returncode})")
-    try:
+    """A 1 MiB tmpfs mounted on a folder (skipped where mounting fails)."""
+    with mounted_tmpfs(tmp_path / "tmpfs", "1m") as folder:
         yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def test_a_real_full_filesystem_is_one_line_and_resumable(small_tmpfs, tmp_path, capsys):

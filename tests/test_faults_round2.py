@@ -13,18 +13,11 @@ import numpy as np
 import pytest
 
 from conftest import TINY
-from test_faults import SETS, _steps, _train_args
+from harness import mounted_tmpfs, one_line_error
+from test_faults import _steps, _train_args
 from tf3dgan.cli import main
 from tf3dgan.config import load_config
 from tf3dgan.training.run_folder import checkpoint_step, latest_checkpoint, list_checkpoints
-
-
-def _one_line_error(capsys, *needles) -> str:
-    err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in err, err
-    return err
 
 
 # -- 1: no readable checkpoint, but history -----------------------------------------------------------------
@@ -35,7 +28,7 @@ def test_a_run_without_its_checkpoints_is_not_restarted_silently(tmp_path, capsy
     assert main(_train_args(run, 7)) == 0
     shutil.rmtree(run / "checkpoints")
     assert main(_train_args(run, 7)) == 2
-    _one_line_error(capsys, f"{run}: holds a run's history (metrics.jsonl up to step 7)", "--restart")
+    one_line_error(capsys, f"{run}: holds a run's history (metrics.jsonl up to step 7)", "--restart")
     assert _steps(run) == list(range(1, 8))  # nothing overwritten
     with pytest.warns(UserWarning, match="--restart: the earlier run's files are kept in"):
         assert main(_train_args(run, 2, "--restart")) == 0
@@ -50,9 +43,9 @@ def test_when_no_checkpoint_can_be_read_the_second_run_is_refused_too(tmp_path, 
     for path in list_checkpoints(run):
         path.write_bytes(b"damaged")
     assert main(_train_args(run, 9)) == 2  # renames them .unreadable and stops
-    _one_line_error(capsys, "none of the 3 checkpoints can be read", "--restart")
+    one_line_error(capsys, "none of the 3 checkpoints can be read", "--restart")
     assert main(_train_args(run, 9)) == 2  # the same command again: still refused, nothing overwritten
-    _one_line_error(capsys, "3 unreadable checkpoint(s)", "--restart")
+    one_line_error(capsys, "3 unreadable checkpoint(s)", "--restart")
     assert _steps(run) == list(range(1, 8))
     assert len(list((run / "checkpoints").glob("*.unreadable"))) == 3
 
@@ -68,13 +61,13 @@ def test_import_release_and_plot_respect_the_run_lock(tmp_path, capsys):
     config = (run / "config.yaml").read_bytes()
     with run_folder_lock(run):  # a trainer holds the folder
         assert main(["import-release", str(tmp_path / "chair_G_cpu.t7"), "--out", str(run), "--overwrite"]) == 2
-        _one_line_error(capsys, f"{run} is being trained by process")
+        one_line_error(capsys, f"{run} is being trained by process")
         assert main(["plot", "--run", str(run)]) == 2
-        _one_line_error(capsys, f"{run} is being trained by process")
+        one_line_error(capsys, f"{run} is being trained by process")
     assert (run / "config.yaml").read_bytes() == config
     with run_folder_lock(run, "plot"):  # a trainer names the other command
         assert main(_train_args(run, 3)) == 2
-        _one_line_error(capsys, f"{run} is being written by process", "(tf3dgan plot, started")
+        one_line_error(capsys, f"{run} is being written by process", "(tf3dgan plot, started")
 
 
 # -- 4: every step logged exactly once after a kill -----------------------------------------------------------
@@ -100,14 +93,14 @@ def test_a_resume_after_a_kill_logs_every_step_once_with_the_values_of_an_uninte
 @pytest.mark.parametrize("setting", ["train.g_lr=.inf", "train.d_lr=.nan", "latent.std=-.inf", "train.g_lr=nan"])
 def test_non_finite_config_numbers_are_refused(tmp_path, capsys, setting):
     assert main(_train_args(tmp_path / "run", 2, "--set", setting)) == 2
-    _one_line_error(capsys, f"{setting.split('=')[0]} must be a finite number")
+    one_line_error(capsys, f"{setting.split('=')[0]} must be a finite number")
     assert not (tmp_path / "run" / "metrics.jsonl").exists()
 
 
 def test_a_huge_learning_rate_stops_the_run_with_one_line(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(_train_args(run, 6, "--set", "train.g_lr=1e30", "--set", "train.d_lr=1e30")) == 2
-    _one_line_error(capsys, "training diverged at step", "not finite")
+    one_line_error(capsys, "training diverged at step", "not finite")
     lines = (run / "metrics.jsonl").read_text().splitlines() if (run / "metrics.jsonl").exists() else []
     assert all(np.isfinite(v) for line in lines for v in json.loads(line).values())  # no NaN line
 
@@ -152,28 +145,15 @@ def test_a_full_disk_while_writing_fixed_z_is_one_line(tmp_path, capsys, monkeyp
     monkeypatch.setattr(np, "save", short_write)
     run = tmp_path / "run"
     assert main(_train_args(run, 2)) == 2
-    _one_line_error(capsys, f"no space left on device while writing {run / 'fixed_z.npy'}", "free some space")
+    one_line_error(capsys, f"no space left on device while writing {run / 'fixed_z.npy'}", "free some space")
     assert not [p for p in run.rglob("*.tmp")]
 
 
 @pytest.fixture
 def read_only_folder(tmp_path):
-    """A tmpfs remounted read-only after ``fill(folder)`` (needs root and mount; skipped where that fails)."""
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    if shutil.which("mount") is None:
-        pytest.skip("no mount command")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], capture_output=True, text=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode})")
-
-    def read_only():
-        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
-
-    try:
-        yield folder, read_only
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
+    """A 4 MiB tmpfs, and a function that remounts it read-only (skipped where mounting fails)."""
+    with mounted_tmpfs(tmp_path / "ro", "4m") as folder:
+        yield folder, lambda: subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
 
 
 def test_a_read_only_file_system_is_one_line(read_only_folder, tmp_path, capsys):
@@ -183,11 +163,11 @@ def test_a_read_only_file_system_is_one_line(read_only_folder, tmp_path, capsys)
     read_only()
     capsys.readouterr()
     assert main(_train_args(run, 6)) == 2
-    _one_line_error(capsys, "Read-only file system")
+    one_line_error(capsys, "Read-only file system")
     assert main(["plot", "--run", str(run)]) == 2
-    _one_line_error(capsys, "Read-only file system")
+    one_line_error(capsys, "Read-only file system")
     assert main(["sample", "--run", str(run), "--n", "2", "--out", str(folder / "s.npz")]) == 2
-    _one_line_error(capsys, "s.npz", "Read-only file system")
+    one_line_error(capsys, "s.npz", "Read-only file system")
 
 
 # -- 9: Ctrl-C early ---------------------------------------------------------------------------------------
@@ -201,7 +181,7 @@ def test_ctrl_c_before_the_first_checkpoint_does_not_claim_one(tmp_path, capsys,
 
     monkeypatch.setattr(loop, "load_voxels", interrupted)
     assert main(_train_args(tmp_path / "run", 4)) == 130
-    err = _one_line_error(capsys, "interrupted", "no checkpoint was written yet")
+    err = one_line_error(capsys, "interrupted", "no checkpoint was written yet")
     assert "checkpoint saved" not in err
 
 
@@ -213,7 +193,7 @@ def test_ctrl_c_while_the_modules_load_is_one_line(capsys, monkeypatch):
 
     monkeypatch.setattr(cli, "_start_tensorflow_quietly", interrupted)
     assert main(["describe"]) == 130
-    _one_line_error(capsys, "tf3dgan describe: interrupted")
+    one_line_error(capsys, "tf3dgan describe: interrupted")
 
 
 # -- 11, 14: one-line usage errors ----------------------------------------------------------------------------
@@ -222,14 +202,14 @@ def test_ctrl_c_while_the_modules_load_is_one_line(capsys, monkeypatch):
 @pytest.mark.parametrize("option", ["--n-reference", "--cube-len"])
 def test_evaluate_refuses_a_zero_size(tmp_path, capsys, option):
     assert main(["evaluate", "--samples", "synthetic", "--reference", "synthetic", option, "0"]) == 2
-    _one_line_error(capsys, f"{option} must be >= 2, got 0")
+    one_line_error(capsys, f"{option} must be >= 2, got 0")
 
 
 def test_a_yaml_syntax_error_is_one_line_naming_line_and_column(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("train:\n  g_lr: 0.001\n  d_lr: [0.1,\n  steps: 4\n")
     assert main(["train", "--config", str(bad), "--out", str(tmp_path / "run")]) == 2
-    _one_line_error(capsys, f"{bad}: line ", ", column ", "not valid YAML")
+    one_line_error(capsys, f"{bad}: line ", ", column ", "not valid YAML")
 
 
 # -- 15: the checkpoint carries the config ---------------------------------------------------------------------
@@ -243,7 +223,7 @@ def test_a_changed_config_is_named_even_without_config_yaml(tmp_path, capsys):
     assert checkpoint_config(latest_checkpoint(run))["train"]["g_lr"] == 0.0025
     (run / "config.yaml").unlink()
     assert main(_train_args(run, 5, "--set", "train.g_lr=0.1")) == 2
-    _one_line_error(capsys, "holds a run with a different config", "train.g_lr: 0.0025 in the run, 0.1 now")
+    one_line_error(capsys, "holds a run with a different config", "train.g_lr: 0.0025 in the run, 0.1 now")
     assert main(_train_args(run, 5)) == 0  # the same settings resume
 
 
@@ -258,15 +238,15 @@ def test_convert_refuses_an_output_inside_its_source_and_overwrites_only_when_as
     for i, grid in enumerate((np.random.default_rng(0).random((2, 8, 8, 8)) > 0.6).astype(np.uint8)):
         write_binvox(source / f"s{i}.binvox", grid)
     assert main(["data", "convert", str(source), "--out", str(source)]) == 2
-    _one_line_error(capsys, f"--out {source / 'shapes.npz'} is inside the source folder")
+    one_line_error(capsys, f"--out {source / 'shapes.npz'} is inside the source folder")
     assert main(["data", "convert", str(source), "--out", str(source / "sub") + "/"]) == 2
-    _one_line_error(capsys, "inside the source folder")
+    one_line_error(capsys, "inside the source folder")
     assert sorted(p.name for p in source.iterdir()) == ["s0.binvox", "s1.binvox"]
     out = tmp_path / "packed.npz"
     assert main(["data", "convert", str(source), "--out", str(out)]) == 0
     before = out.read_bytes()
     capsys.readouterr()
     assert main(["data", "convert", str(source), "--out", str(out)]) == 2
-    _one_line_error(capsys, f"{out} exists", "--overwrite")
+    one_line_error(capsys, f"{out} exists", "--overwrite")
     assert out.read_bytes() == before
     assert main(["data", "convert", str(source), "--out", str(out), "--overwrite"]) == 0

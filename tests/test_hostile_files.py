@@ -22,6 +22,7 @@ from data_io.torch7 import ObjectKey, TorchObject, read_torch7
 from test_generation_release_import import release_net
 from torch7_writer import write_torch7
 from tf3dgan.cli import main
+from harness import one_line_error
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -30,14 +31,6 @@ def _one_line(err, path) -> str:
     message = str(err)
     assert "\n" not in message and str(path) in message, message
     return message
-
-
-def _one_line_error(capsys, *needles) -> str:
-    err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in err, err
-    return err
 
 
 # -- Torch7 files written by hand: the format's pieces ------------------------------------------------------
@@ -426,7 +419,7 @@ def test_view_checks_npz_probabilities_before_loading(tmp_path, capsys):
     path = tmp_path / "samples.npz"
     _npz_with_header(path, [("probabilities", (3000, 64, 64, 64), "<f4", b"")])
     assert main(["view", str(path)]) == 2
-    _one_line_error(capsys, "samples.npz", "array 'probabilities' of shape (3000, 64, 64, 64) needs")
+    one_line_error(capsys, "samples.npz", "array 'probabilities' of shape (3000, 64, 64, 64) needs")
 
 
 # -- items 10 and 12: odd output and file names ----------------------------------------------------------
@@ -437,7 +430,7 @@ def test_import_release_into_a_regular_file_is_one_line(tmp_path, capsys):
     (tmp_path / "taken").write_text("a file")
     for out in ("taken", "taken/run"):
         assert main(["import-release", str(tmp_path / "chair_G_cpu.t7"), "--out", str(tmp_path / out)]) == 2
-        _one_line_error(capsys, f"{tmp_path / out}:", "choose another --out")
+        one_line_error(capsys, f"{tmp_path / out}:", "choose another --out")
     assert (tmp_path / "taken").read_text() == "a file"
 
 
@@ -451,7 +444,7 @@ def test_view_of_a_file_name_that_is_not_utf8(tmp_path, capsys):
     html = (tmp_path / os.fsdecode(b"chair\xff.html")).read_text()
     assert "chair\\xff.binvox" in html
     assert main(["view", name, "--out", os.fsdecode(os.fsencode(tmp_path) + b"/page\xfe.txt")]) == 2
-    _one_line_error(capsys, "page\\xfe.txt: expected an .html file name")
+    one_line_error(capsys, "page\\xfe.txt: expected an .html file name")
 
 
 def test_release_layers_of_a_nested_sequential_are_still_found(tmp_path):

@@ -13,16 +13,9 @@ import pytest
 from conftest import TINY
 from data_io import read_source, write_binvox
 from tf3dgan.cli import main
+from harness import one_line_error
 
 SETS = [a for o in TINY + ["data.synthetic_count=12"] for a in ("--set", o)]
-
-
-def _one_line_error(capsys, *needles) -> str:
-    err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in err, err
-    return err
 
 
 def _grids(n, size=8, seed=0):
@@ -152,7 +145,7 @@ def test_an_unreadable_folder_is_one_line(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(os, "scandir", scandir)  # root reads any folder: simulate a chmod 000 one
     assert main(["data", "info", str(folder)]) == 2
-    _one_line_error(capsys, "locked: cannot read this folder")
+    one_line_error(capsys, "locked: cannot read this folder")
 
 
 @pytest.mark.parametrize("content", ["truncated", "empty", "no shapes"])
@@ -164,14 +157,14 @@ def test_view_of_a_broken_npz_is_one_line(tmp_path, capsys, content):
     elif content == "empty":
         np.savez(path)
     assert main(["view", str(path)]) == 2
-    _one_line_error(capsys, "s.npz")
+    one_line_error(capsys, "s.npz")
 
 
 def test_training_errors_are_one_line(tmp_path, capsys):
     few = tmp_path / "few.npz"
     np.savez(few, voxels=_grids(2, 16))
     assert main(["train", "--out", str(tmp_path / "r1"), "--quiet", *SETS, "--set", f"data.source={few}"]) == 2
-    _one_line_error(capsys, "2 grids, fewer than train.batch_size (4)")
+    one_line_error(capsys, "2 grids, fewer than train.batch_size (4)")
     # A failed first start leaves no config that refuses the corrected re-run.
     assert main(["train", "--out", str(tmp_path / "r1"), "--quiet", "--steps", "1", *SETS]) == 0
     capsys.readouterr()
@@ -179,19 +172,19 @@ def test_training_errors_are_one_line(tmp_path, capsys):
     noncubic = tmp_path / "nc.binvox"
     write_binvox(noncubic, np.ones((16, 8, 16), np.uint8))
     assert main(["train", "--out", str(tmp_path / "r2"), "--quiet", *SETS, "--set", f"data.source={noncubic}"]) == 2
-    _one_line_error(capsys, "nc.binvox: grids of shape 16x8x16 are not cubic")
+    one_line_error(capsys, "nc.binvox: grids of shape 16x8x16 are not cubic")
     assert main(["data", "convert", str(noncubic), "--out", str(tmp_path / "nc.npz")]) == 2
-    _one_line_error(capsys, "not cubic")
+    one_line_error(capsys, "not cubic")
 
     for key, value, needle in (("train.seed", "-1", "train.seed must be in 0..4294967295"),
                                ("model.cube_len", "4096", "model.cube_len must be a power of two from 8 to 256")):
         assert main(["train", "--out", str(tmp_path / "r3"), "--quiet", *SETS, "--set", f"{key}={value}"]) == 2
-        _one_line_error(capsys, needle)
+        one_line_error(capsys, needle)
 
     afile = tmp_path / "afile"
     afile.write_text("x")
     assert main(["train", "--out", str(afile), "--quiet", *SETS]) == 2
-    _one_line_error(capsys, "afile: is a file, not a run folder")
+    one_line_error(capsys, "afile: is a file, not a run folder")
 
 
 @pytest.mark.parametrize("text,needle", [
@@ -204,13 +197,13 @@ def test_config_files_a_user_gets_wrong(tmp_path, capsys, text, needle):
     path = tmp_path / "c.yaml"
     path.write_bytes(text)
     assert main(["describe", "--config", str(path)]) == 2
-    _one_line_error(capsys, "c.yaml", needle)
+    one_line_error(capsys, "c.yaml", needle)
 
 
 def test_export_errors_are_one_line_and_leave_nothing_partial(run, tmp_path, monkeypatch, capsys):
     assert main(["export", "--run", str(run), "--out", str(tmp_path / "e"), "--checkpoint",
                  str(tmp_path / "nope.npz")]) == 2
-    _one_line_error(capsys, "--checkpoint", "nope.npz: no such file", "ckpt-00000004.npz")
+    one_line_error(capsys, "--checkpoint", "nope.npz: no such file", "ckpt-00000004.npz")
     import tf3dgan.generation.export as export
 
     def broken(gan, out_dir, info):
@@ -219,7 +212,7 @@ def test_export_errors_are_one_line_and_leave_nothing_partial(run, tmp_path, mon
 
     monkeypatch.setattr(export, "_write_export", broken)
     assert main(["export", "--run", str(run), "--out", str(tmp_path / "e")]) == 2
-    _one_line_error(capsys, "No space left on device; free some space")
+    one_line_error(capsys, "No space left on device; free some space")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -228,7 +221,7 @@ def test_export_errors_are_one_line_and_leave_nothing_partial(run, tmp_path, mon
 
 def test_steps_and_intervals(run, tmp_path, capsys):
     assert main(["train", "--out", str(tmp_path / "r"), "--steps", "-3", *SETS]) == 2
-    _one_line_error(capsys, "--steps must be >= 0, got -3")
+    one_line_error(capsys, "--steps must be >= 0, got -3")
     folder = tmp_path / "r"
     assert main(["train", "--out", str(folder), "--steps", "2", "--quiet", *SETS]) == 0
     # log, checkpoint and sample intervals may change on resume: they do not change the training.
@@ -246,22 +239,22 @@ def test_convert_into_a_folder(tmp_path, capsys):
     assert main(["data", "convert", str(source), "--out", str(tmp_path / "conv") + "/"]) == 0
     assert (tmp_path / "conv" / "shapes.npz").is_file() and not (tmp_path / "conv.npz").exists()
     assert main(["data", "convert", str(source), "--out", str(tmp_path) + "/"]) == 2
-    _one_line_error(capsys, "would overwrite the source")
+    one_line_error(capsys, "would overwrite the source")
 
 
 def test_negative_face_index_is_named(tmp_path, capsys):
     path = tmp_path / "neg.off"
     path.write_text("OFF\n4 1 0\n0 0 0\n1 0 0\n0 1 0\n0 0 1\n3 0 1 -5\n")
     assert main(["data", "info", str(path)]) == 2
-    _one_line_error(capsys, "face refers to a negative vertex index -5")
+    one_line_error(capsys, "face refers to a negative vertex index -5")
 
 
 def test_sample_threshold_messages_are_consistent(run, tmp_path, capsys):
     assert main(["sample", "--run", str(run), "--n", "1", "--threshold", "1.0", "--out", str(tmp_path / "x.obj")]) == 2
-    _one_line_error(capsys, "--threshold must be in (0, 1), got 1.0")
+    one_line_error(capsys, "--threshold must be in (0, 1), got 1.0")
     assert main(["sample", "--run", str(run), "--n", "1", "--threshold", "0.9999",
                  "--out", str(tmp_path / "x.obj")]) == 2
-    err = _one_line_error(capsys, "0.9999")
+    err = one_line_error(capsys, "0.9999")
     assert "0.5" not in err
 
 
