@@ -23,8 +23,9 @@ REPORT_COLUMNS = [("d_loss", "d_loss", 3), ("g_loss", "g_loss", 3), ("d_acc", "d
                   ("components", "components", 1)]
 TESTED = {key for _, key, _ in REPORT_COLUMNS} | {"svm_accuracy"}  # every column is judged
 CURVE_SCORES = [("MMD (lower is better)", "mmd"), ("COV (higher is better)", "cov"),
-                ("1-NNA (0.5 is best)", "nna"), ("components per sample", "components"),
+                ("1-NNA (0.5 is best)", "nna"), ("components per sample (log)", "components"),
                 ("fraction of voxels near 0.5", "near_half_fraction")]
+LOG_SCALE_SCORES = ("components",)  # a collapsed run has hundreds of fragments where a good one has one or two
 
 
 def _fmt(value, digits=3) -> str:
@@ -207,8 +208,10 @@ def write_curves_png(path: Path, series: dict) -> None:
             steps, means, errors = (np.asarray(v, dtype=float) for v in scores[key])
             ax.plot(steps, means, color=color, label=run, linewidth=1.4)
             ax.fill_between(steps, means - errors, means + errors, color=color, alpha=0.15, linewidth=0)
-    for ax, (title, _) in zip(axes, CURVE_SCORES, strict=True):
+    for ax, (title, key) in zip(axes, CURVE_SCORES, strict=True):
         ax.set_title(title, fontsize=10)
+        if key in LOG_SCALE_SCORES:
+            ax.set_yscale("log")
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
     if series:
@@ -237,6 +240,9 @@ def write_curves_html(path: Path, series: dict) -> None:
                                      legendgroup=run), row=1, col=c)
             fig.add_trace(go.Scatter(x=steps, y=means, mode="lines+markers", name=run, legendgroup=run,
                                      showlegend=c == 1, line={"color": color}), row=1, col=c)
+    for c, (_, key) in enumerate(CURVE_SCORES, start=1):
+        if key in LOG_SCALE_SCORES:
+            fig.update_yaxes(type="log", row=1, col=c)
     fig.update_layout(title="Scores against step per run (mean ± one standard error over seeds)", height=480)
     page = fig.to_html(include_plotlyjs=True, full_html=True)
     atomic_write_bytes(path, lambda f: f.write(page.encode()))
