@@ -4,6 +4,7 @@ resumes from its results file alone."""
 import json
 import math
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -199,3 +200,29 @@ def test_report_only_and_shards_merge(tmp_path, capsys):
     assert main(["ablate", "--suite", str(suite), "--shard", "3/2", "--report-only"]) == 2
     assert "--shard I/N needs 1 <= I <= N" in capsys.readouterr().err
     assert json.loads((tmp_path / "suite.results-shard-1-of-2.jsonl").read_text().splitlines()[0])["kind"] == "start"
+
+
+def test_a_suite_whose_folder_cannot_be_written_keeps_its_results_in_the_output_folder(tmp_path, monkeypatch):
+    """An installed suite (its folder in site-packages, read-only): the run appends to OUT/NAME.results.jsonl
+    and still reads the results file shipped beside the suite."""
+    from tf3dgan.evaluation import ablation
+
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "suite.yaml").write_text(TINY_SUITE.replace("seeds: [0, 1]", "seeds: [0]"))
+    suite = ablation.load_suite(shipped / "suite.yaml")
+    base = next(t for t in ablation.suite_trainings(suite, tmp_path) if t.run.name == "base")
+    suite_results.append_event(suite.results, {"kind": "final", "key": base.key, "run": "base", "seed": 0,
+                                               "step": 4, "row": {"run": "base", "seed": 0, "variant": "mit_biasfree", "differs": {},
+                                                                       "steps": 4, "mmd": 0.5, "n_reference": 6,
+                                                                       "reference_occupancy": 0.06}})
+    real_access = ablation.os.access
+    monkeypatch.setattr(ablation.os, "access", lambda path, mode: Path(path) != shipped and real_access(path, mode))
+    out = tmp_path / "out"
+    log = []
+    rows = ablation.run_suite(suite, out, progress=False, log=log.append)
+    assert "[1/2] base (seed 0): finished (4 steps, in the results file), not trained again" in log
+    assert [r["run"] for r in rows] == ["base", "saturating"]
+    local = [e["run"] for e in suite_results.read_events([out / "suite.results.jsonl"]) if e["kind"] == "final"]
+    assert local == ["saturating"]
+    assert len(suite.results.read_text().splitlines()) == 1  # the shipped file untouched

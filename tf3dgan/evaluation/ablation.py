@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -445,6 +446,18 @@ def _complete_in_worker(suite: Suite, training: Training, results_path: Path, kn
                              log=lambda m: print(m, flush=True))
 
 
+def results_paths(suite: Suite, out_dir: str | Path, results_path: str | Path | None = None) -> tuple[Path, list]:
+    """``(the results file a run appends to, the files it reads)``: ``results_path`` when given; else the
+    suite's own file beside it, or, where that folder cannot be written (a suite installed with the package),
+    a file in ``out_dir`` read together with the shipped one."""
+    if results_path is not None:
+        return Path(results_path), results_files(results_path)
+    if os.access(suite.results.parent, os.W_OK):
+        return suite.results, results_files(suite.results)
+    local = Path(out_dir) / suite.results.name
+    return local, results_files(local) + results_files(suite.results)
+
+
 def run_suite(suite: Suite, out_dir: str | Path, progress: bool = True, log=print, jobs: int = 1,
               results_path: str | Path | None = None, shard: tuple[int, int] | None = None) -> list[dict]:
     """Train (or resume / skip) and score every training of ``suite`` in ``out_dir``; write the report files.
@@ -456,9 +469,9 @@ def run_suite(suite: Suite, out_dir: str | Path, progress: bool = True, log=prin
     own processes, each with an equal share of the CPU cores as TensorFlow threads (no progress bars)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    primary = Path(results_path) if results_path is not None else suite.results
+    primary, read_from = results_paths(suite, out_dir, results_path)
     write_to = shard_file(primary, *shard) if shard else primary
-    known = results_by_key(read_events(results_files(primary)))
+    known = results_by_key(read_events(read_from))
     trainings = [t for t in suite_trainings(suite, out_dir) if shard is None or in_shard(t.run.name, t.seed, *shard)]
     log(f"{len(trainings)} trainings, {sum(1 for t in trainings if t.key in known and known[t.key].final)} "
         f"finished in {primary}" + (f" (shard {shard[0]} of {shard[1]})" if shard else ""))
@@ -466,13 +479,13 @@ def run_suite(suite: Suite, out_dir: str | Path, progress: bool = True, log=prin
         reference_cache: dict = {}
         for training in trainings:
             complete_training(suite, training, write_to, known.get(training.key), reference_cache, progress, log)
-            write_report_from_results(suite, out_dir, primary)  # a partial report survives an interruption
+            write_report_from_results(suite, out_dir, results_path)  # a partial report survives an interruption
     else:
-        _run_parallel(suite, trainings, jobs, write_to, known, lambda: write_report_from_results(suite, out_dir, primary))
+        _run_parallel(suite, trainings, jobs, write_to, known, lambda: write_report_from_results(suite, out_dir, results_path))
     if suite.svm is not None and suite.svm["untrained"] and suite.runs:
         baseline = untrained_svm_baseline(suite, out_dir)
         log(f"untrained D baseline ({suite.runs[0].name}'s architecture): SVM accuracy {baseline:.3f}")
-    return write_report_from_results(suite, out_dir, primary)
+    return write_report_from_results(suite, out_dir, results_path)
 
 
 def _run_parallel(suite: Suite, trainings: list[Training], jobs: int, results_path: Path, known: dict,
@@ -515,8 +528,7 @@ def write_report_from_results(suite: Suite, out_dir: str | Path, results_path: s
     """Rebuild the report files in ``out_dir`` from the suite's results files alone; return the final rows."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    primary = Path(results_path) if results_path is not None else suite.results
-    rows, curves = suite_rows(suite, out_dir, results_by_key(read_events(results_files(primary))))
+    rows, curves = suite_rows(suite, out_dir, results_by_key(read_events(results_paths(suite, out_dir, results_path)[1])))
     write_report(suite, out_dir, rows, curves)
     return rows
 

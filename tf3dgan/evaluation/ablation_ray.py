@@ -17,8 +17,9 @@ from pathlib import Path
 
 from data_io.errors import UserError
 from tf3dgan.errors import UsageError
-from tf3dgan.evaluation.ablation import Suite, Training, complete_training, suite_trainings, write_report_from_results
-from tf3dgan.evaluation.suite_results import append_event, read_events, results_by_key, results_files
+from tf3dgan.evaluation.ablation import (Suite, Training, complete_training, results_paths, suite_trainings,
+                                         write_report_from_results)
+from tf3dgan.evaluation.suite_results import append_event, read_events, results_by_key
 
 RUN_FOLDERS = ("shared", "local")
 RETRIES = 1  # a failed task is submitted this many more times
@@ -57,8 +58,8 @@ def run_suite_on_ray(suite: Suite, out_dir: str | Path, address: str | None = No
     if run_folders not in RUN_FOLDERS:
         raise UsageError(f"run folders must be one of {', '.join(RUN_FOLDERS)}, got {run_folders!r}")
     out_dir = Path(out_dir).resolve()
-    primary = Path(results_path) if results_path is not None else suite.results
-    known = results_by_key(read_events(results_files(primary)))
+    primary, read_from = results_paths(suite, out_dir, results_path)
+    known = results_by_key(read_events(read_from))
     todo = [t for t in suite_trainings(suite, out_dir) if not (t.key in known and known[t.key].final)]
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, configure_logging=False, log_to_driver=False)
@@ -90,11 +91,11 @@ def run_suite_on_ray(suite: Suite, out_dir: str | Path, address: str | None = No
         for event in events:
             append_event(primary, event)
         finished += 1
-        write_report_from_results(suite, out_dir, primary)
+        write_report_from_results(suite, out_dir, results_path)
         running = min(len(pending), slots)
         log(f"{training.label}: done; {finished} done, {running} running, {len(pending) - running} queued "
             f"({time.strftime('%H:%M:%S')})")
-    rows = write_report_from_results(suite, out_dir, primary)
+    rows = write_report_from_results(suite, out_dir, results_path)
     if failed:
         raise UserError(f"{len(failed)} training(s) failed twice on Ray: {', '.join(failed)}; run the same command "
                          "again to retry them (finished trainings are not repeated)")

@@ -211,7 +211,7 @@ def write_curves_png(path: Path, series: dict) -> None:
     for ax, (title, key) in zip(axes, CURVE_SCORES, strict=True):
         ax.set_title(title, fontsize=10)
         if key in LOG_SCALE_SCORES:
-            ax.set_yscale("log")
+            ax.set_yscale("symlog", linthresh=1.0)  # logarithmic above 1, linear through 0 (empty samples)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
     if series:
