@@ -196,6 +196,24 @@ def test_ctrl_c_while_the_modules_load_is_one_line(capsys, monkeypatch):
     one_line_error(capsys, "tf3dgan describe: interrupted")
 
 
+def test_ctrl_c_while_the_command_imports_tensorflow_is_one_line():
+    """The real console script, interrupted during ``import tf3dgan`` (TensorFlow takes seconds to load)."""
+    import signal
+    import sys
+    import time
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "tf3dgan"
+    if not script.exists():
+        pytest.skip(f"no tf3dgan console script beside {sys.executable}")
+    process = subprocess.Popen([str(script), "env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.8)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert "Traceback" not in err and process.returncode == 130, (process.returncode, err)
+    assert err.strip().splitlines()[-1] in ("tf3dgan: interrupted while loading", "tf3dgan env: interrupted")
+
+
 # -- 11, 14: one-line usage errors ----------------------------------------------------------------------------
 
 

@@ -10,12 +10,17 @@ __version__ = "0.1.0"
 # works after ``import tf3dgan``; that loads Keras and TensorFlow, whose C++ start-up lines are muted.
 # The rest is imported on first use (PEP 562): variants and data_io import tf3dgan.errors, which runs
 # this file, so importing them from here would be circular.
+from tf3dgan.quiet import exit_if_command_interrupted as _exit_if_command_interrupted  # noqa: E402
 from tf3dgan.quiet import quiet_tensorflow_import as _quiet_tensorflow_import  # noqa: E402
 
-with _quiet_tensorflow_import():
-    from tf3dgan.nn.batch_norm import FusedBatchNormalization  # noqa: E402
-    from tf3dgan.nn.one_channel_convs import OneChannelConv3D, OneChannelConv3DTranspose  # noqa: E402
-    from tf3dgan.training.gan import GAN  # noqa: E402
+try:
+    with _quiet_tensorflow_import():
+        from tf3dgan.nn.batch_norm import FusedBatchNormalization  # noqa: E402
+        from tf3dgan.nn.one_channel_convs import OneChannelConv3D, OneChannelConv3DTranspose  # noqa: E402
+        from tf3dgan.training.gan import GAN  # noqa: E402
+except KeyboardInterrupt:
+    _exit_if_command_interrupted()  # Ctrl-C while the `tf3dgan` command loads TensorFlow: one line, exit 130
+    raise
 
 _LAZY = {
     "Config": "tf3dgan.config",

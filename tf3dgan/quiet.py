@@ -25,3 +25,12 @@ def stderr_muted():
 def quiet_tensorflow_import():
     """``stderr_muted`` if TensorFlow is still to be imported, else a no-op context."""
     return stderr_muted() if "tensorflow" not in sys.modules else contextlib.nullcontext()
+
+
+def exit_if_command_interrupted() -> None:
+    """Inside the ``except KeyboardInterrupt`` of ``import tf3dgan``: when the process is the ``tf3dgan`` command
+    (still loading TensorFlow, before its own handler is set up), say so in one line and exit with 130; in any
+    other program (a script, a notebook) return, so that the interrupt propagates as usual."""
+    if os.path.basename(sys.argv[0] if sys.argv else "") == "tf3dgan":
+        print("\ntf3dgan: interrupted while loading", file=sys.stderr)
+        raise SystemExit(130)

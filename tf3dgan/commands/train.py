@@ -52,7 +52,7 @@ def run(args) -> int:
         return abort.exit_status
     except KeyboardInterrupt:
         last = latest_checkpoint(args.out)
-        print(f"\ntf3dgan train: interrupted; " + (f"the newest checkpoint is {last}; run the same command again to "
+        print("\ntf3dgan train: interrupted; " + (f"the newest checkpoint is {last}; run the same command again to "
               "resume" if last else "no checkpoint was written yet"), file=sys.stderr)
         return 130
     step = int(gan.step_counter.numpy())
