@@ -28,8 +28,6 @@ def add_parser(subparsers) -> None:
                    help="--ray: run folders under --out, which every worker must see (default), or in each "
                         "worker's temporary folder")
     p.add_argument("--quiet", action="store_true", help="no training progress bars")
-    p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="trainings at once, each in its own process with 1/N of the cores (default 1)")
     p.set_defaults(func=run)
 
 
@@ -52,8 +50,6 @@ def run(args) -> int:
     from tf3dgan.errors import UsageError
     from tf3dgan.evaluation.ablation import load_suite, run_suite, write_report_from_results
 
-    if args.jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
     shard = parse_shard(args.shard) if args.shard else None
     suite = load_suite(args.suite, check_data=not args.report_only)  # every run's config checked before training
     out = Path(args.out) if args.out else Path("runs") / suite.path.stem
@@ -62,13 +58,13 @@ def run(args) -> int:
     elif args.ray is not None:
         from tf3dgan.evaluation.ablation_ray import run_suite_on_ray
 
-        if shard or args.jobs > 1:
-            raise UsageError("--ray schedules every training itself: give it without --shard or --jobs")
+        if shard:
+            raise UsageError("--ray schedules every training itself: give it without --shard")
         run_suite_on_ray(suite, out, args.ray or None, log=lambda m: print(m, flush=True), results_path=args.results,
                          run_folders=args.run_folders)
     else:
         print(f"{args.suite}: {len(suite.runs)} runs -> {out}", flush=True)
-        run_suite(suite, out, progress=not args.quiet, log=lambda m: print(m, flush=True), jobs=args.jobs,
+        run_suite(suite, out, progress=not args.quiet, log=lambda m: print(m, flush=True),
                   results_path=args.results, shard=shard)
     print((out / "report.md").read_text())
     return 0

@@ -432,20 +432,6 @@ def complete_training(suite: Suite, training: Training, results_path: Path, know
     return row
 
 
-def _start_worker(threads: int) -> None:
-    """Give a job process ``threads`` TensorFlow threads (before it runs any op)."""
-    import tf3dgan.cpu  # noqa: F401  (runs tf3dgan/__init__.py: switches oneDNN on before TensorFlow loads)
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-
-
-def _complete_in_worker(suite: Suite, training: Training, results_path: Path, known) -> dict:
-    return complete_training(suite, training, results_path, known, {}, progress=False,
-                             log=lambda m: print(m, flush=True))
-
-
 def results_paths(suite: Suite, out_dir: str | Path, results_path: str | Path | None = None) -> tuple[Path, list]:
     """``(the results file a run appends to, the files it reads)``: ``results_path`` when given; else the
     suite's own file beside it, or, where that folder cannot be written (a suite installed with the package),
@@ -458,15 +444,15 @@ def results_paths(suite: Suite, out_dir: str | Path, results_path: str | Path | 
     return local, results_files(local) + results_files(suite.results)
 
 
-def run_suite(suite: Suite, out_dir: str | Path, progress: bool = True, log=print, jobs: int = 1,
+def run_suite(suite: Suite, out_dir: str | Path, progress: bool = True, log=print,
               results_path: str | Path | None = None, shard: tuple[int, int] | None = None) -> list[dict]:
     """Train (or resume / skip) and score every training of ``suite`` in ``out_dir``; write the report files.
 
     Scores go to the results file ``results_path`` (default: the suite's, ``suite.results``) as they come, and
     a training whose final row any of the suite's results files holds is not trained again: the report can
     be rebuilt from those files alone. ``shard`` ``(i, n)``: only the i-th of n disjoint shares of the
-    trainings, written to the shard's own file. With ``jobs`` > 1, that many trainings run at once in their
-    own processes, each with an equal share of the CPU cores as TensorFlow threads (no progress bars)."""
+    trainings, written to the shard's own file. Trainings at once, in processes or on machines:
+    ``tf3dgan.evaluation.ablation_ray``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     primary, read_from = results_paths(suite, out_dir, results_path)
@@ -475,39 +461,14 @@ def run_suite(suite: Suite, out_dir: str | Path, progress: bool = True, log=prin
     trainings = [t for t in suite_trainings(suite, out_dir) if shard is None or in_shard(t.run.name, t.seed, *shard)]
     log(f"{len(trainings)} trainings, {sum(1 for t in trainings if t.key in known and known[t.key].final)} "
         f"finished in {primary}" + (f" (shard {shard[0]} of {shard[1]})" if shard else ""))
-    if jobs <= 1:
-        reference_cache: dict = {}
-        for training in trainings:
-            complete_training(suite, training, write_to, known.get(training.key), reference_cache, progress, log)
-            write_report_from_results(suite, out_dir, results_path)  # a partial report survives an interruption
-    else:
-        _run_parallel(suite, trainings, jobs, write_to, known, lambda: write_report_from_results(suite, out_dir, results_path))
+    reference_cache: dict = {}
+    for training in trainings:
+        complete_training(suite, training, write_to, known.get(training.key), reference_cache, progress, log)
+        write_report_from_results(suite, out_dir, results_path)  # a partial report survives an interruption
     if suite.svm is not None and suite.svm["untrained"] and suite.runs:
         baseline = untrained_svm_baseline(suite, out_dir)
         log(f"untrained D baseline ({suite.runs[0].name}'s architecture): SVM accuracy {baseline:.3f}")
     return write_report_from_results(suite, out_dir, results_path)
-
-
-def _run_parallel(suite: Suite, trainings: list[Training], jobs: int, results_path: Path, known: dict,
-                  on_finished) -> None:
-    import multiprocessing
-    import os
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    threads = max(1, cores // jobs)
-    # spawn, not fork: each job imports TensorFlow afresh and takes its thread counts before any op runs
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_start_worker, initargs=(threads,)) as pool:
-        pending = {pool.submit(_complete_in_worker, suite, t, results_path, known.get(t.key)) for t in trainings}
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                if future.exception() is not None:
-                    for other in pending:
-                        other.cancel()  # the trainings in flight finish (the pool waits for them); no new ones
-                    raise future.exception()
-            on_finished()
 
 
 def suite_rows(suite: Suite, out_dir: Path, results: dict) -> tuple[list[dict], dict]:

@@ -9,7 +9,7 @@ Events (``kind``):
 Every line names its training by ``run``, ``seed`` and ``key``, a fingerprint of the settings that decide its
 result (the run's config and the suite's evaluation settings), so a line written for other settings is never
 mistaken for this suite's. Lines are appended whole (one ``write``); a line cut short by a crash is skipped on
-reading. Several processes (shards, Ray tasks, parallel jobs) may write one file each, or append to one file:
+reading. Several processes (shards, Ray tasks) may write one file each, or append to one file:
 the reader merges any number of files, so a results file committed to the repository carries a suite across
 sessions and machines without run folders.
 """
