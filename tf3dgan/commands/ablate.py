@@ -10,7 +10,9 @@ def add_parser(subparsers) -> None:
                     "to the suite's results file as they come; a training it holds a final row for is not "
                     "trained again, so a committed results file resumes a suite on another machine.",
     )
-    p.add_argument("--suite", required=True, help="suite YAML (base config, overrides per run, reference set)")
+    p.add_argument("--suite", required=True,
+                   help="suite YAML (base config, overrides per run, reference set), or a shipped suite by name "
+                        "(tf3dgan configs lists them)")
     p.add_argument("--out", default=None,
                    help="output folder: one run folder per training plus the report files (default runs/SUITE)")
     p.add_argument("--results", default=None, metavar="FILE",
