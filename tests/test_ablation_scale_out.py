@@ -19,6 +19,10 @@ def _scores(rows):
     return {(r["run"], r["seed"]): tuple(r[k] for k in SCORES) for r in rows}
 
 
+# One Ray cluster for the module: its tests stay on one pytest-xdist worker (make test runs --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("ray")
+
+
 @pytest.fixture(scope="module")
 def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)

@@ -122,3 +122,30 @@ def test_bf16_without_native_support_warns_at_build(monkeypatch, tiny_overrides,
         build_gan(config, compile=False)
     messages = [str(w.message) for w in caught if "slower than float32" in str(w.message)]
     assert len(messages) == (1 if warns else 0)
+
+
+@pytest.mark.parametrize("native, expected", [(True, "mixed_bfloat16"), (False, "none")])
+def test_auto_precision_is_bf16_exactly_where_bf16_is_native(monkeypatch, tiny_overrides, native, expected):
+    import dataclasses
+
+    from tf3dgan import cpu
+    from tf3dgan.config import load_config
+    from tf3dgan.evaluation import suite_results
+    from tf3dgan.training.builder import build_gan
+    from tf3dgan.training.precision import compute_dtype, resolve
+
+    monkeypatch.setattr(cpu, "native_bf16", lambda: native)
+    assert resolve("auto") == expected
+    assert resolve("mixed_float16") == "mixed_float16"
+    config = load_config(None, tiny_overrides + ["train.mixed_precision=auto"])
+    assert compute_dtype(build_gan(config, compile=False).generator) == ("bfloat16" if native else "float32")
+    # A suite's results are keyed by the precision that ran, never by "auto".
+    explicit = dataclasses.replace(config, train=dataclasses.replace(config.train, mixed_precision=expected))
+    assert suite_results.training_key(config, {}) == suite_results.training_key(explicit, {})
+
+
+def test_an_unknown_precision_is_refused_by_name():
+    from tf3dgan.training.precision import resolve
+
+    with pytest.raises(ValueError, match="train.mixed_precision must be one of .*'auto'.*got 'bf16'"):
+        resolve("bf16")

@@ -67,7 +67,8 @@ class TrainConfig:
     checkpoint_every: int = 200
     sample_every: int = 500
     num_samples: int = 8  # shapes in each sample snapshot (from a fixed set of latent vectors)
-    mixed_precision: Literal["none", "mixed_bfloat16", "mixed_float16"] = "none"
+    # "auto": mixed_bfloat16 where the CPU has native bf16 dot products (AVX512_BF16, AMX), float32 elsewhere
+    mixed_precision: Literal["none", "auto", "mixed_bfloat16", "mixed_float16"] = "none"
     jit_compile: Literal["auto", "true", "false"] = "auto"
     distribute: Literal["none", "mirrored", "multi_worker"] = "none"
 

@@ -19,6 +19,7 @@ def environment() -> dict:
     import tensorflow as tf
 
     from tf3dgan import cpu
+    from tf3dgan.training.precision import resolve
 
     gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
     if not gpus and not cpu.onednn_enabled():
@@ -40,6 +41,7 @@ def environment() -> dict:
         "onednn_enabled": cpu.onednn_enabled(),
         "native_bf16": cpu.native_bf16(),
         "suggested_mixed_precision": advice,
+        "mixed_precision_auto": resolve("auto"),  # what train.mixed_precision=auto runs here
     }
 
 

@@ -44,9 +44,15 @@ def _non_default_settings(section, defaults) -> dict:
 def training_key(config, evaluate: dict) -> str:
     """A fingerprint of what decides a training's scores: the config's settings that differ from the defaults
     (so a setting added to the package later, at its default, keeps old results valid; ``monitor`` is left
-    out: it only watches) and the suite's evaluation settings."""
+    out: it only watches) and the suite's evaluation settings. ``train.mixed_precision=auto`` counts as the
+    precision it runs in here, so trainings of CPUs with and without native bf16 never share a key."""
     from tf3dgan.config import Config
 
+    if config.train.mixed_precision == "auto":
+        from tf3dgan.training.precision import resolve
+
+        config = dataclasses.replace(config, train=dataclasses.replace(config.train,
+                                                                       mixed_precision=resolve("auto")))
     settings = _non_default_settings(config, Config())
     settings = {k: v for k, v in settings.items() if not k.startswith("monitor.")}
     text = json.dumps({"config": settings, "evaluate": evaluate}, sort_keys=True, default=repr)

@@ -1,5 +1,8 @@
 """Mixed precision (``train.mixed_precision``): the dtype policy the networks are built with, loss scaling.
 
+``auto`` is ``mixed_bfloat16`` where this machine's CPU has native bf16 dot products (``cpu.native_bf16``)
+and ``none`` (float32) elsewhere, GPUs included: ``resolve`` says which, once per build.
+
 The policy is applied only while the networks are built (``dtype_policy``), so it never leaks into later
 builds in the same process. Logits, probabilities and losses stay float32: the networks force their
 output layers to float32 and the losses cast. ``mixed_float16`` needs loss scaling (``wrap_optimizer``).
@@ -12,20 +15,33 @@ import contextlib
 import keras
 
 from tf3dgan import cpu
+from tf3dgan.config import TrainConfig, choices
 
-MIXED_PRECISION = ("none", "mixed_bfloat16", "mixed_float16")
+
+def resolve(mixed_precision: str) -> str:
+    """The ``train.mixed_precision`` value that runs here: ``auto`` made concrete, any other value unchanged."""
+    allowed = choices(TrainConfig, "mixed_precision")
+    if mixed_precision not in allowed:
+        raise ValueError(f"train.mixed_precision must be one of {allowed}, got {mixed_precision!r}")
+    if mixed_precision != "auto":
+        return mixed_precision
+    import tensorflow as tf
+
+    if tf.config.list_logical_devices("GPU") or not cpu.native_bf16():
+        return "none"
+    return "mixed_bfloat16"
 
 
 def policy_name(mixed_precision: str) -> str:
-    """The Keras dtype policy name for a ``train.mixed_precision`` value."""
-    if mixed_precision not in MIXED_PRECISION:
-        raise ValueError(f"train.mixed_precision must be one of {MIXED_PRECISION}, got {mixed_precision!r}")
+    """The Keras dtype policy name for a ``train.mixed_precision`` value (``auto`` resolved on this machine)."""
+    mixed_precision = resolve(mixed_precision)
     return "float32" if mixed_precision == "none" else mixed_precision
 
 
 @contextlib.contextmanager
 def dtype_policy(mixed_precision: str):
     """Within the block, layers are created with the policy of ``mixed_precision``; the old one is restored."""
+    mixed_precision = resolve(mixed_precision)
     warn_if_slow_here(mixed_precision)
     previous = keras.mixed_precision.dtype_policy()
     keras.mixed_precision.set_dtype_policy(policy_name(mixed_precision))
@@ -57,7 +73,7 @@ def warn_if_slow_here(mixed_precision: str) -> None:
 
 def wrap_optimizer(optimizer, mixed_precision: str):
     """A ``LossScaleOptimizer`` around ``optimizer`` for ``mixed_float16`` (dynamic loss scale), else it unchanged."""
-    if policy_name(mixed_precision) == "mixed_float16":
+    if resolve(mixed_precision) == "mixed_float16":
         return keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
 
