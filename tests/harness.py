@@ -68,7 +68,7 @@ def batches(gan, voxels: np.ndarray, batch_size: int = 4):
 
     if gan.variant.image_input() is not None:  # the image-encoder variants: batches carry rendered views
         from data_io.pipeline import make_training_dataset
-        from tf3dgan.training.loop import image_arguments
+        from tf3dgan.training.training_input import image_arguments
 
         return make_training_dataset(voxels, batch_size=batch_size, cube_len=voxels.shape[1], seed=0,
                                      **image_arguments(gan.variant, voxels))

@@ -52,7 +52,7 @@ def test_public_api():
 
     assert tf3dgan.GAN is GAN and tf3dgan.build_gan is build_gan and tf3dgan.train is train
     assert tf3dgan.load_config is load_config and tf3dgan.VARIANTS is VARIANTS
-    from tf3dgan.training.loop import make_dataset
+    from tf3dgan.training.training_input import make_dataset
     from tf3dgan.training.tensorboard_monitor import TensorBoardMonitor
 
     assert tf3dgan.make_dataset is make_dataset and tf3dgan.callbacks.TensorBoardMonitor is TensorBoardMonitor

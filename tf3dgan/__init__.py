@@ -27,7 +27,7 @@ _LAZY = {
     "load_config": "tf3dgan.config",
     "build_gan": "tf3dgan.training.builder",
     "train": "tf3dgan.training.loop",
-    "make_dataset": "tf3dgan.training.loop",
+    "make_dataset": "tf3dgan.training.training_input",
     "load_run": "tf3dgan.training.checkpoint",
     "VARIANTS": "variants",
     "get_variant": "variants",

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from data_io.atomic import atomic_write_bytes, remove_stale_temporaries
-from tf3dgan.config import Config, from_dict, read_yaml, save_config, variant_options
+from tf3dgan.config import Config, from_dict, read_yaml, save_config
 from tf3dgan.errors import ConfigError, RunFolderError, RunFolderWarning, UsageError
 from tf3dgan.training.builder import build_gan
 from tf3dgan.training.run_callbacks import (
@@ -30,6 +30,7 @@ from tf3dgan.training.run_folder import (
     CHECKPOINT_DIR, CONFIG_FILE, FIXED_Z_FILE, LOCK_FILE, UNREADABLE_SUFFIX, latest_checkpoint,
 )
 from tf3dgan.training.run_lock import run_folder_lock
+from tf3dgan.training.training_input import load_voxels, make_dataset
 
 # Keys that may differ between the config of a run folder and the one resuming it: they do not change what
 # the steps compute.
@@ -97,13 +98,6 @@ def fixed_latents(run_dir: Path, gan, config: Config, fresh: bool = False) -> np
     return z
 
 
-def load_voxels(config: Config):
-    """Training grids as uint8 (N, s, s, s), s <= cube_len, from ``config.data``."""
-    import data_io
-
-    return data_io.load_training_voxels(config.data, config.model.cube_len).voxels
-
-
 def _prepare_folder(run_dir: Path) -> None:
     if run_dir.exists() and not run_dir.is_dir():
         raise RunFolderError(f"{run_dir}: is a file, not a run folder; give a folder for --out")
@@ -157,37 +151,6 @@ def _full_disk(err: OSError, run_dir: Path) -> RunFolderError:
         f"{last if last is not None else 'none (nothing saved yet)'}; free some space and run the same "
         "command again to resume"
     )
-
-
-def make_dataset(config: Config, voxels: np.ndarray | None = None, start_step: int = 0, variant=None,
-                 progress: bool = False):
-    """The training input of ``config`` as ``train`` feeds it: an infinite ``tf.data.Dataset`` of float32
-    batches (train.batch_size, D, D, D, 1), with rendered pictures for a variant that asks for them
-    (``Variant.image_input``), batch k a function of (train.seed, k), from ``start_step`` on.
-    ``voxels`` (uint8 grids) override ``config.data``; ``variant`` (default: built from the config)."""
-    from data_io.pipeline import make_training_dataset
-
-    if voxels is None:
-        voxels = load_voxels(config)
-    if variant is None:
-        variant_class, options = variant_options(config.model.variant, config.variant)
-        variant = variant_class(options)
-    t = config.train
-    return make_training_dataset(voxels, batch_size=t.batch_size, cube_len=config.model.cube_len, seed=t.seed,
-                                 start_step=start_step, upsample=config.data.upsample,
-                                 **image_arguments(variant, voxels, progress))
-
-
-def image_arguments(variant, voxels: np.ndarray, progress: bool = False) -> dict:
-    """``make_training_dataset``'s picture arguments for ``variant``: the training shapes rendered once, as it
-    asks (``Variant.image_input``), or nothing for a variant that trains on shapes alone."""
-    spec = variant.image_input()
-    if spec is None:
-        return {}
-    from data_io.pipeline import render_training_images
-
-    images = render_training_images(voxels, spec.size, spec.rendered_views, spec.elevation, progress)
-    return {"images": images, "views": spec.views, "min_views": spec.min_views}
 
 
 def train(

@@ -21,14 +21,12 @@ def tensorboard_monitor(config, run_dir, voxels=None):
     from tf3dgan.training.run_folder import TENSORBOARD_DIR
     from tf3dgan.training.tensorboard_monitor import TensorBoardMonitor
 
-    t, m = config.train, config.model
+    t = config.train
     real = None
     if voxels is not None and config.monitor.tensorboard_every:
-        from data_io.pipeline import make_training_dataset
+        from tf3dgan.training.training_input import shape_batches
 
-        dataset = make_training_dataset(voxels, batch_size=t.batch_size, cube_len=m.cube_len, seed=t.seed,
-                                        start_step=0, upsample=config.data.upsample)
-        real = next(iter(dataset.take(1))).numpy()
+        real = next(iter(shape_batches(config, voxels).take(1))).numpy()
     return TensorBoardMonitor(Path(run_dir) / TENSORBOARD_DIR, t.log_every, config.monitor.tensorboard_every, real,
                               max_meshes=min(PANEL_MAX_SHAPES, 4), checkpoint_every=t.checkpoint_every)
 
