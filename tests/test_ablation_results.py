@@ -110,6 +110,8 @@ def test_claim_verdicts_by_hand():
     assert overall_verdict([judge(Expectation("mmd", "worse"), worse, base),
                             judge(Expectation("mmd", "worse"), worse[:1], base)]) == "too few seeds"
     assert overall_verdict([judge(Expectation("mmd", "worse"), worse, base),
+                            judge(Expectation("mmd", "worse"), close, base)]) == "partly supported"
+    assert overall_verdict([judge(Expectation("mmd", "better"), close, base),
                             judge(Expectation("mmd", "worse"), close, base)]) == "not supported"
     assert overall_verdict([judge(Expectation("mmd", "worse"), worse, base),
                             judge(Expectation("mmd", "better"), worse, base)]) == "contradicted"

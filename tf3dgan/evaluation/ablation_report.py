@@ -81,8 +81,11 @@ def claims_table(suite, rows: list[dict], curves: dict) -> list[str]:
     lines = ["## Claims", "",
              "Each expectation compares a run's seeds with another run's (default: the first run); the "
              "difference is the run's mean minus the other's (for 1-NNA as better/worse: of |1-NNA - 0.5|) "
-             "± its standard error, and it counts when it exceeds two standard errors.", "",
-             "| claim | rows compared | expectation | measured difference | seeds | verdict |", "|---|---|---|---|---|---|"]
+             "± its standard error, and it counts when it exceeds two standard errors. Each expectation has its own "
+             "verdict; the claim's (in bold) is supported when all hold, partly supported when some hold and none "
+             "is contradicted.", "",
+             "| claim | rows compared | expectation | measured difference | seeds | expectation's verdict | claim's verdict |",
+             "|---|---|---|---|---|---|---|"]
     for run in claimed:
         judgements = []
         for expectation in run.expect:
@@ -100,7 +103,7 @@ def claims_table(suite, rows: list[dict], curves: dict) -> list[str]:
                 f"{judgement.difference:+.3f}" + (f" ± {se:.3f}" if se is not None else ""))
             lines.append("| " + " | ".join([
                 run.claim if k == 0 else "", f"{run.name} vs {against}", judgement.expectation.describe(base),
-                measured, f"{n_mine} / {n_theirs}", f"**{verdict}**" if k == 0 else f"({judgement.verdict})",
+                measured, f"{n_mine} / {n_theirs}", judgement.verdict, f"**{verdict}**" if k == 0 else "",
             ]) + " |")
     return lines + [""]
 

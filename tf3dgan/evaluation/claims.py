@@ -8,7 +8,9 @@ or ``same``. The difference is judged with two standard errors of the difference
 - supported: every expectation holds (a significant difference in the stated direction; for ``same``, no
   significant difference);
 - contradicted: some expectation is significantly the other way (for ``same``: any significant difference);
-- not supported: neither (no significant difference where one was expected);
+- partly supported: some expectations hold, the others show no significant difference (e.g. faster at step
+  500, the same at the end);
+- not supported: none holds, none is contradicted (no significant difference where one was expected);
 - too few seeds: a row has fewer than two seeds scored there yet (no standard error, no judgement).
 """
 
@@ -25,7 +27,8 @@ DIRECTIONS = ("better", "worse", "higher", "lower", "same")
 LOWER_IS_BETTER = {"mmd", "jsd", "components", "near_half_fraction", "empty_fraction", "nna_gap", "g_loss"}
 HIGHER_IS_BETTER = {"cov", "svm_accuracy"}
 EXPECT_KEYS = {"score", "direction", "at", "against"}
-SUPPORTED, NOT_SUPPORTED, CONTRADICTED, TOO_FEW_SEEDS = "supported", "not supported", "contradicted", "too few seeds"
+SUPPORTED, PARTLY_SUPPORTED, NOT_SUPPORTED = "supported", "partly supported", "not supported"
+CONTRADICTED, TOO_FEW_SEEDS = "contradicted", "too few seeds"
 
 
 @dataclass
@@ -114,4 +117,4 @@ def overall_verdict(judgements: list[Judgement]) -> str:
         return TOO_FEW_SEEDS
     if verdicts and all(v == SUPPORTED for v in verdicts):
         return SUPPORTED
-    return NOT_SUPPORTED
+    return PARTLY_SUPPORTED if SUPPORTED in verdicts else NOT_SUPPORTED
