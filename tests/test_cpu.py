@@ -114,6 +114,7 @@ def test_bf16_without_native_support_warns_at_build(monkeypatch, tiny_overrides,
     from tf3dgan.config import load_config
 
     monkeypatch.setattr(cpu, "native_bf16", lambda: native)
+    monkeypatch.setattr(cpu, "onednn_capped_below_avx512", lambda: False)  # also under an ONEDNN_MAX_CPU_ISA cap
     monkeypatch.setattr(cpu, "_warned", set())
     config = load_config(None, tiny_overrides + ["train.mixed_precision=mixed_bfloat16"])
     with warnings.catch_warnings(record=True) as caught:
@@ -135,6 +136,7 @@ def test_auto_precision_is_bf16_exactly_where_bf16_is_native(monkeypatch, tiny_o
     from tf3dgan.training.precision import compute_dtype, resolve
 
     monkeypatch.setattr(cpu, "native_bf16", lambda: native)
+    monkeypatch.setattr(cpu, "onednn_capped_below_avx512", lambda: False)  # also under an ONEDNN_MAX_CPU_ISA cap
     assert resolve("auto") == expected
     assert resolve("mixed_float16") == "mixed_float16"
     config = load_config(None, tiny_overrides + ["train.mixed_precision=auto"])
@@ -149,3 +151,21 @@ def test_an_unknown_precision_is_refused_by_name():
 
     with pytest.raises(ValueError, match="train.mixed_precision must be one of .*'auto'.*got 'bf16'"):
         resolve("bf16")
+
+
+def test_bf16_under_a_onednn_cap_below_avx512_is_refused_before_it_aborts(monkeypatch, tiny_overrides):
+    from tf3dgan import cpu
+    from tf3dgan.config import load_config
+    from tf3dgan.errors import ConfigError
+    from tf3dgan.training.builder import build_gan
+
+    monkeypatch.setattr(cpu, "cpu_flags", lambda: frozenset({"avx2", "avx512f", "avx512_bf16"}))
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    config = load_config(None, tiny_overrides + ["train.mixed_precision=mixed_bfloat16"])
+    with pytest.raises(ConfigError, match=r"^train.mixed_precision=mixed_bfloat16 cannot run with ONEDNN_MAX_CPU_ISA=AVX2"):
+        build_gan(config, compile=False)
+    build_gan(load_config(None, tiny_overrides + ["train.mixed_precision=auto"]), compile=False)  # auto: float32 here
+    monkeypatch.setattr(cpu, "cpu_flags", lambda: frozenset({"avx2"}))  # an AVX2-only CPU: Eigen's bf16, slow but runs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        build_gan(config, compile=False)

@@ -11,11 +11,13 @@ output layers to float32 and the losses cast. ``mixed_float16`` needs loss scali
 from __future__ import annotations
 
 import contextlib
+import os
 
 import keras
 
 from tf3dgan import cpu
 from tf3dgan.config import TrainConfig, choices
+from tf3dgan.errors import ConfigError
 
 
 def resolve(mixed_precision: str) -> str:
@@ -42,6 +44,7 @@ def policy_name(mixed_precision: str) -> str:
 def dtype_policy(mixed_precision: str):
     """Within the block, layers are created with the policy of ``mixed_precision``; the old one is restored."""
     mixed_precision = resolve(mixed_precision)
+    check_runs_here(mixed_precision)
     warn_if_slow_here(mixed_precision)
     previous = keras.mixed_precision.dtype_policy()
     keras.mixed_precision.set_dtype_policy(policy_name(mixed_precision))
@@ -49,6 +52,19 @@ def dtype_policy(mixed_precision: str):
         yield
     finally:
         keras.mixed_precision.set_dtype_policy(previous)
+
+
+def check_runs_here(mixed_precision: str) -> None:
+    """Refuse bf16 on an AVX-512 CPU whose oneDNN is capped below AVX-512 (``ONEDNN_MAX_CPU_ISA``): TensorFlow
+    still hands oneDNN the bf16 convolutions there, and they abort at the first step."""
+    if (resolve(mixed_precision) == "mixed_bfloat16" and cpu.onednn_capped_below_avx512()
+            and "avx512f" in cpu.cpu_flags()):
+        import tensorflow as tf
+
+        if not tf.config.list_logical_devices("GPU"):
+            raise ConfigError(f"train.mixed_precision=mixed_bfloat16 cannot run with ONEDNN_MAX_CPU_ISA="
+                              f"{os.environ['ONEDNN_MAX_CPU_ISA']} on this AVX-512 CPU (oneDNN's bf16 kernels abort); "
+                              "unset ONEDNN_MAX_CPU_ISA or use train.mixed_precision=none")
 
 
 def warn_if_slow_here(mixed_precision: str) -> None:
