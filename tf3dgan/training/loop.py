@@ -20,7 +20,8 @@ from tf3dgan.config import Config, from_dict, read_yaml, save_config
 from tf3dgan.errors import ConfigError, RunFolderError, RunFolderWarning, UsageError
 from tf3dgan.training.builder import build_gan
 from tf3dgan.training.run_callbacks import (
-    Checkpointer, MetricsLogger, ProgressBar, SampleSnapshot, StopOnNonFinite, read_metrics, truncate_metrics,
+    Checkpointer, MetricsLogger, ProgressBar, SampleSnapshot, StopOnNonFinite, constant_learning_rates, read_metrics,
+    truncate_metrics,
 )
 from tf3dgan.training.checkpoint import checkpoint_config, restore_newest, save_checkpoint
 from tf3dgan.training.distribute import barrier, distribute_batches, is_chief
@@ -219,8 +220,7 @@ def _train_locked(config, run_dir, voxels, extra_callbacks, snapshot_listeners, 
     dataset = distribute_batches(lambda: make_dataset(config, voxels, start, gan.variant, progress), t.distribute,
                                  t.batch_size)
     monitors, monitor_listeners = monitor_callbacks(config, run_dir, voxels) if chief else ([], [])
-    fixed_rates = {"g_lr": t.g_lr, "d_lr": t.d_lr} if t.lr_schedule == "constant" else None  # None: read them
-    logger = MetricsLogger(run_dir if chief else None, t.log_every, fixed_rates, t.checkpoint_every)
+    logger = MetricsLogger(run_dir if chief else None, t.log_every, constant_learning_rates(t), t.checkpoint_every)
     if chief:
         snapshot = SampleSnapshot(
             run_dir, t.sample_every, fixed_latents(run_dir, gan, config, fresh=checkpoint is None),

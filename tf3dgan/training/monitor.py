@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tf3dgan.training.html_monitor import PANEL_MAX_SHAPES, HtmlRecorder
+from tf3dgan.training.run_callbacks import constant_learning_rates
 from tf3dgan.training.visdom_monitor import VisdomMonitor
 
 
@@ -28,7 +29,8 @@ def tensorboard_monitor(config, run_dir, voxels=None):
 
         real = next(iter(shape_batches(config, voxels).take(1))).numpy()
     return TensorBoardMonitor(Path(run_dir) / TENSORBOARD_DIR, t.log_every, config.monitor.tensorboard_every, real,
-                              max_meshes=min(PANEL_MAX_SHAPES, 4), checkpoint_every=t.checkpoint_every)
+                              max_meshes=min(PANEL_MAX_SHAPES, 4), checkpoint_every=t.checkpoint_every,
+                              learning_rates=constant_learning_rates(t))
 
 
 def monitor_callbacks(config, run_dir, voxels=None):
@@ -48,7 +50,7 @@ def monitor_callbacks(config, run_dir, voxels=None):
         from data_io.visdom_client import VisdomClient
 
         client = VisdomClient(mon.visdom_host, mon.visdom_port, mon.visdom_env)
-        live = VisdomMonitor(client, t.log_every, mon.plot_every, {"g_lr": t.g_lr, "d_lr": t.d_lr}, run_dir,
+        live = VisdomMonitor(client, t.log_every, mon.plot_every, constant_learning_rates(t), run_dir,
                              checkpoint_every=t.checkpoint_every)
         callbacks.append(live)
         listeners.append(live.on_snapshot)

@@ -30,6 +30,20 @@ def is_line_step(step: int, log_every: int, checkpoint_every: int = 0) -> bool:
     return step % log_every == 0 or bool(checkpoint_every and step % checkpoint_every == 0)
 
 
+def learning_rates(model, fixed: dict | None = None) -> dict:
+    """The ``g_lr`` / ``d_lr`` of a metrics line: ``fixed`` (a constant schedule's configured values, exactly),
+    or the rates the GAN's optimizers hold now."""
+    if fixed is not None:
+        return dict(fixed)
+    return {key: float(keras.ops.convert_to_numpy(getattr(model, attr).learning_rate))
+            for key, attr in (("g_lr", "g_optimizer"), ("d_lr", "d_optimizer")) if getattr(model, attr, None) is not None}
+
+
+def constant_learning_rates(train) -> dict | None:
+    """The rates of a ``TrainConfig`` whose schedule keeps them constant (None: read them from the optimizers)."""
+    return {"g_lr": train.g_lr, "d_lr": train.d_lr} if train.lr_schedule == "constant" else None
+
+
 class MetricsLogger(keras.callbacks.Callback):
     """Every ``every`` steps, append the metrics averaged since the last line to ``metrics.jsonl``.
 
@@ -57,12 +71,6 @@ class MetricsLogger(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.logged_step = _step(self.model)
 
-    def _learning_rates(self) -> dict:
-        if self.learning_rates is not None:
-            return dict(self.learning_rates)
-        return {key: float(keras.ops.convert_to_numpy(getattr(self.model, attr).learning_rate))
-                for key, attr in (("g_lr", "g_optimizer"), ("d_lr", "d_optimizer")) if hasattr(self.model, attr)}
-
     def on_train_batch_end(self, batch, logs=None):
         self._logs = logs or {}
         if is_line_step(_step(self.model), self.every, self.checkpoint_every):
@@ -76,7 +84,7 @@ class MetricsLogger(keras.callbacks.Callback):
         step = _step(self.model)
         if self.logged_step is not None and step <= self.logged_step:
             return
-        record = {"step": step, **{k: float(v) for k, v in self._logs.items()}, **self._learning_rates()}
+        record = {"step": step, **{k: float(v) for k, v in self._logs.items()}, **learning_rates(self.model, self.learning_rates)}
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             append_line(self.path, json.dumps(record))

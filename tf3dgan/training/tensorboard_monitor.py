@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf3dgan.training.run_callbacks import is_line_step
+from tf3dgan.training.run_callbacks import is_line_step, learning_rates
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class TensorBoardMonitor(keras.callbacks.Callback):
     - every ``log_every`` steps and every ``checkpoint_every`` step: the step's logs (the running means
       ``MetricsLogger`` writes to
       ``metrics.jsonl`` at the same steps, under the same names) and the learning rates ``g_lr``, ``d_lr``
-      (read from the optimizers);
+      (``learning_rates``: their fixed values; None: read from the optimizers);
     - every ``histogram_every`` steps (0: never): histograms ``d_logits/real`` and ``d_logits/generated`` of
       D's logits on ``real_batch`` and on G(``histogram_z``), both as the training step computes them
       (batch statistics) without changing any weight or statistic;
@@ -113,8 +113,9 @@ class TensorBoardMonitor(keras.callbacks.Callback):
 
     def __init__(self, log_dir, log_every: int = 10, histogram_every: int = 0, real_batch=None,
                  histogram_z=None, max_meshes: int = 4, threshold: float = 0.5, enabled: bool = True,
-                 checkpoint_every: int = 0):
+                 checkpoint_every: int = 0, learning_rates: dict | None = None):
         super().__init__()
+        self.learning_rates = learning_rates
         self.log_dir = Path(log_dir)
         self.log_every, self.histogram_every = int(log_every), int(histogram_every)
         self.checkpoint_every = int(checkpoint_every)
@@ -171,17 +172,9 @@ class TensorBoardMonitor(keras.callbacks.Callback):
     def _step(self) -> int:
         return int(self.model.step_counter.numpy())
 
-    def _learning_rates(self) -> dict:
-        rates = {}
-        for key, attr in (("g_lr", "g_optimizer"), ("d_lr", "d_optimizer")):
-            optimizer = getattr(self.model, attr, None)
-            if optimizer is not None:
-                rates[key] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-        return rates
-
     def write_scalars(self, step: int, values: dict) -> None:
         with self.writer.as_default(step=step):
-            for name, value in {**values, **self._learning_rates()}.items():
+            for name, value in {**values, **learning_rates(self.model, self.learning_rates)}.items():
                 tf.summary.scalar(name, value)
 
     def d_logits(self) -> dict:

@@ -12,7 +12,7 @@ import numpy as np
 
 from tf3dgan.training.html_monitor import PANEL_MAX_SHAPES
 from tf3dgan.training.metrics import METRIC_GROUPS
-from tf3dgan.training.run_callbacks import is_line_step, read_metrics
+from tf3dgan.training.run_callbacks import is_line_step, learning_rates, read_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class VisdomMonitor(keras.callbacks.Callback):
     def __init__(self, client=None, log_every: int = 10, plot_every: int = 50, learning_rates: dict | None = None,
                  run_dir=None, threshold: float = 0.5, checkpoint_every: int = 0):
         """``client``: a ``data_io.visdom_client.VisdomClient`` (None: one for 127.0.0.1:8097, env tf3dgan);
-        ``learning_rates``: shown where the optimizers' cannot be read; ``run_dir``: a run folder whose
+        ``learning_rates``: the fixed values to show (None: the optimizers' current rates); ``run_dir``: a run folder whose
         earlier curves are shown again on resume (None: none)."""
         super().__init__()
         if client is None:
@@ -38,20 +38,9 @@ class VisdomMonitor(keras.callbacks.Callback):
             client = VisdomClient(env="tf3dgan")
         self.client, self.log_every, self.plot_every = client, log_every, plot_every
         self.checkpoint_every = checkpoint_every
-        self.learning_rates = dict(learning_rates or {})
+        self.learning_rates = learning_rates
         self.run_dir, self.threshold = run_dir, threshold
         self.pending: list[tuple[int, dict]] = []
-
-    def _learning_rates(self) -> dict:
-        rates = {}
-        for key, attr in (("g_lr", "g_optimizer"), ("d_lr", "d_optimizer")):
-            optimizer = getattr(self.model, attr, None)
-            try:
-                rates[key] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-            except (AttributeError, TypeError, ValueError):
-                if key in self.learning_rates:
-                    rates[key] = self.learning_rates[key]
-        return rates
 
     def on_train_begin(self, logs=None):
         if self.run_dir is not None:  # a resumed run: show the curves logged before
@@ -63,7 +52,7 @@ class VisdomMonitor(keras.callbacks.Callback):
         step = int(self.model.step_counter.numpy())
         if is_line_step(step, self.log_every, self.checkpoint_every) and logs:
             values = {k: float(v) for k, v in logs.items()}
-            values.update(self._learning_rates())
+            values.update(learning_rates(self.model, self.learning_rates))
             self.pending.append((step, values))
         if step % self.plot_every == 0:
             self._post()
