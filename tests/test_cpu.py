@@ -162,7 +162,8 @@ def test_bf16_under_a_onednn_cap_below_avx512_is_refused_before_it_aborts(monkey
     monkeypatch.setattr(cpu, "cpu_flags", lambda: frozenset({"avx2", "avx512f", "avx512_bf16"}))
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
     config = load_config(None, tiny_overrides + ["train.mixed_precision=mixed_bfloat16"])
-    with pytest.raises(ConfigError, match=r"^train.mixed_precision=mixed_bfloat16 cannot run with ONEDNN_MAX_CPU_ISA=AVX2"):
+    refused = r"^train.mixed_precision=mixed_bfloat16 cannot run with ONEDNN_MAX_CPU_ISA=AVX2"
+    with pytest.raises(ConfigError, match=refused):
         build_gan(config, compile=False)
     build_gan(load_config(None, tiny_overrides + ["train.mixed_precision=auto"]), compile=False)  # auto: float32 here
     monkeypatch.setattr(cpu, "cpu_flags", lambda: frozenset({"avx2"}))  # an AVX2-only CPU: Eigen's bf16, slow but runs

@@ -84,7 +84,8 @@ def claims_table(suite, rows: list[dict], curves: dict) -> list[str]:
              "± its standard error, and it counts when it exceeds two standard errors. Each expectation has its own "
              "verdict; the claim's (in bold) is supported when all hold, partly supported when some hold and none "
              "is contradicted.", "",
-             "| claim | rows compared | expectation | measured difference | seeds | expectation's verdict | claim's verdict |",
+             "| claim | rows compared | expectation | measured difference | seeds | expectation's verdict "
+             "| claim's verdict |",
              "|---|---|---|---|---|---|---|"]
     for run in claimed:
         judgements = []

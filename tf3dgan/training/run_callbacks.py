@@ -35,8 +35,9 @@ def learning_rates(model, fixed: dict | None = None) -> dict:
     or the rates the GAN's optimizers hold now."""
     if fixed is not None:
         return dict(fixed)
-    return {key: float(keras.ops.convert_to_numpy(getattr(model, attr).learning_rate))
-            for key, attr in (("g_lr", "g_optimizer"), ("d_lr", "d_optimizer")) if getattr(model, attr, None) is not None}
+    optimizers = {key: getattr(model, attr, None) for key, attr in (("g_lr", "g_optimizer"), ("d_lr", "d_optimizer"))}
+    return {key: float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+            for key, optimizer in optimizers.items() if optimizer is not None}
 
 
 def constant_learning_rates(train) -> dict | None:
@@ -84,7 +85,8 @@ class MetricsLogger(keras.callbacks.Callback):
         step = _step(self.model)
         if self.logged_step is not None and step <= self.logged_step:
             return
-        record = {"step": step, **{k: float(v) for k, v in self._logs.items()}, **learning_rates(self.model, self.learning_rates)}
+        record = {"step": step, **{k: float(v) for k, v in self._logs.items()},
+                  **learning_rates(self.model, self.learning_rates)}
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             append_line(self.path, json.dumps(record))

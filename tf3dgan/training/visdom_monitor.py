@@ -29,8 +29,8 @@ class VisdomMonitor(keras.callbacks.Callback):
     def __init__(self, client=None, log_every: int = 10, plot_every: int = 50, learning_rates: dict | None = None,
                  run_dir=None, threshold: float = 0.5, checkpoint_every: int = 0):
         """``client``: a ``data_io.visdom_client.VisdomClient`` (None: one for 127.0.0.1:8097, env tf3dgan);
-        ``learning_rates``: the fixed values to show (None: the optimizers' current rates); ``run_dir``: a run folder whose
-        earlier curves are shown again on resume (None: none)."""
+        ``learning_rates``: the fixed values to show (None: the optimizers' current rates); ``run_dir``: a run
+        folder whose earlier curves are shown again on resume (None: none)."""
         super().__init__()
         if client is None:
             from data_io.visdom_client import VisdomClient
