@@ -41,7 +41,7 @@ def read_file(path: Path, size: Optional[int] = None, split: str = "train", key:
     """Return ``[(name, grid uint8)]`` for one file of any supported kind (an array file may hold many)."""
     suffix = path.suffix.lower()
     if suffix == ".mat":
-        grid = read_mat(path)
+        grid = read_mat(path, key or "instance")
         return [(path.stem, pad_to(grid, 32) if grid.shape[0] == 30 else grid)]
     if suffix == ".binvox":
         return [(path.stem, read_binvox(path).voxels)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .voxel_geometry import OCCUPANCY_THRESHOLD
+from .voxel_geometry import OCCUPANCY_THRESHOLD, threshold_grids
 
 
 def _check_factor(size: int, factor: int, what: str) -> None:
@@ -52,9 +52,7 @@ def upsample_trilinear(voxels: np.ndarray, factor: int = 2, threshold: float | N
         shape[axis] = -1
         w = w.reshape(shape)
         out = np.take(out, low, axis=axis) * (1 - w) + np.take(out, high, axis=axis) * w
-    if threshold is None:
-        return out
-    return (out >= threshold).astype(np.uint8)
+    return out if threshold is None else threshold_grids(out, threshold)
 
 
 def downsample_max(voxels: np.ndarray, factor: int) -> np.ndarray:

@@ -8,13 +8,11 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .arrays import read_array
-from .binvox import read_binvox
 from .errors import DataError
-from .folders import read_folder
-from .off_mesh import read_off_voxels
-from .resample import downsample_max, pad_to
+from .folders import read_file, read_folder
+from .resample import downsample_max
 from .synthetic import generate_synthetic
-from .volumetric import is_volumetric_layout, read_mat, read_volumetric
+from .volumetric import is_volumetric_layout, read_volumetric
 from .voxelset import VoxelSet
 
 
@@ -57,17 +55,10 @@ def _read_path(path: Path, split: str, array_key: Optional[str], size: Optional[
     """Every grid of a file or of a folder of mixed files (empty grids kept)."""
     if path.is_dir():
         return read_folder(path, size, split, array_key, progress, drop_empty=False)
-    suffix = path.suffix.lower()
-    if suffix in (".npy", ".npz"):
+    if path.suffix.lower() in (".npy", ".npz"):  # many grids, with their labels
         return read_array(path, key=array_key, split=split, drop_empty=False)
-    if suffix == ".mat":
-        grid = read_mat(path, array_key or "instance")
-        return VoxelSet((pad_to(grid, 32) if grid.shape[0] == 30 else grid)[None], names=[path.stem])
-    if suffix == ".binvox":
-        return VoxelSet(read_binvox(path).voxels[None], names=[path.stem])
-    if suffix == ".off":
-        return VoxelSet(read_off_voxels(path, size or 32)[None], names=[path.stem])
-    raise DataError(f"{path}: unsupported file type (supported: .mat .binvox .off .npy .npz)")
+    ((name, grid),) = read_file(path, size, split, array_key)
+    return VoxelSet(grid[None], names=[name])
 
 
 def require_cubic(voxels: VoxelSet, source: str = "") -> VoxelSet:

@@ -13,6 +13,7 @@ from .resample import pad_to
 from .voxelset import VoxelSet, as_occupancy, fraction_indices
 
 SPLITS = ("train", "test")
+ROTATIONS = ("all", "first")  # every rotation of a 3D ShapeNets shape, or only its `_1` file
 RESOLUTION_DIR = "30"
 _ROTATION = re.compile(r"_(\d+)$")
 
@@ -77,9 +78,9 @@ def list_volumetric(
     """Return ``(files, labels, class_names)``: sorted .mat paths of the chosen classes, split, rotations."""
     root = Path(root)
     if split not in SPLITS:
-        raise DataError(f"{root}: split must be 'train' or 'test', got {split!r}")
-    if rotations not in ("all", "first"):
-        raise DataError(f"{root}: rotations must be 'all' or 'first', got {rotations!r}")
+        raise DataError(f"{root}: split must be one of {SPLITS}, got {split!r}")
+    if rotations not in ROTATIONS:
+        raise DataError(f"{root}: rotations must be one of {ROTATIONS}, got {rotations!r}")
     available = sorted(d.name for d in root.iterdir() if (d / RESOLUTION_DIR).is_dir())
     class_names = list(classes) if classes else available
     unknown = [c for c in class_names if c not in available]

@@ -17,6 +17,7 @@ from typing import Any, Literal, Optional
 import yaml
 
 from data_io.pipeline import UPSAMPLE_MODES
+from data_io.volumetric import ROTATIONS, SPLITS
 from data_io.voxel_geometry import is_power_of_two
 from tf3dgan.errors import ConfigError
 from tf3dgan.nn.latent import DISTRIBUTIONS
@@ -77,10 +78,10 @@ class TrainConfig:
 class DataConfig:
     source: str = "synthetic"  # "synthetic" or a path to a file or folder data_io can read
     classes: Optional[list] = None  # class names to keep (None: all)
-    split: Literal["train", "test"] = "train"
-    rotations: Literal["all", "first"] = "all"  # 3D ShapeNets .mat: all 12 rotations or only `_1`
+    split: Literal[SPLITS] = "train"
+    rotations: Literal[ROTATIONS] = "all"  # 3D ShapeNets .mat: all 12 rotations or only `_1`
     fraction: float = 1.0  # keep this fraction of the shapes (tf-3dgan's obj_ratio)
-    array_key: Optional[str] = None  # key inside an .npz (None: data_io's default lookup)
+    array_key: Optional[str] = None  # the array's name in an .npz or .mat file (None: data_io's default lookup)
     synthetic_count: int = 512
     upsample: Literal[UPSAMPLE_MODES] = "nearest"  # stored grids smaller than cube_len
     mirror_axis: Optional[int] = None  # also train on every shape flipped along this grid axis (0-2; None: off)

@@ -40,12 +40,13 @@ def check_threshold_argument(args) -> None:
 def add_postprocess_arguments(p) -> None:
     """The post-processing and output options of the commands that write shapes."""
     from data_io.mesh_io import MESH_SCALES
+    from tf3dgan.generation.postprocess import CONNECTIVITIES
     from tf3dgan.generation.shape_files import FORMATS
 
     add_threshold_argument(p)
     p.add_argument("--largest-component", action="store_true",
                    help="keep only the largest connected component of each shape")
-    p.add_argument("--connectivity", type=int, choices=(6, 18, 26), default=26,
+    p.add_argument("--connectivity", type=int, choices=tuple(CONNECTIVITIES), default=26,
                    help="voxel neighbourhood for --largest-component (default 26)")
     p.add_argument("--fill-holes", action="store_true", help="fill enclosed cavities")
     p.add_argument("--format", choices=FORMATS, default=None,
@@ -108,7 +109,9 @@ def write_strip_for(args, voxels, probabilities, titles, title):
 
 def add_shape_source_arguments(p, split: str = "train") -> None:
     """``--split``, ``--classes``, ``--max-per-class`` and ``--count`` of a ``--data`` source of shapes."""
-    p.add_argument("--split", default=split, choices=("train", "test"), help=f"split of --data (default {split})")
+    from data_io.volumetric import SPLITS
+
+    p.add_argument("--split", default=split, choices=SPLITS, help=f"split of --data (default {split})")
     p.add_argument("--classes", nargs="+", help="keep only these classes of --data")
     p.add_argument("--max-per-class", type=int, help="use at most this many shapes per class (labelled sources)")
     p.add_argument("--count", type=int, default=256, help="shapes to generate when --data is 'synthetic' (default 256)")

@@ -2,6 +2,8 @@
 
 
 def add_parser(subparsers) -> None:
+    from tf3dgan.evaluation.ablation_ray import RUN_FOLDERS
+
     p = subparsers.add_parser(
         "ablate",
         help="train an ablation suite (one run per config variation) and write a comparison report",
@@ -26,7 +28,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="run every training as a task on a Ray cluster (ADDRESS, e.g. ray://head:10001 or auto; "
                         "without one: a local Ray instance); needs pip install 'tf3dgan[ray]'")
-    p.add_argument("--run-folders", choices=("shared", "local"), default="shared",
+    p.add_argument("--run-folders", choices=RUN_FOLDERS, default="shared",
                    help="--ray: run folders under --out, which every worker must see (default), or in each "
                         "worker's temporary folder")
     p.add_argument("--quiet", action="store_true", help="no training progress bars")

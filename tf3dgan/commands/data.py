@@ -10,6 +10,8 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    from data_io.volumetric import ROTATIONS, SPLITS
+
     """Register ``data`` with its ``info``, ``convert`` and ``render`` subcommands."""
     parser = subparsers.add_parser("data", help="inspect and convert voxel datasets")
     parser.set_defaults(func=run, data_command=None)
@@ -29,9 +31,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     convert.add_argument("--cube-len", type=int, default=None, choices=[32, 64],
                          help="resize grids to this size (max-pool down, nearest up); default: keep")
     convert.add_argument("--classes", nargs="+", default=None, help="class names to keep")
-    convert.add_argument("--split", choices=["train", "test"], default="train",
+    convert.add_argument("--split", choices=SPLITS, default="train",
                          help="split of a volumetric_data tree, a <class>/<split>/ folder or an X_<split> .npz")
-    convert.add_argument("--rotations", choices=["all", "first"], default="all",
+    convert.add_argument("--rotations", choices=ROTATIONS, default="all",
                          help="3D ShapeNets .mat: all 12 rotations or only _1")
     convert.add_argument("--array-key", default=None, help="array name inside an .npz")
     convert.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -46,11 +48,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     render.add_argument("--size", type=int, default=64, help="image size in pixels (default 64)")
     render.add_argument("--elevation", type=float, default=25.0, help="camera elevation in degrees (default 25)")
     render.add_argument("--kind", choices=["shaded", "silhouette", "depth"], default="shaded")
-    render.add_argument("--split", choices=["train", "test"], default="train")
+    render.add_argument("--split", choices=SPLITS, default="train")
     render.add_argument("--cube-len", type=int, default=None,
                         help="resize grids to this size (synthetic: its size, default 32); default: keep")
     render.add_argument("--classes", nargs="+", default=None, help="class names to keep")
-    render.add_argument("--rotations", choices=["all", "first"], default="first",
+    render.add_argument("--rotations", choices=ROTATIONS, default="first",
                         help="3D ShapeNets .mat: only _1 (default: the views turn the shape already) or all 12")
     render.add_argument("--count", type=int, default=512, help="synthetic: number of shapes (default 512)")
     render.add_argument("--seed", type=int, default=0, help="synthetic: seed (the test split adds 1000)")

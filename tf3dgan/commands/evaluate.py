@@ -13,15 +13,17 @@ from tf3dgan.evaluation.shape_metrics import DISTANCES
 
 
 def add_parser(subparsers) -> None:
+    from data_io.volumetric import SPLITS
+
     p = subparsers.add_parser("evaluate", help="score a run's samples (or a set of shapes) against reference shapes")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--run", help="run folder: sample --n shapes from its newest checkpoint (inference mode)")
     what.add_argument("--samples", help="score these shapes instead (any data source, e.g. an .npz from `tf3dgan sample`)")
     what.add_argument("--untrained", metavar="CONFIG", help="score an untrained G of this config (seeded init: the floor)")
     add_overrides_argument(p, "with --untrained: ")
-    p.add_argument("--samples-split", default="train", choices=("train", "test"), help="split of --samples (default train)")
+    p.add_argument("--samples-split", default="train", choices=SPLITS, help="split of --samples (default train)")
     p.add_argument("--reference", required=True, help="reference shapes: any data source (file or folder) or 'synthetic'")
-    p.add_argument("--split", default="test", choices=("train", "test"), help="split of the reference (default test)")
+    p.add_argument("--split", default="test", choices=SPLITS, help="split of the reference (default test)")
     p.add_argument("--rotations", default="first", choices=("first", "all"), help="3D ShapeNets .mat rotations (default first)")
     p.add_argument("--classes", nargs="+", help="keep only these classes of the data sources")
     p.add_argument("--n", type=int, default=100, help="number of samples (default 100)")

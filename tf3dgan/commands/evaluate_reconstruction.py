@@ -14,6 +14,8 @@ from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
+    from data_io.volumetric import SPLITS
+
     p = subparsers.add_parser(
         "evaluate-reconstruction",
         help="mean IoU of shapes reconstructed from their rendered views (vae_gan / mv_vae_gan runs), with baselines",
@@ -21,7 +23,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--run", required=True, help="run folder of a vae_gan or mv_vae_gan run")
     p.add_argument("--reference", required=True,
                    help="held-out shapes: 'synthetic' (seed + 1000, as `tf3dgan evaluate`) or any data source")
-    p.add_argument("--split", default="test", choices=("train", "test"), help="split of --reference (default test)")
+    p.add_argument("--split", default="test", choices=SPLITS, help="split of --reference (default test)")
     p.add_argument("--rotations", default="first", choices=("first", "all"),
                    help="3D ShapeNets .mat rotations of --reference (default first)")
     p.add_argument("--classes", nargs="+", help="keep only these classes of --reference")

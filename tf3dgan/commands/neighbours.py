@@ -13,6 +13,8 @@ from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
+    from data_io.volumetric import ROTATIONS, SPLITS
+
     p = subparsers.add_parser("neighbours", help="nearest training shape of each sample (1 - IoU, L1)")
     p.add_argument("--run", required=True, help="run folder written by `tf3dgan train`")
     p.add_argument("--data", required=True, help="training data: any file or folder data_io reads")
@@ -24,8 +26,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="latent seed when drawing (default 0)")
     add_threshold_argument(p)
     p.add_argument("--classes", nargs="+", default=None, help="class names to keep")
-    p.add_argument("--split", choices=("train", "test"), default="train")
-    p.add_argument("--rotations", choices=("all", "first"), default="all",
+    p.add_argument("--split", choices=SPLITS, default="train")
+    p.add_argument("--rotations", choices=ROTATIONS, default="all",
                    help="3D ShapeNets .mat rotations (default all)")
     p.add_argument("--array-key", default=None, help="array key inside an .npz")
     p.add_argument("--out", default=None, help="write the report as .json")

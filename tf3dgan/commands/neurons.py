@@ -13,6 +13,8 @@ from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
+    from tf3dgan.evaluation.neurons import NEURON_BN_STATISTICS
+
     p = subparsers.add_parser("neurons", help="top shapes of single D units, receptive fields highlighted; selectivity")
     p.add_argument("--run", required=True, help="run folder: D from its newest checkpoint")
     p.add_argument("--data", required=True, help="the shapes: any data source data_io reads, or 'synthetic'")
@@ -25,7 +27,7 @@ def add_parser(subparsers) -> None:
                        help="the N most selective units (purest top-k; the strongest on an unlabelled source; "
                             "default 8)")
     p.add_argument("--k", type=int, default=8, help="top shapes per unit (default 8)")
-    p.add_argument("--bn-statistics", default="reestimate", choices=("reestimate", "moving"),
+    p.add_argument("--bn-statistics", default="reestimate", choices=NEURON_BN_STATISTICS,
                    help="BatchNorm statistics of D: re-estimated on the shapes (default, as `tf3dgan svm`) or D's "
                         "moving ones")
     p.add_argument("--compare-untrained", type=int, nargs="?", const=1, default=0, metavar="SEEDS",

@@ -11,10 +11,12 @@ from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
+    from data_io.volumetric import SPLITS
+
     p = subparsers.add_parser("project", help="real shapes into a run's latent space (z.npz for the latent specs)")
     p.add_argument("--run", required=True, help="run folder written by `tf3dgan train`")
     p.add_argument("--shapes", required=True, help="the shapes: any data source (file or folder) or 'synthetic'")
-    p.add_argument("--split", default="test", choices=("train", "test"), help="split of --shapes (default test)")
+    p.add_argument("--split", default="test", choices=SPLITS, help="split of --shapes (default test)")
     p.add_argument("--rotations", default="first", choices=("first", "all"), help="3D ShapeNets .mat rotations")
     p.add_argument("--classes", nargs="+", help="keep only these classes of --shapes")
     p.add_argument("--n", type=int, help="project the first N shapes (default all)")

@@ -9,12 +9,14 @@ from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
+    from tf3dgan.evaluation.svm import BN_STATISTICS
+
     p = subparsers.add_parser("svm", help="linear SVM on D features (paper's protocol): accuracy overall and per class")
     p.add_argument("--run", required=True, help="run folder: D from its newest checkpoint")
     p.add_argument("--data", required=True, help="labelled shapes with train and test splits (e.g. modelnet10_binvox32.npz)")
     p.add_argument("--c", type=float, help="SVM C (default: 3-fold CV on the train split over 0.001, 0.01, 0.1)")
     p.add_argument("--max-per-class", type=int, help="use at most this many shapes per class and split")
-    p.add_argument("--bn-statistics", default="reestimate", choices=("reestimate", "moving", "batch"),
+    p.add_argument("--bn-statistics", default="reestimate", choices=BN_STATISTICS,
                    help="BatchNorm statistics of D for the features: re-estimated on the train split (default), "
                         "D's moving ones, or each batch's own")
     p.add_argument("--feature-layers", type=int, nargs="+", metavar="K",

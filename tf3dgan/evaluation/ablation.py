@@ -57,6 +57,7 @@ from typing import Literal, Optional
 import numpy as np
 
 from data_io.atomic import atomic_write_bytes
+from data_io.volumetric import ROTATIONS, SPLITS
 from data_io.png import write_png
 from data_io.render import shape_sheet
 from data_io.voxel_geometry import threshold_grids
@@ -80,8 +81,8 @@ RESOURCE_KEYS = ("cpus", "gpus")  # what each training asks of a Ray cluster (tf
 class EvaluateSettings:
     """A suite's ``evaluate`` section: the reference set every training is scored against."""
     reference: Optional[str] = None  # a data source path, or "synthetic" (required)
-    split: Literal["train", "test"] = "test"
-    rotations: Literal["all", "first"] = "first"
+    split: Literal[SPLITS] = "test"
+    rotations: Literal[ROTATIONS] = "first"
     classes: Optional[list] = None
     n: int = 100  # samples per score (and at most this many reference shapes)
     seed: int = 0  # of the samples' latent vectors

@@ -16,11 +16,12 @@ or ``same``. The difference is judged with two standard errors of the difference
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from tf3dgan.errors import ConfigError
-from tf3dgan.evaluation.seed_statistics import differs_significantly, mean_and_standard_error
+from tf3dgan.evaluation.seed_statistics import (
+    difference_standard_error, differs_significantly, mean_and_standard_error,
+)
 
 DIRECTIONS = ("better", "worse", "higher", "lower", "same")
 # Scores where a lower value is better; 1-NNA is better the closer it is to 0.5 (judged as |1-NNA - 0.5|).
@@ -91,7 +92,7 @@ def judge(expectation: Expectation, run_scores: list[dict], against_scores: list
     a_mean, a_se = mean_and_standard_error(_values(run_scores, score))
     b_mean, b_se = mean_and_standard_error(_values(against_scores, score))
     difference = a_mean - b_mean
-    se = math.sqrt(a_se**2 + b_se**2) if a_se is not None and b_se is not None else None
+    se = difference_standard_error(a_se, b_se)
     significant = differs_significantly(a_mean, a_se, b_mean, b_se)
     if significant is None:
         return Judgement(expectation, difference, se, TOO_FEW_SEEDS)

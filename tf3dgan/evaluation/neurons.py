@@ -23,6 +23,7 @@ from tf3dgan.errors import UsageError
 
 CHANCE_DRAWS = 10000
 SIGNIFICANCE = 0.05
+NEURON_BN_STATISTICS = ("reestimate", "moving")  # D's BatchNorm statistics here: svm.BN_STATISTICS without "batch"
 HIGHLIGHT = np.array([230.0, 60.0, 50.0])  # the receptive field's voxels in the pictures (RGB)
 
 
@@ -146,8 +147,8 @@ def bn_statistics(discriminator, voxels: np.ndarray, mode: str):
     """``reestimate``: BatchNorm statistics recomputed over ``voxels`` (as the SVM protocol); ``moving``: D's own."""
     from tf3dgan.evaluation.svm import population_statistics
 
-    if mode not in ("reestimate", "moving"):
-        raise UsageError(f"--bn-statistics must be reestimate or moving, got {mode!r}")
+    if mode not in NEURON_BN_STATISTICS:
+        raise UsageError(f"--bn-statistics must be one of {NEURON_BN_STATISTICS}, got {mode!r}")
     with population_statistics(discriminator, voxels) if mode == "reestimate" else contextlib.nullcontext():
         yield
 

@@ -23,11 +23,18 @@ def binomial_standard_error(accuracy: float, n: int) -> float:
     return math.sqrt(accuracy * (1.0 - accuracy) / n) if n > 0 else math.nan
 
 
+def difference_standard_error(se_a: float | None, se_b: float | None) -> float | None:
+    """The standard error of the difference of two independent means, ``sqrt(se_a^2 + se_b^2)`` (None when
+    either is unknown)."""
+    return None if se_a is None or se_b is None else math.sqrt(se_a**2 + se_b**2)
+
+
 def differs_significantly(mean_a: float, se_a: float | None, mean_b: float, se_b: float | None) -> bool | None:
-    """Whether two means differ by more than two standard errors of their difference, ``sqrt(se_a^2 + se_b^2)``.
+    """Whether two means differ by more than two standard errors of their difference.
 
     None when either standard error is unknown (a single seed): no judgement is possible.
     """
-    if se_a is None or se_b is None or math.isnan(mean_a) or math.isnan(mean_b):
+    se = difference_standard_error(se_a, se_b)
+    if se is None or math.isnan(mean_a) or math.isnan(mean_b):
         return None
-    return abs(mean_a - mean_b) > 2.0 * math.sqrt(se_a**2 + se_b**2)
+    return abs(mean_a - mean_b) > 2.0 * se
