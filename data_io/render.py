@@ -306,12 +306,12 @@ def read_render_source(source: str, *, split: str = "train", classes=None, rotat
     """The shapes to render: any source ``read_source`` reads, or ``synthetic`` (the embedded furniture).
 
     ``synthetic``: ``count`` shapes at ``cube_len`` (default 32) from ``seed`` for the train split and
-    ``seed + 1000`` for the test split (the held-out seed of ``tf3dgan evaluate``). Other sources are read
+    ``split_seed(seed, "test")`` for the test split (the held-out seed of ``tf3dgan evaluate``). Other sources are read
     as by ``tf3dgan data convert`` and resized to ``cube_len`` when given (max-pool down, nearest up).
     """
     from .resample import resize
     from .sources import read_source
-    from .synthetic import generate_synthetic
+    from .synthetic import generate_synthetic, split_seed
     from .voxelset import VoxelSet
 
     if cube_len is not None and cube_len < 8:
@@ -319,7 +319,7 @@ def read_render_source(source: str, *, split: str = "train", classes=None, rotat
     if source == "synthetic":
         if count < 1:
             raise DataError(f"render: --count must be >= 1, got {count}")
-        return generate_synthetic(count, cube_len or 32, seed + (1000 if split == "test" else 0), classes)
+        return generate_synthetic(count, cube_len or 32, split_seed(seed, split), classes)
     data = read_source(source, classes=classes, split=split, rotations=rotations, array_key=array_key,
                        size=cube_len, progress=progress)
     if cube_len and data.grid_size != cube_len:

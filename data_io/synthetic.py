@@ -16,6 +16,12 @@ from .voxelset import VoxelSet
 
 SYNTHETIC_CLASSES = ("chair", "table", "sofa", "bed", "bench", "shelf")
 MARGIN = 1 / 16  # free space around every shape, as a fraction of the grid
+HELD_OUT_SEED_OFFSET = 1000  # the synthetic test split is drawn with the training seed + this
+
+
+def split_seed(seed: int, split: str) -> int:
+    """The seed of a synthetic split: ``seed`` for ``train``, ``seed + HELD_OUT_SEED_OFFSET`` for ``test``."""
+    return seed + HELD_OUT_SEED_OFFSET if split == "test" else seed
 
 
 class _Canvas:

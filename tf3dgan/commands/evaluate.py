@@ -49,7 +49,7 @@ def _read_set(path: str, split: str, rotations: str, classes, size: int | None, 
     import data_io
 
     if path == "synthetic":
-        return data_io.generate_synthetic(1000, size or 32, seed + 1000, classes)
+        return data_io.generate_synthetic(1000, size or 32, data_io.split_seed(seed, "test"), classes)
     return data_io.read_source(path, split=split, rotations=rotations, classes=classes, size=size, progress=True)
 
 
@@ -112,7 +112,9 @@ def run(args) -> int:
             raise UsageError(f"--per-class: the reference {args.reference} has no class labels")
         kwargs.update(reference_labels=reference_set.labels[keep], class_names=reference_set.class_names)
     result = shape_metrics.compare_sets(samples, reference, args.distance, probabilities, progress=True, **kwargs)
-    reference_label = (f"synthetic (held-out seed {args.seed + 1000})" if args.reference == "synthetic"
+    from data_io import split_seed
+
+    reference_label = (f"synthetic (held-out seed {split_seed(args.seed, 'test')})" if args.reference == "synthetic"
                        else f"{args.reference} (split {args.split})")
     result = {"samples": source, "reference": reference_label, **result}
     print(format_metrics(result))

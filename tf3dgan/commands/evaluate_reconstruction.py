@@ -40,8 +40,9 @@ def _held_out(args, cube_len: int) -> tuple[np.ndarray, str]:
     import data_io
 
     if args.reference == "synthetic":
-        voxels = data_io.generate_synthetic(args.n, cube_len, args.seed + 1000, args.classes).voxels
-        return voxels, f"synthetic (held-out seed {args.seed + 1000})"
+        seed = data_io.split_seed(args.seed, "test")
+        voxels = data_io.generate_synthetic(args.n, cube_len, seed, args.classes).voxels
+        return voxels, f"synthetic (held-out seed {seed})"
     voxels = data_io.read_source(args.reference, split=args.split, rotations=args.rotations, classes=args.classes,
                                  size=cube_len, progress=True).voxels
     if len(voxels) > args.n:

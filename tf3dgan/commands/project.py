@@ -51,7 +51,7 @@ def run(args) -> int:
     config, gan, step = load_run(args.run)
     cube_len = config.model.cube_len
     if args.shapes == "synthetic":
-        shapes = data_io.generate_synthetic(args.n or 16, cube_len, args.seed + (1000 if args.split == "test" else 0),
+        shapes = data_io.generate_synthetic(args.n or 16, cube_len, data_io.split_seed(args.seed, args.split),
                                             args.classes)
     else:
         shapes = data_io.read_source(args.shapes, split=args.split, rotations=args.rotations, classes=args.classes,

@@ -57,6 +57,7 @@ from typing import Literal, Optional
 import numpy as np
 
 from data_io.atomic import atomic_write_bytes
+from data_io.synthetic import HELD_OUT_SEED_OFFSET
 from data_io.volumetric import ROTATIONS, SPLITS
 from data_io.png import write_png
 from data_io.render import shape_sheet
@@ -87,7 +88,7 @@ class EvaluateSettings:
     n: int = 100  # samples per score (and at most this many reference shapes)
     seed: int = 0  # of the samples' latent vectors
     distance: Literal[DISTANCES] = "iou"
-    synthetic_seed: int = 1000
+    synthetic_seed: int = HELD_OUT_SEED_OFFSET  # split_seed(0, "test"): the held-out synthetic shapes
     every: int = 0  # also score every that many steps while training (0: only at the end)
 
 

@@ -74,7 +74,10 @@ def state_variables(gan) -> dict:
     return found
 
 
-def save_checkpoint(gan, run_dir: str | Path, keep: int = 3, config=None) -> Path:
+KEEP_CHECKPOINTS = 3  # the newest checkpoints a run folder keeps
+
+
+def save_checkpoint(gan, run_dir: str | Path, keep: int = KEEP_CHECKPOINTS, config=None) -> Path:
     """Write ``run_dir/checkpoints/ckpt-<step>.npz`` (with ``config``, the run's Config, when given) atomically;
     keep the newest ``keep``. A state with a NaN or infinite value is never saved: TrainingDiverged."""
     variables = state_variables(gan)

@@ -15,8 +15,8 @@ import numpy as np
 
 from data_io.atomic import append_line, atomic_write_bytes
 from tf3dgan.errors import RunFolderError, RunFolderWarning
-from tf3dgan.training.checkpoint import TrainingDiverged, save_checkpoint
-from tf3dgan.training.metrics import PROGRESS_METRICS
+from tf3dgan.training.checkpoint import KEEP_CHECKPOINTS, TrainingDiverged, save_checkpoint
+from tf3dgan.training.metrics import LEARNING_RATES, PROGRESS_METRICS
 from tf3dgan.training.run_folder import METRICS_FILE, sample_path
 
 
@@ -35,14 +35,16 @@ def learning_rates(model, fixed: dict | None = None) -> dict:
     or the rates the GAN's optimizers hold now."""
     if fixed is not None:
         return dict(fixed)
-    optimizers = {key: getattr(model, attr, None) for key, attr in (("g_lr", "g_optimizer"), ("d_lr", "d_optimizer"))}
+    attributes = zip(LEARNING_RATES, ("g_optimizer", "d_optimizer"), strict=True)
+    optimizers = {key: getattr(model, attr, None) for key, attr in attributes}
     return {key: float(keras.ops.convert_to_numpy(optimizer.learning_rate))
             for key, optimizer in optimizers.items() if optimizer is not None}
 
 
 def constant_learning_rates(train) -> dict | None:
-    """The rates of a ``TrainConfig`` whose schedule keeps them constant (None: read them from the optimizers)."""
-    return {"g_lr": train.g_lr, "d_lr": train.d_lr} if train.lr_schedule == "constant" else None
+    """The rates of a ``TrainConfig`` whose schedule keeps them constant (None: read them from the optimizers).
+    The metric names are the config's keys."""
+    return {key: getattr(train, key) for key in LEARNING_RATES} if train.lr_schedule == "constant" else None
 
 
 class MetricsLogger(keras.callbacks.Callback):
@@ -161,7 +163,7 @@ class StopOnNonFinite(keras.callbacks.Callback):
 class Checkpointer(keras.callbacks.Callback):
     """Atomic checkpoint every ``every`` steps and at the end of training (holding ``config`` when given)."""
 
-    def __init__(self, run_dir, every: int, keep: int = 3, config=None):
+    def __init__(self, run_dir, every: int, keep: int = KEEP_CHECKPOINTS, config=None):
         super().__init__()
         self.run_dir, self.every, self.keep, self.config = run_dir, every, keep, config
 
