@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from .render import ELEVATION
+
 UPSAMPLE_MODES = ("nearest", "trilinear")
 
 
@@ -41,7 +43,7 @@ def batch_views(step: int, batch_size: int, rendered: int, views: int, min_views
     return out
 
 
-def render_training_images(voxels: np.ndarray, size: int, views: int, elevation: float = 25.0,
+def render_training_images(voxels: np.ndarray, size: int, views: int, elevation: float = ELEVATION,
                            progress: bool = False) -> np.ndarray:
     """uint8 (N, views, size, size) shaded grey views of the training grids, at ``even_azimuths(views)``."""
     from .render import even_azimuths, render_views

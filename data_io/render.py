@@ -36,6 +36,7 @@ from .voxel_geometry import OCCUPANCY_THRESHOLD
 
 MARGIN = 0.05  # free space on each side of the image, as a fraction of its size
 KINDS = ("silhouette", "depth", "shaded")
+AZIMUTH, ELEVATION = 30.0, 25.0  # the default camera, degrees: around the vertical axis, above the horizon
 AMBIENT = 0.3  # shaded: the brightness of a face turned away from the light
 DEPTH_CUE = 0.25  # shaded: nearer faces brighter, +-25% over the grid's bounding sphere
 # Shaded: the light comes from the camera's upper left (right, up, towards-camera components); fixed relative
@@ -182,7 +183,7 @@ def _shade(keys: np.ndarray, az: np.ndarray, el: np.ndarray, grid_size: int) -> 
 def render_views(
     grids,
     azimuths: Sequence[float] | float,
-    elevations: Sequence[float] | float = 25.0,
+    elevations: Sequence[float] | float = ELEVATION,
     size: int = 128,
     kind: str = "shaded",
     threshold: float = OCCUPANCY_THRESHOLD,
@@ -217,7 +218,7 @@ def render_views(
     return out[0] if single else out
 
 
-def render_view(grid, azimuth: float = 30.0, elevation: float = 25.0, size: int = 128, kind: str = "shaded",
+def render_view(grid, azimuth: float = AZIMUTH, elevation: float = ELEVATION, size: int = 128, kind: str = "shaded",
            threshold: float = OCCUPANCY_THRESHOLD) -> np.ndarray:
     """One view of one (D, D, D) grid: (size, size) (see ``render_views``)."""
     grid = np.asarray(grid)
@@ -250,7 +251,7 @@ def check_render_args(views: int, size: int, elevation: float) -> None:
         raise DataError(f"render: --elevation must be within -90..90 degrees, got {elevation}")
 
 
-def render_dataset(voxels, views: int, size: int, elevation: float = 25.0, kind: str = "shaded",
+def render_dataset(voxels, views: int, size: int, elevation: float = ELEVATION, kind: str = "shaded",
                    progress: bool = False, start: float = 0.0) -> dict:
     """The arrays of a paired (images, shapes) set for a ``VoxelSet``, rendered at ``views`` azimuths.
 
@@ -330,7 +331,7 @@ def read_render_source(source: str, *, split: str = "train", classes=None, rotat
     return data
 
 
-def shape_sheet(grids, azimuth: float = 30.0, elevation: float = 25.0, size: int = 128,
+def shape_sheet(grids, azimuth: float = AZIMUTH, elevation: float = ELEVATION, size: int = 128,
                 columns: Optional[int] = None, labels: Optional[Sequence[str]] = None,
                 threshold: float = OCCUPANCY_THRESHOLD, pad: int = 2) -> np.ndarray:
     """A contact sheet (uint8 grey) of one shaded view per grid, ``columns`` per row (default ceil sqrt n)."""

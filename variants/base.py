@@ -7,6 +7,8 @@ from typing import Any, Optional
 
 import tensorflow as tf
 
+from data_io.render import ELEVATION
+
 from tf3dgan.nn import networks
 
 
@@ -38,7 +40,7 @@ class ImageInput:
     views: int = 1  # image slots per example
     min_views: int = 1  # fewest distinct views per example
     rendered_views: int = 8  # azimuths rendered per training shape
-    elevation: float = 25.0  # degrees
+    elevation: float = ELEVATION  # degrees
 
 
 @dataclass

@@ -26,6 +26,8 @@ from typing import Literal, Optional
 
 import tensorflow as tf
 
+from data_io.render import ELEVATION
+
 from data_io.voxel_geometry import is_power_of_two
 from tf3dgan.errors import ConfigError
 from tf3dgan.nn import networks
@@ -39,7 +41,7 @@ LOG_VAR_RANGE = (-12.0, 6.0)  # E's log-variance is clipped here (exp(6) is 400x
 class VaeGanOptions:
     image_size: int = 256  # square grey pictures (a power of two >= 8); the paper: 256 (RGB)
     render_views: int = 8  # azimuths rendered per training shape (evenly spaced); each example shows one at random
-    elevation: float = 25.0  # degrees above the horizon of the rendered views
+    elevation: float = ELEVATION  # degrees above the horizon of the rendered views
     kl_weight: float = 0.0001  # weight of KL(q(z|y) || N(0, latent.std^2)), summed over z's dimensions
     recon_weight: float = 100.0  # weight of the reconstruction loss (mean per voxel)
     recon_loss: Literal["bce", "mse"] = "bce"

@@ -10,9 +10,10 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``data`` with its ``info``, ``convert`` and ``render`` subcommands."""
+    from data_io.render import ELEVATION
     from data_io.volumetric import ROTATIONS, SPLITS
 
-    """Register ``data`` with its ``info``, ``convert`` and ``render`` subcommands."""
     parser = subparsers.add_parser("data", help="inspect and convert voxel datasets")
     parser.set_defaults(func=run, data_command=None)
     commands = parser.add_subparsers(dest="data_command", metavar="{info,convert,render}")
@@ -46,7 +47,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     render.add_argument("--views", type=int, default=8,
                         help="azimuths evenly spaced over 360 degrees from 0 (default 8)")
     render.add_argument("--size", type=int, default=64, help="image size in pixels (default 64)")
-    render.add_argument("--elevation", type=float, default=25.0, help="camera elevation in degrees (default 25)")
+    render.add_argument("--elevation", type=float, default=ELEVATION, help="camera elevation in degrees (default 25)")
     render.add_argument("--kind", choices=["shaded", "silhouette", "depth"], default="shaded")
     render.add_argument("--split", choices=SPLITS, default="train")
     render.add_argument("--cube-len", type=int, default=None,

@@ -13,6 +13,7 @@ from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
+    from data_io.render import AZIMUTH, ELEVATION
     from tf3dgan.evaluation.neurons import NEURON_BN_STATISTICS
 
     p = subparsers.add_parser("neurons", help="top shapes of single D units, receptive fields highlighted; selectivity")
@@ -34,8 +35,8 @@ def add_parser(subparsers) -> None:
                    help="also score untrained Ds of the same architecture: SEEDS initialisations from the run's "
                         "seed on (default 1)")
     p.add_argument("--image-size", type=int, default=96, help="pixels per rendered shape (default 96)")
-    p.add_argument("--azimuth", type=float, default=30.0, help="camera azimuth in degrees (default 30)")
-    p.add_argument("--elevation", type=float, default=25.0, help="camera elevation in degrees (default 25)")
+    p.add_argument("--azimuth", type=float, default=AZIMUTH, help="camera azimuth in degrees (default 30)")
+    p.add_argument("--elevation", type=float, default=ELEVATION, help="camera elevation in degrees (default 25)")
     p.add_argument("--out", required=True, help="HTML page (.html); the PNG sheet is written beside it (.png)")
     p.add_argument("--json", default=None, help="also write the selectivity numbers to this .json file")
     p.add_argument("--seed", type=int, default=0, help="seed of the chance draws and of 'synthetic' (default 0)")

@@ -12,13 +12,15 @@ from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
+    from data_io.render import AZIMUTH, ELEVATION
+
     p = subparsers.add_parser("view", help="write an interactive HTML page of the shapes in a voxel file")
     p.add_argument("file", help="a .npz/.npy (e.g. `tf3dgan sample` output), .binvox, .mat, .off or a folder")
     add_threshold_argument(p)
     p.add_argument("--out", default=None, help="output page (default: FILE with the suffix .html, or .png)")
     p.add_argument("--png", action="store_true", help="write a PNG contact sheet of shaded renders instead")
-    p.add_argument("--azimuth", type=float, default=30.0, help="--png: camera azimuth in degrees (default 30)")
-    p.add_argument("--elevation", type=float, default=25.0, help="--png: camera elevation in degrees (default 25)")
+    p.add_argument("--azimuth", type=float, default=AZIMUTH, help="--png: camera azimuth in degrees (default 30)")
+    p.add_argument("--elevation", type=float, default=ELEVATION, help="--png: camera elevation in degrees (default 25)")
     p.add_argument("--image-size", type=int, default=128, help="--png: pixels per shape (default 128)")
     p.add_argument("--columns", type=int, default=None, help="--png: shapes per row (default ceil(sqrt(n)))")
     p.add_argument("--index", type=int, nargs="+", default=None, help="which shapes to show (default: the first --max)")

@@ -87,9 +87,9 @@ def scatter_png(points: np.ndarray, labels, class_names, size: int = 640, radius
 def thumbnails(voxels: np.ndarray, size: int = 80) -> list[str]:
     """Base64 PNG shaded renders of the shapes (for hover images)."""
     from data_io.png import encode_png
-    from data_io.render import render_views
+    from data_io.render import AZIMUTH, ELEVATION, render_views
 
-    images = render_views(voxels, [30.0], [25.0], size, "shaded")[:, 0]
+    images = render_views(voxels, [AZIMUTH], [ELEVATION], size, "shaded")[:, 0]
     white = np.where(images > 0, images, 255).astype(np.uint8)  # background white, as the page
     return [base64.b64encode(encode_png(image)).decode("ascii") for image in white]
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from data_io.render import AZIMUTH, ELEVATION
 from tf3dgan.errors import UsageError
 
 CHANCE_DRAWS = 10000
@@ -153,7 +154,7 @@ def bn_statistics(discriminator, voxels: np.ndarray, mode: str):
         yield
 
 
-def highlighted_views(grids: np.ndarray, masks: np.ndarray, azimuth: float = 30.0, elevation: float = 25.0,
+def highlighted_views(grids: np.ndarray, masks: np.ndarray, azimuth: float = AZIMUTH, elevation: float = ELEVATION,
                       size: int = 96) -> np.ndarray:
     """(N, size, size, 3) uint8 shaded renders of ``grids`` with the visible voxels of ``masks`` tinted red.
 

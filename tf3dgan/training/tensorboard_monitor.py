@@ -21,20 +21,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from data_io.render import AZIMUTH, ELEVATION, render_views
 from tf3dgan.training.run_callbacks import is_line_step, learning_rates
 
 logger = logging.getLogger(__name__)
 
 EVENT_PATTERN = "events.out.tfevents.*"
-
-
-def _render_views():
-    """``data_io.render.render_views`` where that renderer exists (it is optional here), else None."""
-    try:
-        from data_io.render import render_views  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    return render_views
 
 
 def event_files(log_dir) -> list[Path]:
@@ -105,7 +97,7 @@ class TensorBoardMonitor(keras.callbacks.Callback):
       (batch statistics) without changing any weight or statistic;
     - at each sample snapshot (pass ``on_snapshot`` to ``SampleSnapshot`` as a listener, or call it): the
       first ``max_meshes`` shapes as meshes ``samples/<i>`` (marching cubes at ``threshold``; empty shapes are
-      skipped), and rendered images ``samples/rendered`` when ``data_io.render`` exists.
+      skipped), and rendered images ``samples/rendered``.
 
     At the start of training the folder is trimmed to the steps up to the model's current step (see
     ``trim_events``), so a resumed run appends without duplicate steps.
@@ -218,12 +210,9 @@ class TensorBoardMonitor(keras.callbacks.Callback):
                                   description=f"sample {i} at step {step} (iso-surface {self.threshold})")
 
     def write_images(self, step: int, probabilities) -> None:
-        render_views = _render_views()
-        if render_views is None:
-            return
         grids = np.asarray(probabilities, dtype=np.float32)[: self.max_meshes]
         # (N, 1, size, size) uint8 grey, one view per shape
-        images = np.asarray(render_views(grids, azimuths=[30.0], elevations=[25.0], size=128, kind="shaded",
+        images = np.asarray(render_views(grids, azimuths=[AZIMUTH], elevations=[ELEVATION], size=128, kind="shaded",
                                          threshold=self.threshold))
         images = images.reshape((-1,) + images.shape[-2:] + (1,)).astype(np.uint8)
         with self.writer.as_default(step=step):
