@@ -255,23 +255,28 @@ def test_feature_choices_and_their_errors():
         extract_features(d, voxels, progress=False, pool_size=3)
 
 
-def test_svm_protocol_end_to_end_on_tiny_labelled_grids(tmp_path):
-    from tf3dgan.config import load_config
-    from tf3dgan.evaluation.svm import evaluate_discriminator, untrained_discriminator
-
+def _tiny_labelled_npz(folder):
+    """24 training and 12 test 8^3 grids of two classes (a low slab, a tall column, with noise) in an .npz."""
     rng = np.random.default_rng(0)
 
-    def make(n):  # class 0: a low slab, class 1: a tall column, with noise
+    def make(n):
         labels = np.arange(n) % 2
         grids = (rng.random((n, 8, 8, 8)) > 0.9).astype(np.int32)
         grids[labels == 0, :, :, :2] = 1
         grids[labels == 1, 3:5, 3:5, :] = 1
         return grids, labels
 
-    x_train, y_train = make(24)
-    x_test, y_test = make(12)
-    data = tmp_path / "tiny.npz"
+    (x_train, y_train), (x_test, y_test) = make(24), make(12)
+    data = folder / "tiny.npz"
     np.savez(data, X_train=x_train, y_train=y_train, X_test=x_test, y_test=y_test)
+    return data
+
+
+def test_svm_protocol_end_to_end_on_tiny_labelled_grids(tmp_path):
+    from tf3dgan.config import load_config
+    from tf3dgan.evaluation.svm import evaluate_discriminator, untrained_discriminator
+
+    data = _tiny_labelled_npz(tmp_path)
     config = load_config(None, ["model.cube_len=16", "model.base_width=4", "model.z_dim=8"])
     result = evaluate_discriminator(untrained_discriminator(config), str(data), c=0.1, progress=False)
     assert result["feature_dim"] == 64 and result["n_train"] == 24 and result["n_test"] == 12
@@ -354,6 +359,26 @@ runs:
   - name: saturating
     set: [train.g_loss=saturating]
 """
+
+
+def test_a_suite_svm_section_runs_the_protocol_and_caches_the_untrained_baseline(tmp_path):
+    from tf3dgan.evaluation.ablation import load_suite, untrained_svm_baseline
+    from tf3dgan.evaluation.ablation_report import UNTRAINED_SVM_FILE
+    from tf3dgan.evaluation.svm import evaluate_discriminator, untrained_discriminator
+
+    data = _tiny_labelled_npz(tmp_path)
+    path = tmp_path / "suite.yaml"
+    path.write_text(SUITE + f"svm: {{data: {data}, c: 0.1, bn_statistics: moving}}\n")
+    suite = load_suite(path)
+    accuracy = untrained_svm_baseline(suite, tmp_path)
+    cached = json.loads((tmp_path / UNTRAINED_SVM_FILE).read_text())
+    assert cached["accuracy"] == accuracy and cached["bn_statistics"] == "moving"
+    config = suite.runs[0].config
+    direct = evaluate_discriminator(untrained_discriminator(config), str(data), c=0.1, bn_statistics="moving",
+                                    progress=False)
+    assert direct["accuracy"] == accuracy and direct["n_test"] == 12
+    (tmp_path / UNTRAINED_SVM_FILE).write_text(json.dumps({**cached, "accuracy": 0.123}))
+    assert untrained_svm_baseline(suite, tmp_path) == 0.123  # read back, not computed again
 
 
 def test_ablate_end_to_end_skips_finished_runs_and_rejects_a_bad_suite(tmp_path, capsys):

@@ -53,6 +53,7 @@ def run(args) -> int:
 
     from tf3dgan.errors import UsageError
     from tf3dgan.evaluation.ablation import load_suite, run_suite, write_report_from_results
+    from tf3dgan.evaluation.ablation_report import REPORT_FILE
 
     shard = parse_shard(args.shard) if args.shard else None
     suite = load_suite(args.suite, check_data=not args.report_only)  # every run's config checked before training
@@ -70,5 +71,5 @@ def run(args) -> int:
         print(f"{args.suite}: {len(suite.runs)} runs -> {out}", flush=True)
         run_suite(suite, out, progress=not args.quiet, log=lambda m: print(m, flush=True),
                   results_path=args.results, shard=shard)
-    print((out / "report.md").read_text())
+    print((out / REPORT_FILE).read_text())
     return 0

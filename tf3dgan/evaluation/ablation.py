@@ -65,7 +65,7 @@ from data_io.voxel_geometry import threshold_grids
 from tf3dgan.config import MAX_SEED, Config, apply_overrides, build_section, from_dict, read_yaml
 from tf3dgan.cpu import vector_isa
 from tf3dgan.errors import ConfigError
-from tf3dgan.evaluation.ablation_report import write_report
+from tf3dgan.evaluation.ablation_report import UNTRAINED_SVM_FILE, write_report
 from tf3dgan.evaluation.claims import parse_expectations
 from tf3dgan.evaluation.shape_metrics import DISTANCES
 from tf3dgan.evaluation.svm import BN_STATISTICS
@@ -346,15 +346,20 @@ def score_generator(gan, suite: Suite, cube_len: int, reference_cache: dict) -> 
     scores = shape_metrics.compare_sets(voxels, reference_cache[cube_len], suite.evaluate["distance"],
                                         probabilities=probabilities)
     if suite.svm is not None:
-        from tf3dgan.evaluation import svm as svm_eval
-
-        result = svm_eval.evaluate_discriminator(
-            gan.discriminator, suite.svm["data"], c=suite.svm["c"], max_per_class=suite.svm["max_per_class"],
-            progress=False, **{k: suite.svm[k] for k in SVM_OPTIONS},
-        )
+        result = svm_protocol(suite, gan.discriminator)
         scores["svm_accuracy"] = result["accuracy"]
         scores["svm_n_test"] = result["n_test"]
     return scores, voxels
+
+
+def svm_protocol(suite: Suite, discriminator) -> dict:
+    """The suite's SVM protocol (its ``svm`` section) on ``discriminator``'s features."""
+    from tf3dgan.evaluation import svm as svm_eval
+
+    return svm_eval.evaluate_discriminator(
+        discriminator, suite.svm["data"], c=suite.svm["c"], max_per_class=suite.svm["max_per_class"],
+        progress=False, **{k: suite.svm[k] for k in SVM_OPTIONS},
+    )
 
 
 class ScoreRecorder:
@@ -497,20 +502,17 @@ def write_report_from_results(suite: Suite, out_dir: str | Path, results_path: s
 
 
 def untrained_svm_baseline(suite: Suite, out_dir: Path) -> float:
-    """SVM accuracy of an untrained D with the first run's architecture (cached in untrained_svm.json)."""
+    """SVM accuracy of an untrained D with the first run's architecture (cached in ``UNTRAINED_SVM_FILE``)."""
     from tf3dgan.evaluation import svm as svm_eval
 
-    path = out_dir / "untrained_svm.json"
+    path = out_dir / UNTRAINED_SVM_FILE
     config = suite.runs[0].config
     key = {"svm": suite.svm, "model": config.to_dict()["model"], "seed": config.train.seed}
     if path.exists():
         cached = json.loads(path.read_text())
         if cached.get("key") == json.loads(json.dumps(key)):
             return cached["accuracy"]
-    result = svm_eval.evaluate_discriminator(
-        svm_eval.untrained_discriminator(config), suite.svm["data"], c=suite.svm["c"],
-        max_per_class=suite.svm["max_per_class"], progress=False, **{k: suite.svm[k] for k in SVM_OPTIONS},
-    )
+    result = svm_protocol(suite, svm_eval.untrained_discriminator(config))
     text = json.dumps({"key": key, **result}, indent=1)
     atomic_write_bytes(path, lambda f: f.write(text.encode()))
     return result["accuracy"]

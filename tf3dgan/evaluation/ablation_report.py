@@ -13,6 +13,8 @@ from data_io.atomic import atomic_write_bytes
 from tf3dgan.evaluation.claims import judge, overall_verdict
 from tf3dgan.evaluation.seed_statistics import binomial_standard_error, differs_significantly, mean_and_standard_error
 
+REPORT_FILE = "report.md"
+UNTRAINED_SVM_FILE = "untrained_svm.json"  # the SVM accuracy of an untrained D, beside the report
 CSV_COLUMNS = ["run", "seed", "variant", "differs", "steps", "d_loss", "g_loss", "d_acc", "gate_rate", "mmd", "cov",
                "nna", "jsd", "occupancy", "near_half_fraction", "empty_fraction", "components", "svm_accuracy",
                "svm_n_test", "reference_occupancy", "distance", "n_samples", "n_reference", "train_seconds", "cpu"]
@@ -165,7 +167,7 @@ def write_report(suite, out_dir: Path, rows: list[dict], curves: dict) -> None:
               f"Training time: {sum(seconds) / 3600:.2f} h over {len(seconds)} trainings"
               + (f" (CPU: {'; '.join(cpus)})" if cpus else "") + ". "
               "Score curves: `curves.png`, `curves.html`; one row per training: `results.csv`."]
-    baseline_path = out_dir / "untrained_svm.json"
+    baseline_path = out_dir / UNTRAINED_SVM_FILE
     if with_svm and baseline_path.exists():
         baseline = json.loads(baseline_path.read_text())
         se = binomial_standard_error(baseline["accuracy"], baseline["n_test"])
@@ -173,7 +175,7 @@ def write_report(suite, out_dir: Path, rows: list[dict], curves: dict) -> None:
                   f"shapes, {baseline['feature_dim']}-d D features, C {baseline['c']}); an untrained D of the "
                   f"first run's architecture scores {baseline['accuracy']:.3f} ± {se:.3f} (binomial standard error)."]
     lines.append("")
-    atomic_write_bytes(out_dir / "report.md", lambda f: f.write("\n".join(lines).encode()))
+    atomic_write_bytes(out_dir / REPORT_FILE, lambda f: f.write("\n".join(lines).encode()))
     series = score_series(suite, curves)
     write_curves_png(out_dir / "curves.png", series)
     write_curves_html(out_dir / "curves.html", series)
