@@ -15,8 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from .render import ELEVATION
-
-UPSAMPLE_MODES = ("nearest", "trilinear")
+from .resample import UPSAMPLE_MODES, linear_weights
 
 
 def batch_indices(step: int, count: int, batch_size: int, seed: int) -> np.ndarray:
@@ -69,12 +68,7 @@ def _upsample_nearest(batch: tf.Tensor, factor: int) -> tf.Tensor:
 
 
 def _linear_axis(batch: tf.Tensor, axis: int, factor: int) -> tf.Tensor:
-    size = batch.shape[axis]
-    centres = (np.arange(size * factor) + 0.5) / factor - 0.5
-    low = np.floor(centres)
-    weight = (centres - low).astype(np.float32)
-    low = low.astype(np.int64)
-    lo, hi = np.clip(low, 0, size - 1), np.clip(low + 1, 0, size - 1)
+    lo, hi, weight = linear_weights(batch.shape[axis], factor)
     shape = [1, 1, 1, 1]
     shape[axis] = -1
     w = tf.constant(weight.reshape(shape))

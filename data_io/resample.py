@@ -9,6 +9,8 @@ import numpy as np
 
 from .voxel_geometry import OCCUPANCY_THRESHOLD, threshold_grids
 
+UPSAMPLE_MODES = ("nearest", "trilinear")  # how grids smaller than the net's are brought to its size
+
 
 def _check_factor(size: int, factor: int, what: str) -> None:
     if factor < 1 or int(factor) != factor:
@@ -33,7 +35,7 @@ def upsample_nearest(voxels: np.ndarray, factor: int = 2) -> np.ndarray:
     return voxels
 
 
-def _linear_weights(size: int, factor: int):
+def linear_weights(size: int, factor: int):
     """Source indices and weights of align-corners=False linear interpolation (clamped at the edges)."""
     centres = (np.arange(size * factor) + 0.5) / factor - 0.5
     low = np.floor(centres)
@@ -47,7 +49,7 @@ def upsample_trilinear(voxels: np.ndarray, factor: int = 2, threshold: float | N
     _check_factor(voxels.shape[-1], factor, "upsample_trilinear")
     out = voxels.astype(np.float32)
     for axis in (-3, -2, -1):
-        low, high, w = _linear_weights(out.shape[axis], factor)
+        low, high, w = linear_weights(out.shape[axis], factor)
         shape = [1] * out.ndim
         shape[axis] = -1
         w = w.reshape(shape)
@@ -82,4 +84,4 @@ def resize(voxels: np.ndarray, size: int, upsample: str = "nearest") -> np.ndarr
         return upsample_nearest(voxels, size // s)
     if upsample == "trilinear":
         return upsample_trilinear(voxels, size // s)
-    raise ValueError(f"resize: upsample must be 'nearest' or 'trilinear', got {upsample!r}")
+    raise ValueError(f"resize: upsample must be one of {UPSAMPLE_MODES}, got {upsample!r}")

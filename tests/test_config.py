@@ -76,7 +76,7 @@ def test_variant_defaults_fill_in():
 def test_each_choice_list_is_the_config_literal():
     """The modules that act on a choice take its values from the config's Literal (one statement each); the
     mapping of G's losses and the pipeline's upsampling modes must name exactly those values."""
-    from data_io.pipeline import UPSAMPLE_MODES
+    from data_io.resample import UPSAMPLE_MODES
     from tf3dgan.config import DataConfig, LatentConfig, TrainConfig, choices
     from tf3dgan.nn.latent import DISTRIBUTIONS
     from tf3dgan.nn.losses import GENERATOR_LOSSES

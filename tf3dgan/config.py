@@ -16,7 +16,7 @@ from typing import Any, Literal, Optional
 
 import yaml
 
-from data_io.pipeline import UPSAMPLE_MODES
+from data_io.resample import UPSAMPLE_MODES
 from data_io.volumetric import ROTATIONS, SPLITS
 from data_io.voxel_geometry import is_power_of_two
 from tf3dgan.errors import ConfigError
