@@ -135,6 +135,13 @@ def test_the_latent_scales_with_latent_std_and_the_uniform_is_u01():
     assert stats.kstest(uniform.ravel(), stats.uniform(0, 1).cdf).pvalue > 1e-3
 
 
+@pytest.mark.parametrize("overrides", [(), ("latent.distribution=uniform",)])
+def test_the_latent_mean_and_spread_are_those_of_its_draws(overrides):
+    gan = tiny_gan("model.z_dim=200", *overrides)
+    z = np.asarray(gan.sample_latent(5000, seed=7), np.float64).ravel()  # 10^6 draws: standard errors < 0.0003
+    assert abs(z.mean() - gan.latent.mean) < 0.0015 and abs(z.std() - gan.latent.spread) < 0.0015
+
+
 def test_tiny_is_only_sizes():
     """The harness's TINY shrinks the nets and the logging intervals, never a setting of the paper's step."""
     assert all(o.split("=")[0] in {"model.cube_len", "model.base_width", "model.z_dim", "train.batch_size",

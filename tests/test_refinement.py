@@ -7,6 +7,7 @@ import pytest
 
 from data_io.render import even_azimuths, render_views
 from tf3dgan.generation.refinement import estimate_azimuths, refine_latents, round_scales
+from tf3dgan.nn.latent import LatentSampler
 from variants.base import ImageInput
 
 SPEC = ImageInput(size=24, rendered_views=8, elevation=25.0)
@@ -17,7 +18,7 @@ class BoxGenerator:
 
     def __init__(self):
         self.variant = SimpleNamespace(image_input=lambda: SPEC)
-        self.latent = SimpleNamespace(std=1.0)
+        self.latent = LatentSampler(2, "normal", std=1.0)
 
     def generate(self, z, batch_size=32):
         z = np.asarray(z, np.float32)

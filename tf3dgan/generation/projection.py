@@ -60,9 +60,7 @@ def project(gan, voxels, steps: int = 200, restarts: int = 4, seed: int = 0, pri
     if steps < 0 or restarts < 1 or batch_size < 1:
         raise UsageError("need --steps >= 0, --restarts >= 1 and a batch size >= 1")
     n, z_dim = len(voxels), gan.z_dim
-    # The prior's spread: N(0, std^2); for the uniform U(0, 1) latent its standard deviation (about its mean 0.5).
-    normal = gan.latent.distribution == "normal"
-    std, centre = (float(gan.latent.std), 0.0) if normal else (1.0 / np.sqrt(12.0), 0.5)
+    centre, std = gan.latent.mean, gan.latent.spread
     guess = encoder_guess(gan, voxels) if use_encoder else None
     starts = np.array(gan.sample_latent(n * restarts, seed=seed), np.float32).reshape(restarts, n, z_dim)
     if guess is not None:

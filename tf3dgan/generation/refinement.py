@@ -81,7 +81,7 @@ def refine_latents(gan, pictures, z, rounds: int = DEFAULT_ROUNDS, candidates: i
     z = np.asarray(z, np.float32)
     azimuth_index, start_error = _azimuth_fit(gan, pictures, z)
     azimuths = even_azimuths(spec.rendered_views)[azimuth_index]
-    scales = round_scales(rounds) * gan.latent.std
+    scales = round_scales(rounds) * gan.latent.spread
     best, best_error = z.copy(), start_error.copy()
     group = max(1, GENERATOR_BATCH // candidates)  # shapes whose candidates share one pass of G
     with tqdm(total=len(z), desc="refining", unit="shape", disable=not progress or not rounds) as bar:

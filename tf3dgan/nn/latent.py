@@ -17,6 +17,16 @@ class LatentSampler:
         self.distribution = distribution
         self.std = std
 
+    @property
+    def mean(self) -> float:
+        """The mean of one coordinate: 0 for N(0, std^2), 0.5 for U(0, 1)."""
+        return 0.0 if self.distribution == "normal" else 0.5
+
+    @property
+    def spread(self) -> float:
+        """The standard deviation of one coordinate: std for N(0, std^2), 1/sqrt(12) for U(0, 1)."""
+        return float(self.std) if self.distribution == "normal" else 1.0 / 12.0**0.5
+
     def sample(self, n, seed) -> "keras.KerasTensor":
         """``seed``: a ``keras.random.SeedGenerator`` (stateful, checkpointed) or an int."""
         if self.distribution == "normal":
