@@ -55,9 +55,10 @@ def dtype_policy(mixed_precision: str):
 
 
 def check_runs_here(mixed_precision: str) -> None:
-    """Refuse bf16 on an AVX-512 CPU whose oneDNN is capped below AVX-512 (``ONEDNN_MAX_CPU_ISA``): TensorFlow
-    still hands oneDNN the bf16 convolutions there, and they abort at the first step."""
-    if (resolve(mixed_precision) == "mixed_bfloat16" and cpu.onednn_capped_below_avx512()
+    """Refuse bf16 (a resolved ``train.mixed_precision``) on an AVX-512 CPU whose oneDNN is capped below AVX-512
+    (``ONEDNN_MAX_CPU_ISA``): TensorFlow still hands oneDNN the bf16 convolutions there, and they abort at the
+    first step."""
+    if (mixed_precision == "mixed_bfloat16" and cpu.onednn_capped_below_avx512()
             and "avx512f" in cpu.cpu_flags()):
         import tensorflow as tf
 
