@@ -5,8 +5,8 @@ gradient of D's first conv (the same operation) at a few GFLOP/s, several times 
 wide layers. Split by output phase (the parity of the output index along each axis), every output voxel of
 that transposed conv sums a 2^3 window of its neighbouring inputs, each phase with its own 2^3 slice of the
 kernel. So the whole layer is ONE stride-1 2^3 convolution of the input padded by a voxel, to 8 channels
-(one per phase), then a depth-to-space (the "sub-pixel convolution" identity): a conv shape oneDNN runs
-fast on every ISA. The layers below use it where oneDNN is slow and keep TensorFlow's own kernels where they
+(one per phase), then a depth-to-space and a one-voxel crop (the "sub-pixel convolution" identity): a conv
+shape oneDNN runs fast on every ISA. The layers below use it where oneDNN is slow and keep TensorFlow's own kernels where they
 are fast; weights, shapes and results are those of the Keras layers. It is a CPU measure:
 ``fast_path_applies`` keeps Keras' own kernels on a GPU (cuDNN; not measured here).
 """
@@ -17,18 +17,19 @@ import keras
 import tensorflow as tf
 
 STRIDES = [1, 2, 2, 2, 1]
-# Kernel tap of a k4 stride-2 "same" transposed conv used by output phase p (row) at window offset d (column)
-# of the input padded by one voxel: phase 0 reads inputs i-1, i with taps 3, 1; phase 1 reads i, i+1 with 2, 0.
-_PHASE_TAPS = ((3, 1), (2, 0))
+# Window j of the input padded by one voxel holds inputs j-1 and j, the two that output voxels 2j-1 and 2j read.
+# Slot q of the window is output voxel 2j - 1 + q; its kernel taps at window offsets 0, 1 are _SLOT_TAPS[q]
+# (2j - 1 is an odd, phase-1 voxel: taps 2, 0; 2j an even, phase-0 voxel: taps 3, 1).
+_SLOT_TAPS = ((2, 0), (3, 1))
 
 
 def phase_kernel(kernel):
-    """The (2, 2, 2, C, 8) stride-1 kernel whose output channel pa*4 + pb*2 + pc is output phase (pa, pb, pc)
+    """The (2, 2, 2, C, 8) stride-1 kernel whose output channel qa*4 + qb*2 + qc is window slot (qa, qb, qc)
     of the k4 stride-2 transposed conv with ``kernel`` (4, 4, 4, 1, C)."""
     k = kernel[:, :, :, 0, :]
-    for axis in (0, 2, 4):  # each gather turns one tap axis into (phase, window offset)
-        k = tf.gather(k, _PHASE_TAPS, axis=axis)
-    k = tf.transpose(k, (1, 3, 5, 6, 0, 2, 4))  # (da, db, dc, C, pa, pb, pc)
+    for axis in (0, 2, 4):  # each gather turns one tap axis into (slot, window offset)
+        k = tf.gather(k, _SLOT_TAPS, axis=axis)
+    k = tf.transpose(k, (1, 3, 5, 6, 0, 2, 4))  # (da, db, dc, C, qa, qb, qc)
     return tf.reshape(k, (2, 2, 2, k.shape[3], 8))
 
 
@@ -39,16 +40,11 @@ def transpose_conv_to_one_channel(x, kernel):
     batch = tf.shape(x)[0]
     padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [1, 1], [0, 0]])
     windows = tf.nn.conv3d(padded, tf.cast(phase_kernel(kernel), x.dtype), [1, 1, 1, 1, 1], "VALID")
-    # Phase (pa, pb, pc) of output voxel i is window i + (pa, pb, pc): (B, n+1, n+1, n+1, 8) -> (B, n, n, n, 8).
-    phases = [
-        windows[:, pa : pa + n, pb : pb + n, pc : pc + n, pa * 4 + pb * 2 + pc]
-        for pa in (0, 1)
-        for pb in (0, 1)
-        for pc in (0, 1)
-    ]
-    out = tf.reshape(tf.stack(phases, -1), (batch, n, n, n, 2, 2, 2))
-    out = tf.transpose(out, (0, 1, 4, 2, 5, 3, 6))
-    return tf.reshape(out, (batch, 2 * n, 2 * n, 2 * n, 1))
+    # Depth-to-space: slot q of window j lands on voxel 2j + q of a (2n + 2)^3 grid, output voxel 2j - 1 + q
+    # one voxel further in, so the output is that grid without its outer shell.
+    grid = tf.reshape(windows, (batch, n + 1, n + 1, n + 1, 2, 2, 2))
+    grid = tf.reshape(tf.transpose(grid, (0, 1, 4, 2, 5, 3, 6)), (batch, 2 * n + 2, 2 * n + 2, 2 * n + 2, 1))
+    return grid[:, 1:-1, 1:-1, 1:-1]
 
 
 def _filter_gradient(inputs, kernel, out_backprop):
