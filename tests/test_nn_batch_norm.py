@@ -52,3 +52,41 @@ def test_bfloat16_policy_keeps_statistics_in_float32():
     y = layer(x, training=True)
     assert y.dtype == tf.bfloat16 and layer.moving_mean.dtype == "float32"
     assert np.all(np.isfinite(layer.moving_variance.numpy()))
+
+
+def test_the_r1_penalty_gradient_is_right_through_batch_norm(monkeypatch):
+    """TensorFlow's fused kernel has a wrong second derivative; R1 (which needs it) runs Keras' ops instead.
+    Reference: the same D in float64 with Keras' own ops throughout."""
+    from tf3dgan.nn import one_channel_convs
+    from tf3dgan.nn.batch_norm import twice_differentiable
+    from tf3dgan.nn.networks import build_discriminator
+    from tf3dgan.training.stabilizers import logits_with_r1_penalty
+
+    keras.utils.set_random_seed(0)
+    real = (np.random.default_rng(0).random((4, 16, 16, 16, 1)) > 0.6).astype("float32")
+    d = build_discriminator(cube_len=16, base_width=4)
+    with tf.GradientTape() as tape:
+        _, r1 = logits_with_r1_penalty(d, tf.constant(real))
+    ours = tape.gradient(r1, d.trainable_variables)
+
+    keras.config.set_floatx("float64")
+    try:
+        d64 = build_discriminator(cube_len=16, base_width=4)
+    finally:
+        keras.config.set_floatx("float32")
+    assert isinstance(d.get_layer("bn1"), FusedBatchNormalization)
+    assert one_channel_convs.fast_path_applies(d.get_layer("conv1"))
+    d64.set_weights([w.astype("float64") for w in d.get_weights()])
+    x = tf.constant(real.astype("float64"))
+    monkeypatch.setattr(one_channel_convs, "fast_path_applies", lambda layer: False)
+    with tf.GradientTape() as outer, twice_differentiable():
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            total = tf.reduce_sum(d64(x, training=True)[0])
+        squared = tf.reduce_sum(tf.square(inner.gradient(total, x)), axis=[1, 2, 3, 4])
+        r1_64 = 0.5 * tf.reduce_mean(squared)
+    reference = outer.gradient(r1_64, d64.trainable_variables)
+    assert float(r1) == pytest.approx(float(r1_64), rel=1e-5)
+    for variable, a, b in zip(d.trainable_variables, ours, reference):
+        scale = np.abs(b.numpy()).max() + 1e-12
+        assert np.abs(a.numpy() - b.numpy()).max() / scale < 1e-4, variable.path

@@ -1,0 +1,37 @@
+"""The CPU fast paths (phase-split one-channel convolutions, the fused 4D BatchNorm) train as Keras' own layers:
+the same losses and weights after a few steps, within float rounding. The golden traces pin the fast paths bit
+for bit; this test pins them to the plain layers, so a faster kernel can replace a fast path and keep its numbers."""
+
+import numpy as np
+import pytest
+
+import golden_traces
+
+
+def _train(run_dir):
+    from tf3dgan.training.loop import train
+    from tf3dgan.training.run_callbacks import read_metrics
+
+    # R1 differentiates D's input gradient again: every fast path is run forward, backward and twice backward.
+    gan = train(golden_traces.config_of("r1"), run_dir, steps=4, voxels=golden_traces.training_voxels(),
+                progress=False)
+    weights = {net.name: net.get_weights() for net in (gan.generator, gan.discriminator)}
+    return read_metrics(run_dir), weights
+
+
+def test_the_fast_paths_train_as_keras_own_layers(tmp_path, monkeypatch):
+    from tf3dgan.nn import one_channel_convs
+    from tf3dgan.nn.batch_norm import FusedBatchNormalization
+
+    fast_metrics, fast_weights = _train(tmp_path / "fast")
+    monkeypatch.setattr(one_channel_convs, "fast_path_applies", lambda layer: False)
+    monkeypatch.setattr(FusedBatchNormalization, "_fused_applies", lambda self, inputs, training, mask: False)
+    plain_metrics, plain_weights = _train(tmp_path / "plain")
+
+    assert [m["step"] for m in fast_metrics] == [m["step"] for m in plain_metrics] == [1, 2, 3, 4]
+    for fast, plain in zip(fast_metrics, plain_metrics):
+        for key in ("d_loss", "g_loss", "d_real", "d_fake"):
+            assert fast[key] == pytest.approx(plain[key], rel=1e-4), (fast["step"], key)
+    for name, weights in fast_weights.items():
+        for a, b in zip(weights, plain_weights[name]):
+            np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5, err_msg=name)
