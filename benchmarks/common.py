@@ -51,6 +51,14 @@ def machine() -> str:
             f"{'on' if cpu.onednn_enabled() else 'OFF'}; bf16 {'native' if cpu.native_bf16() else 'not native'}")
 
 
+def precision(config) -> str:
+    """The config's ``train.mixed_precision`` as it runs here: ``auto`` with what it chose on this machine."""
+    from tf3dgan.training.precision import resolve
+
+    value = config.train.mixed_precision
+    return f"{value} ({resolve(value)} here)" if value == "auto" else value
+
+
 def load_average() -> str:
     """The 1-minute load average and the core count, e.g. ``load 0.42/2``."""
     return f"load {os.getloadavg()[0]:.2f}/{os.cpu_count()} [{cpu.vector_isa()}]"

@@ -84,7 +84,7 @@ def main(argv=None) -> int:
     reference = common.MatmulReference(args.matmul_size)
     reference.measure()
     print(f"{config.model.cube_len}^3 base_width {config.model.base_width}, batch {args.batch}, "
-          f"mixed_precision {config.train.mixed_precision}; {common.machine()}; {common.load_average()}")
+          f"mixed_precision {common.precision(config)}; {common.machine()}; {common.load_average()}")
     print(f"matmul {args.matmul_size}^2: fp32 {reference.gflops('float32'):.0f} GFLOP/s, "
           f"bf16 {reference.gflops('bfloat16'):.0f} GFLOP/s")
     print(f"{'layer':<12}{'type':<26}{'fwd ms':>9}{'in-grad ms':>12}{'w-grad ms':>11}"

@@ -122,7 +122,8 @@ def main(argv=None) -> int:
     m = config.model
     real = tf.constant((np.random.default_rng(0).random((args.batch,) + (m.cube_len,) * 3 + (1,)) > 0.9).astype("float32"))
     print(f"{args.config}: {m.cube_len}^3, base width {m.base_width}, batch {args.batch}, "
-          f"minibatch_std {m.minibatch_std}, ema_decay {config.train.ema_decay}, D gate forced open")
+          f"minibatch_std {m.minibatch_std}, ema_decay {config.train.ema_decay}, "
+          f"mixed_precision {common.precision(config)}, D gate forced open")
     print(common.machine())
     print(common.load_average())
     whole = step_ms(gan, real, args.repeats)

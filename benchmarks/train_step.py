@@ -71,7 +71,7 @@ def main(argv=None) -> int:
 
     flops = iteration_flops(gan)
     print(f"config {args.config or 'defaults'}: {m.variant} {m.cube_len}^3 base_width {m.base_width}, batch {args.batch}, "
-          f"mixed_precision {t.mixed_precision}, jit_compile {t.jit_compile} ({'on' if jit else 'off'}), "
+          f"mixed_precision {common.precision(config)}, jit_compile {t.jit_compile} ({'on' if jit else 'off'}), "
           f"devices {[d.name for d in tf.config.list_logical_devices()]}")
     print(f"analytic FLOPs per sample: F_G {flops['F_G'] / 1e9:.2f} G, F_D {flops['F_D'] / 1e9:.2f} G; "
           f"iteration 3 F_G + 8 F_D = {flops['total'] / 1e9:.1f} GFLOP (D gate forced open)")

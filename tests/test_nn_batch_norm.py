@@ -54,39 +54,49 @@ def test_bfloat16_policy_keeps_statistics_in_float32():
     assert np.all(np.isfinite(layer.moving_variance.numpy()))
 
 
-def test_the_r1_penalty_gradient_is_right_through_batch_norm(monkeypatch):
-    """TensorFlow's fused kernel has a wrong second derivative; R1 (which needs it) runs Keras' ops instead.
-    Reference: the same D in float64 with Keras' own ops throughout."""
-    from tf3dgan.nn import one_channel_convs
-    from tf3dgan.nn.batch_norm import twice_differentiable
+
+def _r1_weight_gradients(logits_of, x, variables):
+    with tf.GradientTape() as outer:
+        outer.watch(variables)
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            total = tf.reduce_sum(logits_of(x))
+        squared = tf.reduce_sum(tf.square(inner.gradient(total, x)), axis=[1, 2, 3, 4])
+        r1 = 0.5 * tf.reduce_mean(squared)
+    return r1.numpy(), [g.numpy() for g in outer.gradient(r1, variables)]
+
+
+def test_the_r1_penalty_gradient_through_fused_batch_norm_is_exact():
+    """R1 differentiates D's input gradient with respect to D's weights: a second derivative through every
+    BatchNorm. The fused kernel's is exact: D written out in float64 with exact moments is the reference.
+    (Keras' own layer's is not: ``tf.nn.moments`` stops the gradient of the mean inside the variance.)"""
     from tf3dgan.nn.networks import build_discriminator
     from tf3dgan.training.stabilizers import logits_with_r1_penalty
 
     keras.utils.set_random_seed(0)
     real = (np.random.default_rng(0).random((4, 16, 16, 16, 1)) > 0.6).astype("float32")
     d = build_discriminator(cube_len=16, base_width=4)
+    assert isinstance(d.get_layer("bn1"), FusedBatchNormalization)
     with tf.GradientTape() as tape:
         _, r1 = logits_with_r1_penalty(d, tf.constant(real))
-    ours = tape.gradient(r1, d.trainable_variables)
+    depth = sum(layer.name.startswith("bn") for layer in d.layers)  # stride-2 convs, each with its BatchNorm
+    names = [f"conv{i}" for i in range(1, depth + 1)]
+    ours = tape.gradient(r1, [d.get_layer(n).kernel for n in names])
 
-    keras.config.set_floatx("float64")
-    try:
-        d64 = build_discriminator(cube_len=16, base_width=4)
-    finally:
-        keras.config.set_floatx("float32")
-    assert isinstance(d.get_layer("bn1"), FusedBatchNormalization)
-    assert one_channel_convs.fast_path_applies(d.get_layer("conv1"))
-    d64.set_weights([w.astype("float64") for w in d.get_weights()])
-    x = tf.constant(real.astype("float64"))
-    monkeypatch.setattr(one_channel_convs, "fast_path_applies", lambda layer: False)
-    with tf.GradientTape() as outer, twice_differentiable():
-        with tf.GradientTape() as inner:
-            inner.watch(x)
-            total = tf.reduce_sum(d64(x, training=True)[0])
-        squared = tf.reduce_sum(tf.square(inner.gradient(total, x)), axis=[1, 2, 3, 4])
-        r1_64 = 0.5 * tf.reduce_mean(squared)
-    reference = outer.gradient(r1_64, d64.trainable_variables)
-    assert float(r1) == pytest.approx(float(r1_64), rel=1e-5)
-    for variable, a, b in zip(d.trainable_variables, ours, reference):
-        scale = np.abs(b.numpy()).max() + 1e-12
-        assert np.abs(a.numpy() - b.numpy()).max() / scale < 1e-4, variable.path
+    kernels = [tf.Variable(d.get_layer(n).kernel.numpy().astype("float64")) for n in names]
+
+    def exact_logits(x):  # the same D; its conv kernels are the variables differentiated
+        h = x
+        for i, variable in enumerate(kernels, start=1):
+            h = tf.nn.conv3d(h, variable, [1, 2, 2, 2, 1], "SAME")
+            bn = d.get_layer(f"bn{i}")
+            mean = tf.reduce_mean(h, axis=[0, 1, 2, 3])
+            variance = tf.reduce_mean(tf.square(h - mean), axis=[0, 1, 2, 3])  # no stop_gradient: exact
+            h = tf.nn.leaky_relu((h - mean) / tf.sqrt(variance + bn.epsilon) * bn.gamma.numpy() + bn.beta.numpy(), 0.2)
+        head = tf.constant(d.get_layer(f"conv{depth + 1}").kernel.numpy(), tf.float64)
+        return tf.reshape(tf.nn.conv3d(h, head, [1, 1, 1, 1, 1], "VALID"), [-1])
+
+    r1_exact, reference = _r1_weight_gradients(exact_logits, tf.constant(real.astype("float64")), kernels)
+    assert float(r1) == pytest.approx(r1_exact, rel=1e-5)
+    for name, a, b in zip(names, ours, reference):
+        assert np.abs(a.numpy() - b).max() / np.abs(b).max() < 1e-4, name

@@ -20,7 +20,6 @@ import math
 import tensorflow as tf
 
 from tf3dgan.config import TrainConfig, choices
-from tf3dgan.nn.batch_norm import twice_differentiable
 
 LR_SCHEDULES = choices(TrainConfig, "lr_schedule")
 SOFT_REAL_RANGE = (0.7, 1.2)
@@ -70,7 +69,7 @@ def learning_rate_factor(step, schedule: str, decay_start: float, steps: int):
 def logits_with_r1_penalty(discriminator, real):
     """D's training-mode logits on ``real`` and the R1 penalty without its weight: the batch mean of
     ``||d logit / d x||^2 / 2``, differentiable with respect to D's weights (the caller's tape records it)."""
-    with tf.GradientTape(watch_accessed_variables=False) as tape, twice_differentiable():
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
         tape.watch(real)
         logits, _ = discriminator(real, training=True)
         total = tf.reduce_sum(tf.cast(logits, tf.float32))
