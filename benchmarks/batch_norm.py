@@ -11,6 +11,9 @@ import argparse
 
 import common
 
+EPSILON = 1e-3  # Keras' default
+IMPLEMENTATIONS = ("Keras ops", "fused 5D", "fused 4D")
+
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -45,14 +48,14 @@ def pass_functions(shape):
 
     def keras_ops(t):
         mean, variance = tf.nn.moments(t, axes=[0, 1, 2, 3])
-        return tf.nn.batch_normalization(t, mean, variance, offset, scale, 1e-3)
+        return tf.nn.batch_normalization(t, mean, variance, offset, scale, EPSILON)
 
     def fused_5d(t):
-        return tf.compat.v1.nn.fused_batch_norm(t, scale, offset, epsilon=1e-3, data_format="NDHWC")[0]
+        return tf.compat.v1.nn.fused_batch_norm(t, scale, offset, epsilon=EPSILON, data_format="NDHWC")[0]
 
     def fused_4d(t):
         flat = tf.reshape(t, (shape[0], shape[1], shape[2] * shape[3], channels))
-        return tf.reshape(tf.compat.v1.nn.fused_batch_norm(flat, scale, offset, epsilon=1e-3)[0], shape)
+        return tf.reshape(tf.compat.v1.nn.fused_batch_norm(flat, scale, offset, epsilon=EPSILON)[0], shape)
 
     def timed(norm):
         @tf.function
@@ -65,7 +68,7 @@ def pass_functions(shape):
 
         return step
 
-    return {"Keras ops": timed(keras_ops), "fused 5D": timed(fused_5d), "fused 4D": timed(fused_4d)}
+    return dict(zip(IMPLEMENTATIONS, (timed(keras_ops), timed(fused_5d), timed(fused_4d))))
 
 
 def main(argv=None) -> int:
@@ -77,8 +80,7 @@ def main(argv=None) -> int:
     config = load_config(args.config, list(args.set) + [f"train.batch_size={args.batch}"])
     gan = build_gan(config, compile=False)
     print(f"{config.model.cube_len}^3 base_width {config.model.base_width}, batch {args.batch}; {common.machine()}")
-    names = ("Keras ops", "fused 5D", "fused 4D")
-    print(f"{'layer':<10}{'input':<22}" + "".join(f"{n + ' ms':>14}" for n in names))
+    print(f"{'layer':<10}{'input':<22}" + "".join(f"{n + ' ms':>14}" for n in IMPLEMENTATIONS))
     for name, shape in batch_norm_shapes(gan, args.batch):
         row = []
         for fn in pass_functions(shape).values():

@@ -54,7 +54,6 @@ def test_bfloat16_policy_keeps_statistics_in_float32():
     assert np.all(np.isfinite(layer.moving_variance.numpy()))
 
 
-
 def _r1_weight_gradients(logits_of, x, variables):
     with tf.GradientTape() as outer:
         outer.watch(variables)

@@ -6,8 +6,8 @@ wide layers. Split by output phase (the parity of the output index along each ax
 that transposed conv sums a 2^3 window of its neighbouring inputs, each phase with its own 2^3 slice of the
 kernel. So the whole layer is ONE stride-1 2^3 convolution of the input padded by a voxel, to 8 channels
 (one per phase), then a depth-to-space and a one-voxel crop (the "sub-pixel convolution" identity): a conv
-shape oneDNN runs fast on every ISA. The layers below use it where oneDNN is slow and keep TensorFlow's own kernels where they
-are fast; weights, shapes and results are those of the Keras layers. It is a CPU measure:
+shape oneDNN runs fast on every ISA. The layers below use it where oneDNN is slow and keep TensorFlow's own
+kernels where they are fast; weights, shapes and results are those of the Keras layers. It is a CPU measure:
 ``fast_path_applies`` keeps Keras' own kernels on a GPU (cuDNN; not measured here).
 """
 
