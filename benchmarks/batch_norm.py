@@ -7,7 +7,6 @@ Keras' own ops, TensorFlow's fused kernel on the 5D grid, and the same kernel on
 
 from __future__ import annotations
 
-import argparse
 
 import common
 
@@ -16,10 +15,7 @@ IMPLEMENTATIONS = ("Keras ops", "fused 5D", "fused 4D")
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default=None, help="config YAML (default: the built-in defaults, 64^3 paper net)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="config override")
-    p.add_argument("--batch", type=int, default=8, help="batch size (default 8)")
+    p = common.argument_parser(__doc__)
     p.add_argument("--repeats", type=int, default=15, help="timed calls per measurement; the median is reported")
     common.add_common_arguments(p)
     return p.parse_args(argv)

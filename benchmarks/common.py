@@ -17,6 +17,19 @@ import tf3dgan  # noqa: E402,F401  (before TensorFlow: switches oneDNN on, see t
 from tf3dgan import cpu  # noqa: E402
 
 
+def argument_parser(doc: str, config: str | None = None, batch: int | None = 8):
+    """A benchmark's parser with ``--config`` and ``--set`` (and ``--batch`` unless ``batch`` is None)."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default=config,
+                   help=f"config YAML (default: {config or 'the built-in defaults, 64^3 paper net'})")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="config override")
+    if batch is not None:
+        p.add_argument("--batch", type=int, default=batch, help=f"batch size (default {batch})")
+    return p
+
+
 def add_common_arguments(parser) -> None:
     parser.add_argument("--intra-op", type=int, default=0, help="TensorFlow intra-op threads (0: TF's default)")
     parser.add_argument("--inter-op", type=int, default=0, help="TensorFlow inter-op threads (0: TF's default)")

@@ -5,15 +5,12 @@
 
 from __future__ import annotations
 
-import argparse
 
 import common
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default=None, help="config YAML (default: the built-in defaults, 64^3 paper net)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="config override")
+    p = common.argument_parser(__doc__, batch=None)
     p.add_argument("--batches", type=int, nargs="+", default=[1, 32], help="batch sizes (default 1 32)")
     p.add_argument("--precision", default=None, choices=["none", "mixed_bfloat16", "mixed_float16"],
                    help="train.mixed_precision the generator is built with (default: the config's)")

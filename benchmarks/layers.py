@@ -12,16 +12,12 @@ the package's own, so G's last layer and D's first run the single-channel fast p
 
 from __future__ import annotations
 
-import argparse
 
 import common
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default=None, help="config YAML (default: the built-in defaults, 64^3 paper net)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="config override")
-    p.add_argument("--batch", type=int, default=8, help="batch size (default 8)")
+    p = common.argument_parser(__doc__)
     p.add_argument("--repeats", type=int, default=5, help="timed calls per measurement; the median is reported")
     p.add_argument("--layers", nargs="*", default=None, help="only these layers, e.g. G/deconv5 D/conv1")
     common.add_common_arguments(p)

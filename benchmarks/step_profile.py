@@ -12,16 +12,12 @@ D's step). The sum of the parts against the step is what remains: dispatch, the 
 
 from __future__ import annotations
 
-import argparse
 
 import common
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default="configs/chairs_cpu.yaml", help="config (default: the chairs_cpu recipe)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="config override")
-    p.add_argument("--batch", type=int, default=32, help="batch size (default 32)")
+    p = common.argument_parser(__doc__, config="configs/chairs_cpu.yaml", batch=32)
     p.add_argument("--repeats", type=int, default=7, help="timed calls per part; the median is reported")
     common.add_common_arguments(p)
     return p.parse_args(argv)

@@ -13,17 +13,13 @@ the G step, D forward + D backward to its input only (D's weights are not differ
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import common
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default=None, help="config YAML (default: the built-in defaults, 64^3 paper net)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="config override")
-    p.add_argument("--batch", type=int, default=8, help="batch size (default 8)")
+    p = common.argument_parser(__doc__)
     p.add_argument("--precision", default=None, choices=["none", "mixed_bfloat16", "mixed_float16"],
                    help="train.mixed_precision (default: the config's)")
     p.add_argument("--jit", default=None, choices=["auto", "true", "false"], help="train.jit_compile (default: the config's)")
