@@ -19,6 +19,7 @@ from .resample import downsample_max, pad_to, resize, upsample_nearest, upsample
 from .sources import fit_to_cube_len, load_training_voxels, occupancy_stats, read_source
 from .synthetic import SYNTHETIC_CLASSES, generate_synthetic, split_seed
 from .volumetric import read_mat, read_volumetric
+from .voxel_geometry import grid_occupancy
 from .voxelset import VoxelSet
 
 
@@ -32,7 +33,7 @@ def make_training_dataset(voxels, **kwargs):
 __all__ = [
     "Binvox", "DataError", "EmptyGridWarning", "SYNTHETIC_CLASSES", "VoxelSet", "contact_sheet", "downsample_max",
     "fit_to_cube_len", "generate_synthetic", "split_seed", "load_training_voxels", "make_training_dataset",
-    "occupancy_stats", "pad_to", "read_array", "read_binvox", "read_folder", "read_mat", "read_off",
+    "grid_occupancy", "occupancy_stats", "pad_to", "read_array", "read_binvox", "read_folder", "read_mat", "read_off",
     "read_off_voxels", "read_png", "read_source", "read_volumetric", "render_view", "render_views", "resize",
     "upsample_nearest", "upsample_trilinear", "voxelize_mesh", "write_binvox", "write_npz", "write_png",
 ]

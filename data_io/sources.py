@@ -13,6 +13,7 @@ from .folders import read_file, read_folder
 from .resample import downsample_max
 from .synthetic import generate_synthetic
 from .volumetric import is_volumetric_layout, read_volumetric
+from .voxel_geometry import grid_occupancy
 from .voxelset import VoxelSet
 
 
@@ -118,5 +119,5 @@ def occupancy_stats(voxels: np.ndarray) -> dict:
     """min / mean / max fraction of occupied voxels per grid."""
     if len(voxels) == 0:
         return {"min": 0.0, "mean": 0.0, "max": 0.0}
-    occupancy = voxels.reshape(len(voxels), -1).mean(axis=1, dtype=np.float64)
+    occupancy = grid_occupancy(voxels)
     return {"min": float(occupancy.min()), "mean": float(occupancy.mean()), "max": float(occupancy.max())}

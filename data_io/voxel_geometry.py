@@ -8,6 +8,7 @@ One place for each:
 - ``iou_from_counts``: the one IoU formula, |a & b| / |a | b| from the counts; two empty grids have IoU 1.
   ``iou`` (per pair of grids) and ``iou_distance_matrix`` (1 - IoU between two sets) are built on it;
   ``l1_distance_matrix`` is its counterpart for probabilities.
+- ``grid_occupancy``: the fraction of occupied voxels of each grid.
 - ``is_power_of_two``: the one check of a grid or picture size.
 
 The layers above (``tf3dgan.generation``, ``tf3dgan.evaluation``) import these; this module imports nothing
@@ -54,6 +55,12 @@ def as_binary(voxels, name: str = "voxels") -> np.ndarray:
     if np.issubdtype(voxels.dtype, np.floating):
         return voxels > OCCUPANCY_THRESHOLD
     return voxels != 0
+
+
+def grid_occupancy(voxels) -> np.ndarray:
+    """The fraction of occupied voxels of each grid of a batch (float64, one value a grid)."""
+    voxels = np.asarray(voxels)
+    return voxels.mean(axis=tuple(range(1, voxels.ndim)), dtype=np.float64)
 
 
 def is_power_of_two(n: int, minimum: int = 1) -> bool:

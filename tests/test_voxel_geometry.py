@@ -28,6 +28,16 @@ def test_iou_per_pair_equals_brute_force():
     np.testing.assert_array_equal(1.0 - geometry.iou(a, b), np.diag(geometry.iou_distance_matrix(a, b > 0)))
 
 
+def test_grid_occupancy_is_the_fraction_of_occupied_voxels_of_each_grid():
+    grids = np.zeros((3, 4, 4, 4, 1), dtype=np.uint8)
+    grids[0, 0, 0, 0] = 1
+    grids[2] = 1
+    occupancy = geometry.grid_occupancy(grids)
+    assert occupancy.dtype == np.float64
+    np.testing.assert_array_equal(occupancy, [1 / 64, 0.0, 1.0])
+    assert geometry.grid_occupancy(np.zeros((0, 4, 4, 4))).shape == (0,)
+
+
 def test_thresholds():
     assert geometry.OCCUPANCY_THRESHOLD == 0.5
     np.testing.assert_array_equal(geometry.threshold_grids(np.array([0.2, 0.5, 0.51])), [0, 0, 1])

@@ -37,6 +37,7 @@ def parse_bindings(items) -> dict:
 
 
 def run(args) -> int:
+    from data_io import grid_occupancy
     from tf3dgan.generation.latent_space import evaluate_expression, expression_names, resolve_latent
     from tf3dgan.training.checkpoint import load_run
     from tf3dgan.generation.shape_files import resolve_layout
@@ -55,7 +56,7 @@ def run(args) -> int:
     probabilities = gan.generate(z)
     voxels, files = write_outputs(args, probabilities, z)
     html = write_strip_for(args, voxels, probabilities, names + [args.expr], args.expr)
-    occupancy = voxels.reshape(len(voxels), -1).mean(1)
+    occupancy = grid_occupancy(voxels)
     print(f"{args.out}: {', '.join(names)} and {args.expr!r} (last) from step {step}; occupancy "
           + " ".join(f"{o:.3f}" for o in occupancy) + (f"; strip {html}" if html else ""))
     return 0

@@ -27,6 +27,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from data_io import grid_occupancy
     from tf3dgan.generation.latent_space import interpolate, resolve_latent
     from tf3dgan.training.checkpoint import load_run
     from tf3dgan.generation.shape_files import resolve_layout
@@ -44,7 +45,7 @@ def run(args) -> int:
     t = np.linspace(0.0, 1.0, args.steps)
     titles = [f"t={x:.2f}" for x in t]
     html = write_strip_for(args, voxels, probabilities, titles, f"{args.method}: {args.start} -> {args.end}")
-    occupancy = voxels.reshape(len(voxels), -1).mean(1)
+    occupancy = grid_occupancy(voxels)
     print(f"{args.out}: {args.steps} shapes ({args.method}) from step {step}; occupancy "
           + " ".join(f"{o:.3f}" for o in occupancy) + (f"; strip {html}" if html else ""))
     return 0

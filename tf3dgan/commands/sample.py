@@ -27,6 +27,7 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from tqdm.auto import tqdm
 
+    from data_io import grid_occupancy
     from tf3dgan.generation.postprocess import postprocess
     from tf3dgan.generation.shape_files import ShapeWriter, resolve_layout
     from tf3dgan.training.checkpoint import load_run
@@ -53,7 +54,7 @@ def run(args) -> int:
             voxels = postprocess(probabilities, args.threshold, args.largest_component, args.connectivity,
                                  args.fill_holes)
             writer.add(voxels, probabilities, z)
-            occupancy[start:start + len(z)] = voxels.reshape(len(voxels), -1).mean(1)
+            occupancy[start:start + len(z)] = grid_occupancy(voxels)
             size = voxels.shape[1]
     files = writer.files
     where = files[0] if len(files) == 1 else f"{args.out} ({len(files)} .{fmt} files)"

@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 
-from data_io.voxel_geometry import as_binary, iou_distance_matrix
+from data_io.voxel_geometry import as_binary, grid_occupancy, iou_distance_matrix
 
 DISTANCES = ("iou", "chamfer")
 
@@ -179,8 +179,7 @@ def connected_components(grid: np.ndarray) -> int:
 def diagnostics(voxels, probabilities=None) -> dict:
     """Mean occupancy, empty fraction, mean connected components (and near-0.5 fraction from probabilities)."""
     binary = as_binary(voxels)
-    flat = binary.reshape(len(binary), -1)
-    occupancy = flat.mean(1)
+    occupancy = grid_occupancy(binary)
     out = {
         "occupancy": float(occupancy.mean()) if len(binary) else 0.0,
         "empty_fraction": float((occupancy == 0).mean()) if len(binary) else 0.0,
