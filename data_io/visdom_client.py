@@ -22,6 +22,10 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
+# Where the client posts and the server listens unless told otherwise: this machine only, visdom's port.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8097
+
 
 class VisdomUnavailableWarning(UserWarning):
     """The visdom server could not be reached; training goes on and the client retries later."""
@@ -53,7 +57,7 @@ class VisdomClient:
     the newest pending figure per window is posted). ``flush`` waits for the queue to drain.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8097, env: str = "main", retry_after: float = 30.0,
+    def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, env: str = "main", retry_after: float = 30.0,
                  timeout: float = 5.0, max_pending: int = 32):
         self.host, self.port, self.env = host, port, env
         self.retry_after, self.timeout = retry_after, timeout

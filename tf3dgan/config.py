@@ -17,6 +17,7 @@ from typing import Any, Literal, Optional
 import yaml
 
 from data_io.resample import UPSAMPLE_MODES
+from data_io.visdom_client import DEFAULT_HOST as VISDOM_HOST, DEFAULT_PORT as VISDOM_PORT
 from data_io.volumetric import ROTATIONS, SPLITS
 from data_io.voxel_geometry import is_power_of_two
 from tf3dgan.errors import ConfigError
@@ -91,8 +92,8 @@ class DataConfig:
 @dataclass
 class MonitorConfig:
     visdom: bool = False
-    visdom_host: str = "127.0.0.1"
-    visdom_port: int = 8097
+    visdom_host: str = VISDOM_HOST
+    visdom_port: int = VISDOM_PORT
     visdom_env: str = "tf3dgan"
     plot_every: int = 50  # steps between posts of the scalar plots
     html_every: int = 0  # steps between offline HTML sample pages (0: only at sample snapshots)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from data_io.visdom_client import DEFAULT_HOST, DEFAULT_PORT
 from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("visdom", help="start a visdom server for live plots (works offline)")
-    p.add_argument("--port", type=int, default=8097, help="port (default 8097, as monitor.visdom_port)")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}, as monitor.visdom_port)")
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST}: this machine only)")
     p.add_argument("--env-path", default=None, help="folder for saved environments (default: visdom's ~/.visdom)")
     p.add_argument("--login", action="store_true",
                    help="require visdom's login: user name and password from VISDOM_USERNAME and VISDOM_PASSWORD "

@@ -34,6 +34,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Optional
 
+from data_io.visdom_client import DEFAULT_HOST, DEFAULT_PORT
+
 VENDORED = Path(__file__).with_name("static")
 PLOTLY_JS = "js/plotly-plotly.min.js"  # the name visdom's index.html loads
 
@@ -123,7 +125,7 @@ def patch_index(html: str) -> str:
 
 def serve(
     port: int,
-    host: str = "127.0.0.1",
+    host: str = DEFAULT_HOST,
     env_path: Optional[str] = None,
     static_dir: Optional[str | Path] = None,
     on_ready: Optional[Callable[[str], None]] = None,
@@ -169,8 +171,8 @@ def serve(
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="offline visdom server (tf3dgan)")
-    parser.add_argument("--port", type=int, default=8097)
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--env-path", default=None)
     parser.add_argument("--static-dir", default=None)
     parser.add_argument("--login", action="store_true", help=f"visdom's login ({USERNAME_ENV}, {PASSWORD_ENV})")
