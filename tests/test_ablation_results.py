@@ -228,3 +228,33 @@ def test_a_suite_whose_folder_cannot_be_written_keeps_its_results_in_the_output_
     local = [e["run"] for e in suite_results.read_events([out / "suite.results.jsonl"]) if e["kind"] == "final"]
     assert local == ["saturating"]
     assert len(suite.results.read_text().splitlines()) == 1  # the shipped file untouched
+
+
+def test_a_training_resumed_from_its_checkpoint_says_which_steps_its_time_covers(tmp_path, monkeypatch):
+    from tf3dgan.evaluation import ablation
+
+    one_training = TINY_SUITE.replace("seeds: [0, 1]", "seeds: [0]").split("  - name: saturating")[0]
+    (tmp_path / "suite.yaml").write_text(one_training)
+    suite = ablation.load_suite(tmp_path / "suite.yaml")
+    score = ablation.ScoreRecorder.score
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_step_2(recorder, gan, step):
+        score(recorder, gan, step)
+        if step == 2:
+            raise Stop
+
+    monkeypatch.setattr(ablation.ScoreRecorder, "score", stop_after_step_2)
+    with pytest.raises(Stop):
+        ablation.run_suite(suite, tmp_path / "out", progress=False, log=lambda m: None)
+    monkeypatch.setattr(ablation.ScoreRecorder, "score", score)
+    log = []
+    ablation.run_suite(suite, tmp_path / "out", progress=False, log=log.append)  # the run folder is kept
+    assert "[1/1] base (seed 0): training from step 2 to 4" in log
+    [row] = [e["row"] for e in suite_results.read_events([suite.results]) if e["kind"] == "final"]
+    assert (row["steps"], row["timed_steps"]) == (4, 2)
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "over 1 trainings (CPU: " in report
+    assert "; 1 resumed from a checkpoint: their 2 steps before it are not timed)." in report

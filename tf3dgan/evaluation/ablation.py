@@ -431,7 +431,7 @@ def complete_training(suite: Suite, training: Training, results_path: Path, know
     write_png(training.sample_sheet, shape_sheet(recorder.last_samples[:SHEET_SHAPES], size=96, columns=SHEET_SHAPES))
     row = {"run": training.run.name, "seed": config.train.seed, "variant": config.model.variant,
            "differs": training.run.differs, "steps": step, **_run_summary(run_dir), **recorder.last_scores,
-           "train_seconds": round(train_seconds, 1), "cpu": vector_isa()}
+           "train_seconds": round(train_seconds, 1), "timed_steps": step - done, "cpu": vector_isa()}
     append_event(results_path, {"kind": "final", **recorder.names(), "step": step, "row": row})
     scores = recorder.last_scores
     log(f"    {training.label}: MMD {scores['mmd']:.3f}  COV {scores['cov']:.2f}  1-NNA {scores['nna']:.2f}  "

@@ -17,7 +17,8 @@ REPORT_FILE = "report.md"
 UNTRAINED_SVM_FILE = "untrained_svm.json"  # the SVM accuracy of an untrained D, beside the report
 CSV_COLUMNS = ["run", "seed", "variant", "differs", "steps", "d_loss", "g_loss", "d_acc", "gate_rate", "mmd", "cov",
                "nna", "jsd", "occupancy", "near_half_fraction", "empty_fraction", "components", "svm_accuracy",
-               "svm_n_test", "reference_occupancy", "distance", "n_samples", "n_reference", "train_seconds", "cpu"]
+               "svm_n_test", "reference_occupancy", "distance", "n_samples", "n_reference", "train_seconds",
+               "timed_steps", "cpu"]
 # Report columns: (heading, row key, digits); the scores among them are tested against the base run.
 REPORT_COLUMNS = [("d_loss", "d_loss", 3), ("g_loss", "g_loss", 3), ("d_acc", "d_acc", 2),
                   ("gate rate", "gate_rate", 2), ("MMD", "mmd", 3), ("COV", "cov", 2), ("1-NNA", "nna", 2),
@@ -161,11 +162,8 @@ def write_report(suite, out_dir: Path, rows: list[dict], curves: dict) -> None:
         cells += [_cell(group, key, digits, base_rows) for _, key, digits in columns]
         lines.append("| " + " | ".join(cells) + " |")
         base_rows = base_rows if base_rows is not None else group
-    seconds = [r["train_seconds"] for r in rows if r.get("train_seconds")]
-    cpus = sorted({r["cpu"] for r in rows if r.get("cpu")})
     lines += ["", f"Reference mean occupancy: {_fmt(rows[0]['reference_occupancy'], 4) if rows else '-'}. "
-              f"Training time: {sum(seconds) / 3600:.2f} h over {len(seconds)} trainings"
-              + (f" (CPU: {'; '.join(cpus)})" if cpus else "") + ". "
+              + training_time(rows) + " "
               "Score curves: `curves.png`, `curves.html`; one row per training: `results.csv`."]
     baseline_path = out_dir / UNTRAINED_SVM_FILE
     if with_svm and baseline_path.exists():
@@ -179,6 +177,20 @@ def write_report(suite, out_dir: Path, rows: list[dict], curves: dict) -> None:
     series = score_series(suite, curves)
     write_curves_png(out_dir / "curves.png", series)
     write_curves_html(out_dir / "curves.html", series)
+
+
+def training_time(rows: list[dict]) -> str:
+    """The report's sentence on training time. A training resumed from its run folder's checkpoint times only
+    the steps of its last process (``timed_steps``; rows written before that field count as fully timed)."""
+    timed = [r for r in rows if r.get("train_seconds")]
+    cpus = sorted({r["cpu"] for r in timed if r.get("cpu")})
+    resumed = [r for r in timed if r.get("timed_steps", r["steps"]) < r["steps"]]
+    text = f"Training time: {sum(r['train_seconds'] for r in timed) / 3600:.2f} h over {len(timed)} trainings"
+    notes = [f"CPU: {'; '.join(cpus)}"] if cpus else []
+    if resumed:
+        untimed = sum(r["steps"] - r["timed_steps"] for r in resumed)
+        notes.append(f"{len(resumed)} resumed from a checkpoint: their {untimed} steps before it are not timed")
+    return text + (f" ({'; '.join(notes)})" if notes else "") + "."
 
 
 def score_series(suite, curves: dict) -> dict:
