@@ -35,3 +35,29 @@ def test_the_fast_paths_train_as_keras_own_layers(tmp_path, monkeypatch):
     for name, weights in fast_weights.items():
         for a, b in zip(weights, plain_weights[name]):
             np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5, err_msg=name)
+
+
+R1_TRAINING = """
+import sys
+sys.path.insert(0, {tests!r})
+import golden_traces
+from tf3dgan.config import load_config
+from tf3dgan.training.loop import train
+config = load_config(None, golden_traces.BASE + ["train.r1_gamma=1.0"])
+train(config, {run_dir!r}, steps=2, voxels=golden_traces.training_voxels(), progress=False)
+"""
+
+
+def test_r1_with_the_d_gate_leaves_grapplers_remapper_working(tmp_path):
+    # R1's second backward pass feeds the one-channel conv's padded input into the D gate's cond; with a plain
+    # Pad op, the remapper's pad-into-conv fusion failed on the whole train step at every training start.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = R1_TRAINING.format(tests=str(Path(golden_traces.__file__).parent), run_dir=str(tmp_path / "run"))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "remapper failed" not in done.stderr

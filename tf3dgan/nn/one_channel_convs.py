@@ -38,7 +38,10 @@ def transpose_conv_to_one_channel(x, kernel):
     (B, 2n, 2n, 2n, 1)."""
     n = x.shape[1]
     batch = tf.shape(x)[0]
-    padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [1, 1], [0, 0]])
+    # A tensor fill value makes this a PadV2: grappler's remapper folds a plain Pad into the conv and, in R1's
+    # second backward pass, where the padded input also feeds the D gate's cond, fails on the whole graph
+    # ("remapper failed: ... fanout ... for missing node 'Pad'", logged at every training start).
+    padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [1, 1], [0, 0]], constant_values=tf.zeros((), x.dtype))
     windows = tf.nn.conv3d(padded, tf.cast(phase_kernel(kernel), x.dtype), [1, 1, 1, 1, 1], "VALID")
     # Depth-to-space: slot q of window j lands on voxel 2j + q of a (2n + 2)^3 grid, output voxel 2j - 1 + q
     # one voxel further in, so the output is that grid without its outer shell.
