@@ -462,7 +462,7 @@ def test_ablate_with_seeds_trains_each_run_per_seed_and_reports_mean_and_error(t
     mmd = [float(r["mmd"]) for r in rows[:2]]
     report = (out / "report.md").read_text()
     se = np.std(mmd, ddof=1) / np.sqrt(2)
-    assert f"| base | mit_biasfree | (base) | 3, 5 | 4 |" in report
+    assert "| base | mit_biasfree | (base) | 3, 5 | 4 |" in report
     assert f"{np.mean(mmd):.3f} ± {se:.3f}" in report
     saturating_row = next(line for line in report.splitlines() if line.startswith("| saturating |"))
     assert "±" not in saturating_row and "(n.s.)" not in saturating_row  # one seed: no error, no judgement

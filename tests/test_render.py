@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from data_io import DataError
-from data_io.png import contact_sheet, decode_png, encode_png, read_png, to_grey, write_png
+from data_io.png import contact_sheet, encode_png, read_png, to_grey, write_png
 from data_io.render import (
     LIGHT, MARGIN, camera_axes, pixels_per_voxel, render_view, render_views,
 )
