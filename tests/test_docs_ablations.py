@@ -1,0 +1,25 @@
+"""docs/ablations.md shows the committed results: each report block equals its rebuild from the results files."""
+
+import ablation_docs
+
+SUITES = {"configs/ablations/blog_cpu.yaml", "configs/ablations/precision_cpu.yaml",
+          "configs/ablations/fidelity_cpu.yaml"}
+
+
+def test_the_page_has_a_block_for_each_published_suite():
+    assert {suite for suite, _, _ in ablation_docs.blocks(ablation_docs.DOC.read_text())} == SUITES
+
+
+def test_every_report_block_is_its_rebuild_from_the_committed_results():
+    text = ablation_docs.DOC.read_text()
+    stale = [(suite, parts) for (suite, parts, body), (_, _, new) in
+             zip(ablation_docs.blocks(text), ablation_docs.blocks(ablation_docs.rebuilt(text))) if body != new]
+    assert not stale, f"docs/ablations.md is stale in {stale}: run `python tests/ablation_docs.py`"
+
+
+def test_a_block_is_rebuilt_in_place_and_the_text_around_it_is_kept():
+    doc = ("before\n<!-- report configs/ablations/precision_cpu.yaml status -->\nold text\n<!-- /report -->\n"
+           "after\n")
+    status = ablation_docs.report_parts("configs/ablations/precision_cpu.yaml")["status"]
+    assert status.startswith("Finished trainings: ")
+    assert ablation_docs.rebuilt(doc) == doc.replace("old text\n", status + "\n")
