@@ -179,6 +179,14 @@ def test_a_suite_interrupted_after_its_first_training_resumes_from_the_results_f
     assert '"x":[0,2,4]' in curves.replace(" ", "")
     assert (tmp_path / "cut" / "out" / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "cut" / "out" / "samples" / "saturating-seed1.png").exists()
+    # samples.png: one strip per run, its first seed with a sheet here (base's seed 0 trained elsewhere)
+    from data_io.png import read_png
+
+    strip = read_png(tmp_path / "cut" / "out" / "samples" / "base-seed1.png")
+    assert not (tmp_path / "cut" / "out" / "samples" / "base-seed0.png").exists()
+    overview = read_png(tmp_path / "cut" / "out" / "samples.png")
+    assert overview.shape[:2] == (2 * (strip.shape[0] + 2) + 2, strip.shape[1] + 4)
+    assert "each run's first samples: `samples.png`." in (tmp_path / "cut" / "out" / "report.md").read_text()
 
 
 def test_report_only_and_shards_merge(tmp_path, capsys):
@@ -199,6 +207,7 @@ def test_report_only_and_shards_merge(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "Finished trainings: 2 of 2" in printed and "| saturating | mit_biasfree |" in printed
     assert not (out / "base").exists()  # nothing trained
+    assert not (out / "samples.png").exists() and "samples.png" not in printed  # no sample sheets on this machine
     assert main(["ablate", "--suite", str(suite), "--shard", "3/2", "--report-only"]) == 2
     assert "--shard I/N needs 1 <= I <= N" in capsys.readouterr().err
     assert json.loads((tmp_path / "suite.results-shard-1-of-2.jsonl").read_text().splitlines()[0])["kind"] == "start"

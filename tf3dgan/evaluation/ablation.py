@@ -65,7 +65,7 @@ from data_io.voxel_geometry import threshold_grids
 from tf3dgan.config import MAX_SEED, Config, apply_overrides, build_section, from_dict, read_yaml
 from tf3dgan.cpu import vector_isa
 from tf3dgan.errors import ConfigError
-from tf3dgan.evaluation.ablation_report import UNTRAINED_SVM_FILE, write_report
+from tf3dgan.evaluation.ablation_report import UNTRAINED_SVM_FILE, sample_sheet_path, write_report
 from tf3dgan.evaluation.claims import parse_expectations
 from tf3dgan.evaluation.shape_metrics import DISTANCES
 from tf3dgan.evaluation.svm import BN_STATISTICS
@@ -329,7 +329,7 @@ def suite_trainings(suite: Suite, out_dir: Path) -> list[Training]:
     suite has whole rows of its first seeds."""
     settings = _evaluation_settings(suite)
     trainings = [Training(k, run, seed, config, run_dir, training_key(config, settings),
-                          out_dir / "samples" / (run.name + ("" if seed is None else f"-seed{seed}") + ".png"))
+                          sample_sheet_path(out_dir, run.name, seed))
                  for k, run in enumerate(suite.runs, start=1) for seed, config, run_dir in run.trainings(out_dir)]
     seed_order = {seed: n for n, seed in enumerate(dict.fromkeys(t.seed for t in trainings))}
     return sorted(trainings, key=lambda t: (seed_order[t.seed], t.index))

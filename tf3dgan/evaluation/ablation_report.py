@@ -1,4 +1,5 @@
-"""An ablation suite's report from its results: the claims table, the full table, score curves (PNG, HTML)."""
+"""An ablation suite's report from its results: the claims table, the full table, score curves (PNG, HTML) and
+the first samples of each run (PNG)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tf3dgan.evaluation.claims import judge, overall_verdict
 from tf3dgan.evaluation.seed_statistics import binomial_standard_error, differs_significantly, mean_and_standard_error
 
 REPORT_FILE = "report.md"
+SAMPLES_FILE = "samples.png"  # each run's first sample sheet, one labelled strip per run
 UNTRAINED_SVM_FILE = "untrained_svm.json"  # the SVM accuracy of an untrained D, beside the report
 CSV_COLUMNS = ["run", "seed", "variant", "differs", "steps", "d_loss", "g_loss", "d_acc", "gate_rate", "mmd", "cov",
                "nna", "jsd", "occupancy", "near_half_fraction", "empty_fraction", "components", "svm_accuracy",
@@ -114,7 +116,8 @@ def claims_table(suite, rows: list[dict], curves: dict) -> list[str]:
 
 def write_report(suite, out_dir: Path, rows: list[dict], curves: dict) -> None:
     """``report.md``, ``results.csv`` (one row per finished training), ``curves.png`` and ``curves.html`` (scores
-    against step per run, mean and ± one standard error over seeds) in ``out_dir``."""
+    against step per run, mean and ± one standard error over seeds) and, where this folder holds sample sheets,
+    ``samples.png`` in ``out_dir``."""
     text = io.StringIO()
     writer = csv.DictWriter(text, CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
@@ -162,9 +165,11 @@ def write_report(suite, out_dir: Path, rows: list[dict], curves: dict) -> None:
         cells += [_cell(group, key, digits, base_rows) for _, key, digits in columns]
         lines.append("| " + " | ".join(cells) + " |")
         base_rows = base_rows if base_rows is not None else group
+    with_samples = write_samples_overview(suite, out_dir)
     lines += ["", f"Reference mean occupancy: {_fmt(rows[0]['reference_occupancy'], 4) if rows else '-'}. "
               + training_time(rows) + " "
-              "Score curves: `curves.png`, `curves.html`; one row per training: `results.csv`."]
+              "Score curves: `curves.png`, `curves.html`; one row per training: `results.csv`"
+              + (f"; each run's first samples: `{SAMPLES_FILE}`." if with_samples else ".")]
     baseline_path = out_dir / UNTRAINED_SVM_FILE
     if with_svm and baseline_path.exists():
         baseline = json.loads(baseline_path.read_text())
@@ -177,6 +182,30 @@ def write_report(suite, out_dir: Path, rows: list[dict], curves: dict) -> None:
     series = score_series(suite, curves)
     write_curves_png(out_dir / "curves.png", series)
     write_curves_html(out_dir / "curves.html", series)
+
+
+def sample_sheet_path(out_dir: Path, run: str, seed: int | None) -> Path:
+    """Where a training's sample sheet goes: ``OUT/samples/<run>-seed<seed>.png`` (``<run>.png`` without seeds)."""
+    return Path(out_dir) / "samples" / (run + ("" if seed is None else f"-seed{seed}") + ".png")
+
+
+def write_samples_overview(suite, out_dir: Path) -> bool:
+    """``samples.png``: for each run, the sample sheet of its first seed that has one in this output folder, as a
+    labelled strip. False, and nothing written, where no run has one (a report rebuilt on another machine)."""
+    from data_io.png import contact_sheet, read_png, write_png
+
+    strips, labels = [], []
+    for run in suite.runs:
+        for seed in run.seeds or [None]:
+            path = sample_sheet_path(out_dir, run.name, seed)
+            if path.exists():
+                strips.append(read_png(path))
+                labels.append(run.name + ("" if seed is None else f" seed {seed}"))
+                break
+    if not strips or len({s.shape for s in strips}) != 1:
+        return False
+    write_png(Path(out_dir) / SAMPLES_FILE, contact_sheet(strips, columns=1, labels=labels, border=None))
+    return True
 
 
 def training_time(rows: list[dict]) -> str:
