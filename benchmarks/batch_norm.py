@@ -7,7 +7,6 @@ Keras' own ops, TensorFlow's fused kernel on the 5D grid, and the same kernel on
 
 from __future__ import annotations
 
-
 import common
 
 EPSILON = 1e-3  # Keras' default

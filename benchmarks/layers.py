@@ -12,7 +12,6 @@ the package's own, so G's last layer and D's first run the single-channel fast p
 
 from __future__ import annotations
 
-
 import common
 
 

@@ -12,7 +12,6 @@ D's step). The sum of the parts against the step is what remains: dispatch, the 
 
 from __future__ import annotations
 
-
 import common
 
 
