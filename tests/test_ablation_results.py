@@ -208,6 +208,12 @@ def test_report_only_and_shards_merge(tmp_path, capsys):
     assert "Finished trainings: 2 of 2" in printed and "| saturating | mit_biasfree |" in printed
     assert not (out / "base").exists()  # nothing trained
     assert not (out / "samples.png").exists() and "samples.png" not in printed  # no sample sheets on this machine
+    renamed = tmp_path / "renamed.yaml"  # the same trainings under another run name: found by their keys
+    renamed.write_text(suite.read_text().replace("  - name: base", "  - name: plain")
+                       + "results: suite.results.jsonl\n")
+    assert main(["ablate", "--suite", str(renamed), "--out", str(tmp_path / "renamed"), "--report-only"]) == 0
+    printed = capsys.readouterr().out
+    assert "Finished trainings: 2 of 2" in printed and "| plain | mit_biasfree | (base) |" in printed
     assert main(["ablate", "--suite", str(suite), "--shard", "3/2", "--report-only"]) == 2
     assert "--shard I/N needs 1 <= I <= N" in capsys.readouterr().err
     assert json.loads((tmp_path / "suite.results-shard-1-of-2.jsonl").read_text().splitlines()[0])["kind"] == "start"

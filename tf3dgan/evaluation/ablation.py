@@ -487,8 +487,8 @@ def suite_rows(suite: Suite, out_dir: Path, results: dict) -> tuple[list[dict], 
         if found is None:
             continue
         curves[(training.run.name, training.seed)] = found.scores
-        if found.final is not None:
-            rows.append(found.final)
+        if found.final is not None:  # named as this suite names it: a training is found by its key alone
+            rows.append({**found.final, "run": training.run.name, "differs": training.run.differs})
     return rows, curves
 
 

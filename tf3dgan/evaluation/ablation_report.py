@@ -42,7 +42,7 @@ def _fmt(value, digits=3) -> str:
 
 
 def _differs_text(differs: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in differs.items()) or "(base)"
+    return ", ".join(f"{k}={v}" for k, v in sorted(differs.items())) or "(base)"
 
 
 def summarise(rows: list[dict], key: str) -> tuple[float, float | None]:
