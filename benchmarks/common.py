@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -19,8 +20,6 @@ from tf3dgan import cpu  # noqa: E402
 
 def argument_parser(doc: str, config: str | None = None, batch: int | None = 8):
     """A benchmark's parser with ``--config`` and ``--set`` (and ``--batch`` unless ``batch`` is None)."""
-    import argparse
-
     p = argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default=config,
                    help=f"config YAML (default: {config or 'the built-in defaults, 64^3 paper net'})")

@@ -22,7 +22,8 @@ if str(REPO) not in sys.path:
 import tf3dgan  # noqa: E402,F401  (oneDNN first)
 
 DOC = REPO / "docs" / "ablations.md"
-BLOCK = re.compile(r"(<!-- report (?P<suite>\S+) (?P<parts>[a-z,]+) -->\n)(?P<body>.*?)(<!-- /report -->)", re.S)
+BLOCK = re.compile(r"(?P<open><!-- report (?P<suite>\S+) (?P<parts>[a-z,]+) -->\n)(?P<body>.*?)(?P<close><!-- /report -->)",
+                   re.S)
 SECTIONS = {"claims": "## Claims", "runs": "## All runs"}
 
 
@@ -51,7 +52,7 @@ def rebuilt(text: str) -> str:
         if suite not in cache:
             cache[suite] = report_parts(suite)
         body = "\n\n".join(cache[suite][part] for part in match["parts"].split(","))
-        return f"{match.group(1)}{body}\n{match.group(5)}"
+        return f"{match['open']}{body}\n{match['close']}"
 
     return BLOCK.sub(rebuild, text)
 

@@ -202,7 +202,7 @@ def write_samples_overview(suite, out_dir: Path) -> bool:
                 strips.append(read_png(path))
                 labels.append(run.name + ("" if seed is None else f" seed {seed}"))
                 break
-    if not strips or len({s.shape for s in strips}) != 1:
+    if not strips:
         return False
     write_png(Path(out_dir) / SAMPLES_FILE, contact_sheet(strips, columns=1, labels=labels, border=None))
     return True
