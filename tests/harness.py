@@ -154,3 +154,30 @@ def mounted_tmpfs(folder: Path, size: str):
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def default_signal_dispositions() -> None:
+    """``preexec_fn`` for a child that a test signals: SIGINT and SIGTERM at their defaults, whatever the caller
+    inherited (a suite started as ``nohup make test &`` from a shell without job control ignores SIGINT, and so
+    would its children)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def wait_for(condition, process: subprocess.Popen, what: str, timeout: float = 180.0):
+    """Poll ``condition`` until it returns something true (returned), failing if ``process`` exits first or the
+    time runs out: the way to wait on an event the other process reports, never a fixed sleep."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        if process.poll() is not None:
+            raise AssertionError(f"the process exited ({process.returncode}) before {what}")
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"timed out waiting for {what}")

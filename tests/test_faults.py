@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from conftest import TINY
-from harness import mounted_tmpfs
+from harness import default_signal_dispositions, mounted_tmpfs
 from data_io.atomic import TEMPORARY_NAME
 from tf3dgan.cli import main
 from tf3dgan.errors import RunFolderWarning
@@ -45,7 +45,8 @@ def _start(run: Path, steps: int, log: Path, *extra: str, checkpoint_pause: floa
     if checkpoint_pause:
         cli = [str(REPO / "tests" / "slow_checkpoints.py"), str(checkpoint_pause)]
     return subprocess.Popen([sys.executable, *cli, *_train_args(run, steps, *extra)], env=environ,
-                            stdout=subprocess.DEVNULL, stderr=log.open("w"), cwd=REPO)
+                            stdout=subprocess.DEVNULL, stderr=log.open("w"), cwd=REPO,
+                            preexec_fn=default_signal_dispositions)
 
 
 def _steps(run: Path) -> list[int]:

@@ -11,9 +11,11 @@ __version__ = "0.1.0"
 # The rest is imported on first use (PEP 562): variants and data_io import tf3dgan.errors, which runs
 # this file, so importing them from here would be circular.
 from tf3dgan.quiet import exit_if_command_interrupted as _exit_if_command_interrupted  # noqa: E402
+from tf3dgan.quiet import hold_import_for_tests as _hold_import_for_tests  # noqa: E402
 from tf3dgan.quiet import quiet_tensorflow_import as _quiet_tensorflow_import  # noqa: E402
 
 try:
+    _hold_import_for_tests()
     with _quiet_tensorflow_import():
         from tf3dgan.nn.batch_norm import FusedBatchNormalization  # noqa: E402
         from tf3dgan.nn.one_channel_convs import OneChannelConv3D, OneChannelConv3DTranspose  # noqa: E402

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 
 
 @contextlib.contextmanager
@@ -34,3 +35,17 @@ def exit_if_command_interrupted() -> None:
     if os.path.basename(sys.argv[0] if sys.argv else "") == "tf3dgan":
         print("\ntf3dgan: interrupted while loading", file=sys.stderr)
         raise SystemExit(130)
+
+
+HOLD_IMPORT_VARIABLE = "TF3DGAN_TEST_HOLD_IMPORT"
+
+
+def hold_import_for_tests() -> None:
+    """A hook for tests: with ``TF3DGAN_TEST_HOLD_IMPORT=PATH`` set, ``import tf3dgan`` creates PATH and waits there
+    (60 s at most) inside its guarded import, so that a test can send Ctrl-C at that point without racing the
+    speed of TensorFlow's import. Unset, it does nothing."""
+    path = os.environ.get(HOLD_IMPORT_VARIABLE)
+    if path:
+        with open(path, "w"):
+            pass
+        time.sleep(60)

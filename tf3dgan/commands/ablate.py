@@ -31,6 +31,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--run-folders", choices=RUN_FOLDERS, default="shared",
                    help="--ray: run folders under --out, which every worker must see (default), or in each "
                         "worker's temporary folder")
+    p.add_argument("--runs", default=None, metavar="NAME[,NAME...]",
+                   help="train only these runs of the suite (the report still covers every run)")
     p.add_argument("--quiet", action="store_true", help="no training progress bars")
     p.set_defaults(func=run)
 
@@ -48,6 +50,18 @@ def parse_shard(text: str) -> tuple[int, int]:
     return index, count
 
 
+def parse_run_names(text: str, suite) -> set:
+    """``"a,b"`` as a set of the suite's run names; UsageError naming any the suite does not have."""
+    from tf3dgan.errors import UsageError
+
+    names = {name.strip() for name in text.split(",") if name.strip()}
+    unknown = sorted(names - {run.name for run in suite.runs})
+    if not names or unknown:
+        raise UsageError(f"--runs names no run of {suite.path.name}: {', '.join(unknown) or repr(text)} "
+                         f"(its runs: {', '.join(run.name for run in suite.runs)})")
+    return names
+
+
 def run(args) -> int:
     from pathlib import Path
 
@@ -57,6 +71,7 @@ def run(args) -> int:
 
     shard = parse_shard(args.shard) if args.shard else None
     suite = load_suite(args.suite, check_data=not args.report_only)  # every run's config checked before training
+    only = parse_run_names(args.runs, suite) if args.runs else None
     out = Path(args.out) if args.out else Path("runs") / suite.path.stem
     if args.report_only:
         write_report_from_results(suite, out, args.results)
@@ -70,6 +85,6 @@ def run(args) -> int:
     else:
         print(f"{args.suite}: {len(suite.runs)} runs -> {out}", flush=True)
         run_suite(suite, out, progress=not args.quiet, log=lambda m: print(m, flush=True),
-                  results_path=args.results, shard=shard)
+                  results_path=args.results, shard=shard, only=only)
     print((out / REPORT_FILE).read_text())
     return 0

@@ -452,7 +452,8 @@ def results_paths(suite: Suite, out_dir: str | Path, results_path: str | Path | 
 
 
 def run_suite(suite: Suite, out_dir: str | Path, progress: bool = True, log=print,
-              results_path: str | Path | None = None, shard: tuple[int, int] | None = None) -> list[dict]:
+              results_path: str | Path | None = None, shard: tuple[int, int] | None = None,
+              only: set | None = None) -> list[dict]:
     """Train (or resume / skip) and score every training of ``suite`` in ``out_dir``; write the report files.
 
     Scores go to the results file ``results_path`` (default: the suite's, ``suite.results``) as they come, and
@@ -465,7 +466,8 @@ def run_suite(suite: Suite, out_dir: str | Path, progress: bool = True, log=prin
     primary, read_from = results_paths(suite, out_dir, results_path)
     write_to = shard_file(primary, *shard) if shard else primary
     known = results_by_key(read_events(read_from))
-    trainings = [t for t in suite_trainings(suite, out_dir) if shard is None or in_shard(t.run.name, t.seed, *shard)]
+    trainings = [t for t in suite_trainings(suite, out_dir)
+                 if (shard is None or in_shard(t.run.name, t.seed, *shard)) and (only is None or t.run.name in only)]
     log(f"{len(trainings)} trainings, {sum(1 for t in trainings if t.key in known and known[t.key].final)} "
         f"finished in {primary}" + (f" (shard {shard[0]} of {shard[1]})" if shard else ""))
     reference_cache: dict = {}
