@@ -108,3 +108,68 @@ def test_import_release_matches_the_torch_layers_and_sample_and_export_work(tmp_
     with pytest.raises(DataError, match="bad.t7"):
         read_torch7(tmp_path / "bad.t7")
     capsys.readouterr()
+
+
+def _release_file(tmp_path):
+    """A 16^3 release generator file (z_dim 5) and its layers."""
+    net = release_net(np.random.default_rng(0))
+    write_torch7(tmp_path / "chair_G_cpu.t7", net)
+    return tmp_path / "chair_G_cpu.t7", lua_list(net["modules"])
+
+
+def test_import_release_overwrite_leaves_exactly_the_imported_generator(tmp_path, capsys):
+    """A run trained past step 0 (three newer checkpoints of the same architecture, metrics, samples): after
+    --overwrite, the imported step-0 generator is the run's only checkpoint and the old files are gone."""
+    from harness import one_line_error
+    from tf3dgan.cli import main
+    from tf3dgan.training.checkpoint import load_run, save_checkpoint
+    from tf3dgan.training.run_folder import list_checkpoints
+
+    release, layers = _release_file(tmp_path)
+    run = tmp_path / "run"
+    assert main(["import-release", str(release), "--out", str(run)]) == 0
+    _, gan, _ = load_run(run)
+    for step in (10, 20, 30):  # "trained" on: other weights at later steps
+        for weight in gan.generator.weights:
+            weight.assign(weight.numpy() + 0.5)
+        gan.step_counter.assign(step)
+        save_checkpoint(gan, run)
+    (run / "metrics.jsonl").write_text('{"step": 30}\n')
+    (run / "samples").mkdir()
+
+    assert main(["import-release", str(release), "--out", str(run), "--overwrite"]) == 0
+    assert [p.name for p in list_checkpoints(run)] == ["ckpt-00000000.npz"]
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.yaml"]
+    _, gan, step = load_run(run)
+    z = np.asarray(gan.sample_latent(2, seed=0), np.float32)
+    assert step == 0
+    np.testing.assert_allclose(gan.generate(z), torch_reference(z, layers), atol=2e-5)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
+
+    (run / "notes.txt").write_text("mine")  # a folder that holds more than a run is never replaced
+    assert main(["import-release", str(release), "--out", str(run), "--overwrite"]) == 2
+    one_line_error(capsys, f"{run}: holds files that are not part of a run (notes.txt)")
+    assert (run / "notes.txt").read_text() == "mine" and (run / "config.yaml").exists()
+
+
+def test_import_release_on_a_full_disk_leaves_nothing_and_the_retry_works(tmp_path, capsys, monkeypatch):
+    import errno
+    import os
+
+    from harness import one_line_error
+    from tf3dgan.cli import main
+    from tf3dgan.training import checkpoint
+
+    release, _ = _release_file(tmp_path)
+    run = tmp_path / "runs" / "chair"
+
+    def full_disk(path, write):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", full_disk)
+    assert main(["import-release", str(release), "--out", str(run)]) == 2
+    one_line_error(capsys, f"{run}: cannot write the run folder (No space left on device)")
+    assert list((tmp_path / "runs").iterdir()) == []  # no config.yaml without a checkpoint, no temporary folder
+    monkeypatch.undo()
+    assert main(["import-release", str(release), "--out", str(run)]) == 0
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.yaml"]

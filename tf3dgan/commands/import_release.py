@@ -12,7 +12,7 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("file", help="the .t7 generator file")
     p.add_argument("--out", required=True, help="run folder to write (config.yaml, checkpoints/ckpt-00000000.npz)")
-    p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+    p.add_argument("--overwrite", action="store_true", help="replace a run already in --out (the whole run: its checkpoints, metrics and samples)")
     p.set_defaults(func=run)
 
 

@@ -19,6 +19,9 @@ the run's D is initialised as in a new run.
 
 from __future__ import annotations
 
+import os
+import shutil
+import secrets
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +30,9 @@ from data_io.torch7 import TorchObject, lua_list, read_torch7
 from tf3dgan.config import from_dict, save_config
 from tf3dgan.errors import DataError, RunFolderError
 from tf3dgan.nn.networks import hidden_widths
-from tf3dgan.training.run_folder import CONFIG_FILE
+from tf3dgan.training.run_folder import (
+    CHECKPOINT_DIR, CONFIG_FILE, FIXED_Z_FILE, LOCK_FILE, LOSS_PAGE, METRICS_FILE, SAMPLES_DIR, TENSORBOARD_DIR,
+)
 
 
 MAX_CONVOLUTIONS = 6  # 128^3; the release's nets have 5 (64^3)
@@ -152,19 +157,71 @@ def load_release_weights(gan, convs, norms) -> None:
         layer.moving_variance.assign(variance.astype(np.float32))
 
 
-def import_release(t7_path, run_dir, overwrite: bool = False):
-    """Write ``run_dir`` (config.yaml and a step-0 checkpoint) from a 3dgan-release generator file; return
-    ``(config, gan)``."""
-    from tf3dgan.training.builder import build_gan
-    from tf3dgan.training.checkpoint import save_checkpoint
+# What a run folder may hold (run_folder.py's layout): ``--overwrite`` replaces a folder of these names only.
+RUN_FOLDER_ENTRIES = {CONFIG_FILE, METRICS_FILE, CHECKPOINT_DIR, SAMPLES_DIR, FIXED_Z_FILE, LOSS_PAGE, LOCK_FILE,
+                      TENSORBOARD_DIR}
 
-    run_dir = Path(run_dir)
-    if (run_dir / CONFIG_FILE).exists() and not overwrite:
-        raise RunFolderError(f"{run_dir}: already holds a run; choose another --out (or --overwrite)")
+
+def _check_destination(run_dir: Path, overwrite: bool) -> None:
+    """A RunFolderError unless ``run_dir`` may become the imported run: absent, empty (but for its lock), or with
+    ``overwrite`` a folder of run files only (never a folder that holds anything else)."""
     existing = next(folder for folder in (run_dir, *run_dir.parents) if folder.exists())
     if not existing.is_dir():
         where = "" if existing == run_dir else f" ({existing})"
         raise RunFolderError(f"{run_dir}: a file is in the way{where}, not a folder; choose another --out")
+    if existing != run_dir:
+        return
+    entries = sorted(entry.name for entry in run_dir.iterdir() if entry.name != LOCK_FILE)
+    foreign = [name for name in entries if name not in RUN_FOLDER_ENTRIES]
+    if foreign:
+        raise RunFolderError(f"{run_dir}: holds files that are not part of a run ({', '.join(foreign[:3])}"
+                             f"{' ...' if len(foreign) > 3 else ''}); choose another --out")
+    if entries and not overwrite:
+        raise RunFolderError(f"{run_dir}: already holds a run; choose another --out (or --overwrite)")
+
+
+def _new_hidden_folder(beside: Path, suffix: str) -> Path:
+    """A new empty folder ``.<name>.<hex>.<suffix>`` beside ``beside``, with the permissions of any new folder
+    (``tempfile.mkdtemp`` would make it 0o700, and this one becomes the run folder)."""
+    while True:
+        folder = beside.parent / f".{beside.name}.{secrets.token_hex(4)}.{suffix}"
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+
+
+def _replace_folder(new: Path, run_dir: Path) -> None:
+    """Put the finished folder ``new`` in the place of ``run_dir`` (which may exist): renames only, so a reader
+    sees the old run or the new one, never a mix; the old one is then removed."""
+    if not run_dir.exists():
+        os.rename(new, run_dir)
+        return
+    old = _new_hidden_folder(run_dir, "replaced")
+    os.rename(run_dir, old / run_dir.name)
+    try:
+        os.rename(new, run_dir)
+    except BaseException:
+        os.rename(old / run_dir.name, run_dir)
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def import_release(t7_path, run_dir, overwrite: bool = False):
+    """Write ``run_dir`` (config.yaml and a step-0 checkpoint) from a 3dgan-release generator file; return
+    ``(config, gan)``.
+
+    The run is written in a hidden temporary folder beside ``run_dir`` and renamed into place: a failure (a full
+    disk) leaves ``run_dir`` as it was, and ``overwrite`` replaces the whole old run (its checkpoints, metrics
+    and samples), never leaving old checkpoints beside the imported generator.
+    """
+    from tf3dgan.training.builder import build_gan
+    from tf3dgan.training.checkpoint import save_checkpoint
+
+    run_dir = Path(run_dir)
+    _check_destination(run_dir, overwrite)
     convs, norms = release_layers(t7_path)
     config = from_dict(release_config(t7_path, convs), f"{t7_path} (imported)")
     check_release_weights(t7_path, convs, norms)
@@ -173,11 +230,17 @@ def import_release(t7_path, run_dir, overwrite: bool = False):
         load_release_weights(gan, convs, norms)
     except (KeyError, TypeError, ValueError) as err:
         raise DataError(f"{t7_path}: weights do not fit the generator ({err})") from None
+    work = None
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(config, run_dir / CONFIG_FILE)
-        save_checkpoint(gan, run_dir)
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        work = _new_hidden_folder(run_dir, "partial")
+        save_config(config, work / CONFIG_FILE)
+        save_checkpoint(gan, work)
+        _replace_folder(work, run_dir)
     except OSError as err:
-        raise RunFolderError(f"{run_dir}: cannot write the run folder ({err.strerror or err}); "
-                             "choose another --out") from None
+        raise RunFolderError(f"{run_dir}: cannot write the run folder ({err.strerror or err}); nothing was changed; "
+                             "free some space or choose another --out") from None
+    finally:
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
     return config, gan
