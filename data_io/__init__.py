@@ -10,7 +10,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 from .arrays import read_array, write_npz
 from .binvox import Binvox, read_binvox, write_binvox
-from .errors import DataError, EmptyGridWarning
+from .errors import DataError, EmptyGridWarning, LinkedFolderWarning
 from .folders import read_folder
 from .off_mesh import read_off, read_off_voxels, voxelize_mesh
 from .png import contact_sheet, read_png, write_png
@@ -31,7 +31,8 @@ def make_training_dataset(voxels, **kwargs):
 
 
 __all__ = [
-    "Binvox", "DataError", "EmptyGridWarning", "SYNTHETIC_CLASSES", "VoxelSet", "contact_sheet", "downsample_max",
+    "Binvox", "DataError", "EmptyGridWarning", "LinkedFolderWarning", "SYNTHETIC_CLASSES", "VoxelSet",
+    "contact_sheet", "downsample_max",
     "fit_to_cube_len", "generate_synthetic", "split_seed", "load_training_voxels", "make_training_dataset",
     "grid_occupancy", "occupancy_stats", "pad_to", "read_array", "read_binvox", "read_folder", "read_mat", "read_off",
     "read_off_voxels", "read_png", "read_source", "read_volumetric", "render_view", "render_views", "resize",

@@ -19,6 +19,10 @@ class EmptyGridWarning(UserWarning):
     """Some grids were all zeros and were dropped (one warning per source, with the count and names)."""
 
 
+class LinkedFolderWarning(UserWarning):
+    """Links to folders already read (a cycle such as ``self -> .``) were skipped (one warning per listing)."""
+
+
 def read_file_bytes(path) -> bytes:
     """The bytes of ``path``; a missing or unreadable file is a DataError naming it."""
     try:

@@ -14,7 +14,7 @@ import numpy as np
 
 from .arrays import read_array
 from .binvox import read_binvox
-from .errors import DataError
+from .errors import DataError, LinkedFolderWarning
 from .off_mesh import read_off_voxels
 from .resample import pad_to, resize
 from .volumetric import SPLITS, read_mat
@@ -25,15 +25,41 @@ EXTENSIONS = (".mat", ".binvox", ".off", ".npy", ".npz")
 
 def list_voxel_files(path: str | Path) -> list:
     """Sorted voxel files under ``path`` (recursively), by extension; DataError naming a folder that cannot
-    be read (rather than skipping its files silently)."""
+    be read (rather than skipping its files silently).
+
+    Links to folders are followed once: a link to a folder already read (or about to be), such as
+    ``self -> .``, is skipped with one LinkedFolderWarning, so a cycle never repeats files or runs forever."""
     import os
+    import warnings
 
     def unreadable(err: OSError):
         raise DataError(f"{err.filename or path}: cannot read this folder ({err.strerror or err})")
 
-    found = []
-    for folder, _, names in os.walk(path, onerror=unreadable, followlinks=True):
+    def identity(folder: str):
+        try:
+            status = os.stat(folder)
+        except OSError:  # a dangling link or an unreadable folder: os.walk reports what it cannot list
+            return None
+        return status.st_dev, status.st_ino
+
+    found, skipped = [], []
+    seen = {identity(str(path))}
+    for folder, subfolders, names in os.walk(path, onerror=unreadable, followlinks=True):
+        kept = []
+        # Real folders claim their identity before links to them, so a link is the one skipped.
+        for name in sorted(subfolders, key=lambda n: (os.path.islink(os.path.join(folder, n)), n)):
+            key = identity(os.path.join(folder, name))
+            if key is not None and key in seen:
+                skipped.append(os.path.join(folder, name))
+                continue
+            seen.add(key)
+            kept.append(name)
+        subfolders[:] = sorted(kept)
         found += [Path(folder) / n for n in names if Path(n).suffix.lower() in EXTENSIONS]
+    if skipped:
+        shown = ", ".join(skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+        warnings.warn(LinkedFolderWarning(f"{path}: skipped {len(skipped)} linked folder(s) already read "
+                                          f"(a link cycle or a second link to one folder): {shown}"), stacklevel=2)
     return sorted(p for p in found if p.is_file())
 
 

@@ -243,6 +243,28 @@ def test_mixed_folder(tmp_path):
         data_io.read_folder(folder / "blob")
 
 
+def test_folder_links_are_followed_once(tmp_path, capsys):
+    """Issue 46 item 4: a link cycle (``self -> .``) wrote 41 grids, two of them ran for minutes; a folder
+    linked twice is read once; a link to a folder outside the tree is still read."""
+    folder, outside = tmp_path / "shapes", tmp_path / "outside"
+    (folder / "chair").mkdir(parents=True)
+    outside.mkdir()
+    grid = np.zeros((8, 8, 8), np.uint8)
+    grid[2:5, 2:5, 2:5] = 1
+    data_io.write_binvox(folder / "chair" / "a.binvox", grid)
+    data_io.write_binvox(outside / "b.binvox", grid)
+    for link, target in [("self", "."), ("again", "."), ("chair/up", ".."), ("alias", "chair"), ("table", "../outside")]:
+        (folder / link).symlink_to(target)
+    with pytest.warns(data_io.LinkedFolderWarning, match="skipped 4 linked folder"):
+        s = data_io.read_folder(folder)
+    assert sorted(s.names) == ["chair/a", "table/b"] and s.class_names == ["chair", "table"]
+    out = tmp_path / "packed.npz"
+    assert _cli(["data", "convert", str(folder), "--out", str(out)]) == 0
+    assert "skipped 4 linked folder(s) already read" in capsys.readouterr().err
+    with np.load(out) as packed:
+        assert len(packed["voxels"]) == 2
+
+
 # ---------------------------------------------------------------- resampling
 
 
