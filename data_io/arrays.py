@@ -176,8 +176,11 @@ def _read_npz(path: Path, key, label_key, split) -> VoxelSet:
         labels = np.asarray(labels).reshape(-1)
         if len(labels) != n or not np.issubdtype(labels.dtype, np.integer) or (n and labels.min() < 0):
             raise DataError(f"{path}: '{label_key}' must hold {n} non-negative integer labels")
+        top = int(labels.max()) + 1 if n else 0
+        if class_names and top > len(class_names):
+            raise DataError(f"{path}: '{label_key}' holds label {top - 1}, but 'class_names' names only "
+                            f"{len(class_names)} classes (labels 0..{len(class_names) - 1})")
         if not class_names:
-            top = int(labels.max()) + 1 if n else 0
             if "modelnet10" in path.name.lower() and top <= 10:
                 class_names = list(MODELNET10_CLASSES)
             else:

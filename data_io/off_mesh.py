@@ -57,6 +57,8 @@ def read_off(path: str | Path):
         faces = _triangulate(lines[body + n_vertices:body + n_vertices + n_faces])
     except ValueError as err:
         raise DataError(f"{path}: malformed OFF data ({' '.join(str(err).split())})") from None
+    except OverflowError:  # an integer beyond int64, e.g. a vertex index of 10^23
+        raise DataError(f"{path}: malformed OFF data (a face holds a number beyond the int64 range)") from None
     if vertices.shape != (n_vertices, 3) or not np.isfinite(vertices).all():
         raise DataError(f"{path}: malformed OFF vertices (each needs 3 finite coordinates)")
     bad = faces[(faces < 0) | (faces >= n_vertices)]

@@ -455,3 +455,28 @@ def test_release_layers_of_a_nested_sequential_are_still_found(tmp_path):
     write_torch7(tmp_path / "nested.t7", wrapped)
     convs, norms = release_layers(tmp_path / "nested.t7")
     assert (len(convs), len(norms)) == (3, 2)
+
+
+# -- issue 46 item 12: numbers out of range in .off faces and .npz labels ----------------------------------
+
+
+@pytest.mark.parametrize("command", ["view {path}", "data info {path}", "data convert {path} --out {tmp}/out.npz"])
+def test_off_face_index_beyond_int64_is_one_line(tmp_path, capsys, command):
+    path = tmp_path / "huge_index.off"  # an OverflowError traceback in every command that reads .off
+    path.write_text("OFF\n4 2 0\n0 0 0\n1 0 0\n0 1 0\n0 0 1\n3 0 1 100000000000000000000000\n3 0 1 2\n")
+    with pytest.raises(DataError, match="a face holds a number beyond the int64 range") as err:
+        read_off(path)
+    _one_line(err.value, path)
+    assert main(command.format(path=path, tmp=tmp_path).split()) == 2
+    one_line_error(capsys, "huge_index.off", "beyond the int64 range")
+
+
+def test_npz_labels_beyond_its_class_names_are_one_line(tmp_path, capsys):
+    path = tmp_path / "few_names.npz"  # an IndexError traceback in `data info`
+    np.savez(path, voxels=np.ones((3, 4, 4, 4), np.uint8), labels=np.array([0, 1, 2]),
+             class_names=np.array(["chair", "table"]))
+    with pytest.raises(DataError, match="'labels' holds label 2, but 'class_names' names only 2 classes") as err:
+        read_source(path)
+    _one_line(err.value, path)
+    assert main(["data", "info", str(path)]) == 2
+    one_line_error(capsys, "few_names.npz", "names only 2 classes")
