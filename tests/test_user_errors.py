@@ -263,3 +263,12 @@ def test_view_names_a_non_cubic_grid(tmp_path, capsys):
     write_binvox(path, (np.random.default_rng(0).random((32, 64, 16)) > 0.5).astype(np.uint8))
     assert main(["view", str(path)]) == 0
     assert "shapes of 32x64x16 from" in capsys.readouterr().out
+
+
+def test_svm_refuses_a_source_without_a_test_split(run, tmp_path, capsys):
+    """Labelled shapes with no separate test split read whole for both splits: the SVM would be scored on its
+    own training shapes, so the command refuses them."""
+    data = tmp_path / "labelled.npz"
+    np.savez(data, voxels=_grids(12), labels=np.arange(12) % 2)
+    assert main(["svm", "--run", str(run), "--data", str(data), "--c", "0.1", "--no-untrained"]) == 2
+    one_line_error(capsys, f"{data}: has no separate 'test' split", "same 12 shapes")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tf3dgan.commands import add_model_arguments, load_model, model_label
 from tf3dgan.errors import UsageError
 
 
@@ -12,8 +13,9 @@ def add_parser(subparsers) -> None:
     from tf3dgan.evaluation.svm import BN_STATISTICS
 
     p = subparsers.add_parser("svm", help="linear SVM on D features (paper's protocol): accuracy overall and per class")
-    p.add_argument("--run", required=True, help="run folder: D from its newest checkpoint")
-    p.add_argument("--data", required=True, help="labelled shapes with train and test splits (e.g. modelnet10_binvox32.npz)")
+    add_model_arguments(p, "run folder: D from its newest checkpoint")
+    p.add_argument("--data", required=True, help="labelled shapes with separate train and test splits (e.g. "
+                   "modelnet10_binvox32.npz); a source without a test split is refused")
     p.add_argument("--c", type=float, help="SVM C (default: 3-fold CV on the train split over 0.001, 0.01, 0.1)")
     p.add_argument("--max-per-class", type=int, help="use at most this many shapes per class and split")
     p.add_argument("--bn-statistics", default="reestimate", choices=BN_STATISTICS,
@@ -39,18 +41,17 @@ def _print(title: str, result: dict) -> None:
 
 def run(args) -> int:
     from tf3dgan.evaluation import svm as svm_eval
-    from tf3dgan.training.checkpoint import load_run
 
     if args.c is not None and args.c <= 0:
         raise UsageError(f"--c must be > 0, got {args.c}")
     if args.max_per_class is not None and args.max_per_class < 1:
         raise UsageError(f"--max-per-class must be >= 1, got {args.max_per_class}")
-    config, gan, step = load_run(args.run)
+    config, gan, step, _ = load_model(args)
     results = {}
     options = {"bn_statistics": args.bn_statistics, "feature_layers": args.feature_layers, "pool_size": args.pool_size}
     trained = svm_eval.evaluate_discriminator(gan.discriminator, args.data, args.c, args.max_per_class, **options)
     results["trained"] = {"step": step, **trained}
-    _print(f"{args.run} (step {step})", trained)
+    _print(f"{model_label(args)} (step {step})", trained)
     if not args.no_untrained:
         untrained = svm_eval.evaluate_discriminator(
             svm_eval.untrained_discriminator(config), args.data, args.c, args.max_per_class, **options

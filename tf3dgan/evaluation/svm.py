@@ -169,6 +169,19 @@ def load_split(path, split: str, cube_len: int, max_per_class: int | None = None
     return data_io.resize(voxels.voxels[keep], cube_len), voxels.labels[keep], names
 
 
+def check_separate_splits(data, train, test, train_split: str = "train", test_split: str = "test") -> None:
+    """A DataError when the two splits of ``data`` read as the same shapes (a source without a test split, which
+    every reader returns whole for either split): an SVM scored on its own training shapes measures nothing."""
+    from data_io.errors import DataError
+
+    (train_v, train_y), (test_v, test_y) = train, test
+    if train_v.shape == test_v.shape and np.array_equal(train_y, test_y) and np.array_equal(train_v, test_v):
+        raise DataError(f"{data}: has no separate '{test_split}' split (the '{train_split}' and '{test_split}' reads "
+                        f"are the same {len(train_y)} shapes), so the SVM would be scored on its own training "
+                        f"shapes; give labelled data with both splits (an .npz with x_{train_split}/y_{train_split} "
+                        f"and x_{test_split}/y_{test_split}, or a ModelNet folder <class>/{train_split}|{test_split}/)")
+
+
 def evaluate_discriminator(
     discriminator, data, c: float | None = None, max_per_class: int | None = None, train_split: str = "train",
     test_split: str = "test", progress: bool = True, seed: int = 0, bn_statistics: str = "reestimate",
@@ -181,6 +194,7 @@ def evaluate_discriminator(
     cube_len = int(discriminator.input_shape[1])
     train_v, train_y, names = load_split(data, train_split, cube_len, max_per_class)
     test_v, test_y, _ = load_split(data, test_split, cube_len, max_per_class)
+    check_separate_splits(data, (train_v, train_y), (test_v, test_y), train_split, test_split)
     extract = functools.partial(extract_features, discriminator, progress=progress, feature_layers=layers,
                                 pool_size=pool_size, batch_statistics=bn_statistics == "batch")
     statistics = (population_statistics(discriminator, train_v) if bn_statistics == "reestimate"
