@@ -31,6 +31,8 @@ _LAZY = {
     "train": "tf3dgan.training.loop",
     "make_dataset": "tf3dgan.training.training_input",
     "load_run": "tf3dgan.training.checkpoint",
+    "load_preset": "tf3dgan.presets",
+    "save_preset": "tf3dgan.presets",
     "VARIANTS": "variants",
     "get_variant": "variants",
 }

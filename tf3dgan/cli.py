@@ -35,6 +35,7 @@ COMMAND_MODULES = [
     "view",
     "env",
     "configs",
+    "presets",
 ]
 
 

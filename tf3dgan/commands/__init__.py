@@ -132,3 +132,40 @@ def load_shape_source(args, cube_len: int):
                                        for c in np.unique(data.labels)]))
     labels = None if data.labels is None else np.asarray(data.labels)[keep]
     return data.voxels[keep], labels, list(data.class_names or []), [list(data.names)[i] for i in keep]
+
+
+def add_model_arguments(p, run_help: str = "run folder written by `tf3dgan train`", group=None) -> None:
+    """``--run DIR`` or ``--preset NAME|DIR``, exactly one (in ``group``, a mutually exclusive group, when given):
+    the trained GAN a command uses. ``load_model`` loads it."""
+    if group is None:
+        group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--run", help=run_help)
+    group.add_argument("--preset", metavar="NAME|DIR",
+                       help="a trained GAN shipped with tf3dgan (`tf3dgan presets` lists them) or a preset folder")
+
+
+def load_model(args, checkpoint=None):
+    """``(config, gan, step, label)`` of ``--preset`` or ``--run`` (its newest checkpoint, or ``checkpoint``);
+    ``label`` names it in messages."""
+    from tf3dgan.errors import UsageError
+
+    if getattr(args, "preset", None) is not None:
+        if checkpoint is not None:
+            raise UsageError("--checkpoint applies to --run, not to --preset")
+        from tf3dgan.presets import open_preset
+
+        return (*open_preset(args.preset), model_label(args))
+    from tf3dgan.training.checkpoint import load_run
+
+    return (*load_run(args.run, checkpoint), model_label(args))
+
+
+def model_label(args) -> str:
+    """The ``--run`` or ``--preset`` of ``args`` as messages name it."""
+    return f"preset {args.preset}" if getattr(args, "preset", None) is not None else str(args.run)
+
+
+def text_table(rows: list[tuple]) -> list[str]:
+    """Indented lines of ``rows`` in aligned columns (the last column as it is)."""
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]) - 1)]
+    return ["  " + "  ".join(str(c).ljust(w) for c, w in zip(r, widths)) + "  " + str(r[-1]) for r in rows]

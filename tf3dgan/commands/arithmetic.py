@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from tf3dgan.commands import (
-    SPEC_HELP, add_postprocess_arguments, add_strip_arguments, check_threshold_argument, write_outputs,
-    write_strip_for,
+    SPEC_HELP, add_model_arguments, add_postprocess_arguments, add_strip_arguments, check_threshold_argument,
+    load_model, write_outputs, write_strip_for,
 )
 from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("arithmetic", help="generate the shape of a latent expression like 'a - b + c'")
-    p.add_argument("--run", required=True, help="run folder written by `tf3dgan train`")
+    add_model_arguments(p, "run folder written by `tf3dgan train`")
     p.add_argument("--expr", required=True, help="expression over names: + - unary - and * by a number")
     p.add_argument("--latents", nargs="+", required=True, metavar="NAME=SPEC",
                    help=f"the named vectors; SPEC is {SPEC_HELP}")
@@ -39,7 +39,6 @@ def parse_bindings(items) -> dict:
 def run(args) -> int:
     from data_io import grid_occupancy
     from tf3dgan.generation.latent_space import evaluate_expression, expression_names, resolve_latent
-    from tf3dgan.training.checkpoint import load_run
     from tf3dgan.generation.shape_files import resolve_layout
 
     check_threshold_argument(args)
@@ -49,7 +48,7 @@ def run(args) -> int:
     if missing:
         raise UsageError(f"--expr uses {', '.join(missing)}, not given in --latents")
     resolve_layout(args.out, args.format, len(names) + 1)
-    config, gan, step = load_run(args.run)
+    config, gan, step, _ = load_model(args)
     latents = {name: resolve_latent(bindings[name], gan.z_dim, gan) for name in names}
     result = evaluate_expression(args.expr, latents)
     z = np.stack([latents[n] for n in names] + [result])

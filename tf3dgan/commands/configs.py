@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tf3dgan.commands import text_table
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -13,11 +15,6 @@ def add_parser(subparsers) -> None:
     show = actions.add_parser("show", help="print a shipped config or suite")
     show.add_argument("name", help="a name from `tf3dgan configs` (configs first, then suites)")
     p.set_defaults(func=run)
-
-
-def _table(rows: list[tuple]) -> list[str]:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]) - 1)]
-    return ["  " + "  ".join(str(c).ljust(w) for c, w in zip(r, widths)) + "  " + str(r[-1]) for r in rows]
 
 
 def config_rows() -> list[tuple]:
@@ -63,7 +60,7 @@ def run(args) -> int:
         print(path.read_text(encoding="utf-8"), end="")
         return 0
     print("configs (tf3dgan train --config NAME; tf3dgan configs show NAME prints one):")
-    print("\n".join(_table([("NAME", "VARIANT", "SIZE", "WHAT IT IS"), *config_rows()])))
+    print("\n".join(text_table([("NAME", "VARIANT", "SIZE", "WHAT IT IS"), *config_rows()])))
     print("\nablation suites (tf3dgan ablate --suite NAME):")
-    print("\n".join(_table([("NAME", "BASE", "RUNS", "WHAT IT IS"), *suite_rows()])))
+    print("\n".join(text_table([("NAME", "BASE", "RUNS", "WHAT IT IS"), *suite_rows()])))
     return 0

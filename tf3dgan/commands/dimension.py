@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from tf3dgan.commands import SPEC_HELP, add_threshold_argument, check_threshold_argument
+from tf3dgan.commands import (
+    SPEC_HELP, add_model_arguments, add_threshold_argument, check_threshold_argument, load_model,
+)
 from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("dimension", help="effect of one latent dimension on a shape")
-    p.add_argument("--run", required=True, help="run folder written by `tf3dgan train`")
+    add_model_arguments(p, "run folder written by `tf3dgan train`")
     p.add_argument("--z", default="0", help=f"the latent vector to vary: {SPEC_HELP} (default seed 0)")
     p.add_argument("--dim", type=int, default=None,
                    help="the dimension (default: the one that flips most voxels when shifted by --delta)")
@@ -29,14 +31,13 @@ def run(args) -> int:
     from pathlib import Path
 
     from tf3dgan.generation.latent_space import dimension_effect, dimension_sensitivity, resolve_latent
-    from tf3dgan.training.checkpoint import load_run
     from tf3dgan.generation.shape_strip import default_html_path, write_strip
 
     check_threshold_argument(args)
     out = Path(args.out)
     if out.suffix != ".npz":
         raise UsageError(f"--out {out}: expected a .npz file name")
-    config, gan, step = load_run(args.run)
+    config, gan, step, _ = load_model(args)
     z = resolve_latent(args.z, gan.z_dim, gan)
     delta = args.delta if args.delta is not None else (
         3 * gan.latent.std if gan.latent.distribution == "normal" else 0.5)

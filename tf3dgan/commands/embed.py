@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tf3dgan.commands import add_model_arguments, load_model, model_label
 from tf3dgan.errors import UsageError
 
 
@@ -15,7 +16,7 @@ def add_parser(subparsers) -> None:
     from tf3dgan.evaluation.embedding import FEATURES, METHODS
 
     p = subparsers.add_parser("embed", help="2-D map (t-SNE / PCA) of D features or projected latents of real shapes")
-    p.add_argument("--run", required=True, help="run folder: D and G from its newest checkpoint")
+    add_model_arguments(p, "run folder: D and G from its newest checkpoint")
     p.add_argument("--data", required=True, help="the shapes: any data source data_io reads, or 'synthetic'")
     add_shape_source_arguments(p, split="test")
     p.add_argument("--features", default="d", choices=FEATURES,
@@ -37,7 +38,6 @@ def run(args) -> int:
     from tf3dgan.commands import load_shape_source
     from tf3dgan.evaluation import embedding
     from tf3dgan.generation.projection import project
-    from tf3dgan.training.checkpoint import load_run
 
     if Path(args.out).suffix.lower() != ".html":
         raise UsageError(f"--out {args.out}: expected an .html page (the PNG and the .npz of points go beside it)")
@@ -47,7 +47,7 @@ def run(args) -> int:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     if args.perplexity <= 0 or args.steps < 0 or (args.thumbnail_size != 0 and args.thumbnail_size < 8):
         raise UsageError("need --perplexity > 0, --steps >= 0 and --thumbnail-size 0 or >= 8")
-    config, gan, step = load_run(args.run)
+    config, gan, step, _ = load_model(args)
     voxels, labels, class_names, names = load_shape_source(args, config.model.cube_len)
     if len(voxels) < 3:
         raise UsageError(f"{args.data}: a 2-D map needs at least 3 shapes, got {len(voxels)}")
@@ -64,7 +64,7 @@ def run(args) -> int:
         vectors, what = projected.z, f"projected latents (mean IoU {projected.iou.mean():.3f})"
         print(f"projected {len(voxels)} shapes: IoU of G(z) > 0.5 with the shape, mean {projected.iou.mean():.3f}")
     points = embedding.layout_2d(vectors, args.method, args.seed, args.perplexity)
-    title = f"{args.method.upper()} of {what}: {len(voxels)} shapes of {Path(args.data).name}, {args.run} (step {step})"
+    title = f"{args.method.upper()} of {what}: {len(voxels)} shapes of {Path(args.data).name}, {model_label(args)} (step {step})"
     line = f"{title}"
     if labels is not None:
         agreement = embedding.neighbour_agreement(points, labels)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tf3dgan.commands import add_overrides_argument
+from tf3dgan.commands import add_model_arguments, add_overrides_argument, load_model
 from tf3dgan.errors import UsageError
 from tf3dgan.evaluation.shape_metrics import DISTANCES
 
@@ -17,7 +17,7 @@ def add_parser(subparsers) -> None:
 
     p = subparsers.add_parser("evaluate", help="score a run's samples (or a set of shapes) against reference shapes")
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--run", help="run folder: sample --n shapes from its newest checkpoint (inference mode)")
+    add_model_arguments(p, "run folder: sample --n shapes from its newest checkpoint (inference mode)", group=what)
     what.add_argument("--samples", help="score these shapes instead (any data source, e.g. an .npz from `tf3dgan sample`)")
     what.add_argument("--untrained", metavar="CONFIG", help="score an untrained G of this config (seeded init: the floor)")
     add_overrides_argument(p, "with --untrained: ")
@@ -48,8 +48,8 @@ def _subset(n_total: int, n: int | None, seed: int) -> np.ndarray:
 def _read_set(path: str, split: str, rotations: str, classes, size: int | None, seed: int):
     import data_io
 
-    if path == "synthetic":
-        return data_io.generate_synthetic(1000, size or 32, data_io.split_seed(seed, "test"), classes)
+    if path == "synthetic":  # the split's shapes: train for a real-vs-real ceiling, test (held out) for a reference
+        return data_io.generate_synthetic(1000, size or 32, data_io.split_seed(seed, split), classes)
     return data_io.read_source(path, split=split, rotations=rotations, classes=classes, size=size, progress=True)
 
 
@@ -64,13 +64,12 @@ def run(args) -> int:
     if args.out and Path(args.out).suffix != ".json":
         raise UsageError(f"--out {args.out}: expected a .json file name")
     probabilities = None
-    if args.run:
+    if args.run or args.preset:
         from tf3dgan.evaluation.ablation import sample_shapes
-        from tf3dgan.training.checkpoint import load_run
 
-        config, gan, step = load_run(args.run)
+        config, gan, step, model = load_model(args)
         probabilities, samples = sample_shapes(gan, args.n, args.seed)
-        source = f"{args.run} (step {step}, {args.n} samples, seed {args.seed})"
+        source = f"{model} (step {step}, {args.n} samples, seed {args.seed})"
     elif args.untrained:
         import keras
 
@@ -114,8 +113,8 @@ def run(args) -> int:
     result = shape_metrics.compare_sets(samples, reference, args.distance, probabilities, progress=True, **kwargs)
     from data_io import split_seed
 
-    reference_label = (f"synthetic (held-out seed {split_seed(args.seed, 'test')})" if args.reference == "synthetic"
-                       else f"{args.reference} (split {args.split})")
+    reference_label = (f"synthetic (split {args.split}, seed {split_seed(args.seed, args.split)})"
+                       if args.reference == "synthetic" else f"{args.reference} (split {args.split})")
     result = {"samples": source, "reference": reference_label, **result}
     print(format_metrics(result))
     if args.out:

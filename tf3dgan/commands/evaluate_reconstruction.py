@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tf3dgan.commands import add_refine_arguments, check_refine_arguments
+from tf3dgan.commands import add_model_arguments, add_refine_arguments, check_refine_arguments, load_model, model_label
 from tf3dgan.errors import UsageError
 
 
@@ -20,7 +20,7 @@ def add_parser(subparsers) -> None:
         "evaluate-reconstruction",
         help="mean IoU of shapes reconstructed from their rendered views (vae_gan / mv_vae_gan runs), with baselines",
     )
-    p.add_argument("--run", required=True, help="run folder of a vae_gan or mv_vae_gan run")
+    add_model_arguments(p, "run folder of a vae_gan or mv_vae_gan run")
     p.add_argument("--reference", required=True,
                    help="held-out shapes: 'synthetic' (seed + 1000, as `tf3dgan evaluate`) or any data source")
     p.add_argument("--split", default="test", choices=SPLITS, help="split of --reference (default test)")
@@ -54,14 +54,13 @@ def run(args) -> int:
     import data_io
     from tf3dgan.evaluation.reconstruction_scores import evaluate_reconstruction, format_table
     from tf3dgan.generation.image_encoder import check_image_run
-    from tf3dgan.training.checkpoint import load_run
 
     if args.n < 1:
         raise UsageError(f"--n must be >= 1, got {args.n}")
     if args.out and Path(args.out).suffix != ".json":
         raise UsageError(f"--out {args.out}: expected a .json file name")
     check_refine_arguments(args)
-    config, gan, step = load_run(args.run)
+    config, gan, step, _ = load_model(args)
     check_image_run(gan, "evaluate-reconstruction")
     rendered = gan.variant.image_input().rendered_views
     if min(args.views) < 1 or max(args.views) > rendered:
@@ -75,7 +74,7 @@ def run(args) -> int:
         raise UsageError(str(err)) from None
     result = evaluate_reconstruction(gan, test, train, args.views, args.seed, progress=not args.json,
                                      refine_rounds=args.refine, refine_candidates=args.refine_candidates)
-    result = {"run": f"{args.run} (step {step}, {config.model.variant})", "reference": label, **result}
+    result = {"run": f"{model_label(args)} (step {step}, {config.model.variant})", "reference": label, **result}
     if args.json:
         print(json.dumps(result, indent=1))
     else:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from tf3dgan.commands import add_model_arguments, load_model
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("export", help="export a run as a TensorFlow SavedModel and a .keras file")
-    p.add_argument("--run", required=True, help="run folder written by `tf3dgan train`")
+    add_model_arguments(p, "run folder written by `tf3dgan train`")
     p.add_argument("--out", required=True, help="export folder (SavedModel, gan.keras, export.json)")
     p.add_argument("--checkpoint", default=None, help="a checkpoint .npz of the run (default: the newest)")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty export folder")
@@ -13,9 +15,11 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from tf3dgan.generation.export import export_run
+    from tf3dgan.generation.export import export_gan
 
-    info = export_run(args.run, args.out, args.checkpoint, args.overwrite)
+    config, gan, step, model = load_model(args, args.checkpoint)
+    source = {"preset": args.preset} if args.preset else {"run": str(args.run)}
+    info = export_gan(gan, args.out, {**source, "step": step, "variant": config.model.variant}, overwrite=args.overwrite)
     d = info["cube_len"]
     print(f"{args.out}: SavedModel (serving_default: z [None, {info['z_dim']}] -> probabilities "
           f"[None, {d}, {d}, {d}]; sample: count, seed -> z, probabilities) and gan.keras, step {info['step']}")

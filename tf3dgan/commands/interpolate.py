@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from tf3dgan.commands import (
-    SPEC_HELP, add_postprocess_arguments, add_strip_arguments, check_threshold_argument, write_outputs,
-    write_strip_for,
+    SPEC_HELP, add_model_arguments, add_postprocess_arguments, add_strip_arguments, check_threshold_argument,
+    load_model, write_outputs, write_strip_for,
 )
 from tf3dgan.errors import UsageError
 
@@ -15,7 +15,7 @@ def add_parser(subparsers) -> None:
     from tf3dgan.generation.latent_space import INTERPOLATIONS
 
     p = subparsers.add_parser("interpolate", help="shapes interpolated between two latent vectors")
-    p.add_argument("--run", required=True, help="run folder written by `tf3dgan train`")
+    add_model_arguments(p, "run folder written by `tf3dgan train`")
     p.add_argument("--from", dest="start", required=True, help=f"start latent: {SPEC_HELP}")
     p.add_argument("--to", dest="end", required=True, help="end latent (same forms as --from)")
     p.add_argument("--steps", type=int, default=8, help="shapes along the path, endpoints included (default 8)")
@@ -29,14 +29,13 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from data_io import grid_occupancy
     from tf3dgan.generation.latent_space import interpolate, resolve_latent
-    from tf3dgan.training.checkpoint import load_run
     from tf3dgan.generation.shape_files import resolve_layout
 
     if args.steps < 2:
         raise UsageError(f"--steps must be >= 2 (both endpoints are included), got {args.steps}")
     check_threshold_argument(args)
     resolve_layout(args.out, args.format, args.steps)
-    config, gan, step = load_run(args.run)
+    config, gan, step, _ = load_model(args)
     a = resolve_latent(args.start, gan.z_dim, gan)
     b = resolve_latent(args.end, gan.z_dim, gan)
     z = interpolate(a, b, args.steps, args.method)

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tf3dgan.commands import SPEC_HELP, add_threshold_argument, check_threshold_argument
+from tf3dgan.commands import (
+    SPEC_HELP, add_model_arguments, add_threshold_argument, check_threshold_argument, load_model, model_label,
+)
 from tf3dgan.errors import UsageError
 
 
@@ -16,7 +18,7 @@ def add_parser(subparsers) -> None:
     from data_io.volumetric import ROTATIONS, SPLITS
 
     p = subparsers.add_parser("neighbours", help="nearest training shape of each sample (1 - IoU, L1)")
-    p.add_argument("--run", required=True, help="run folder written by `tf3dgan train`")
+    add_model_arguments(p, "run folder written by `tf3dgan train`")
     p.add_argument("--data", required=True, help="training data: any file or folder data_io reads")
     p.add_argument("--samples", default=None, help="a .npz written by `tf3dgan sample` (default: draw --n)")
     p.add_argument("--latents", nargs="+", default=None, metavar="SPEC",
@@ -47,12 +49,11 @@ def load_reference(args, cube_len: int, upsample: str):
 
 def run(args) -> int:
     from tf3dgan.generation.latent_space import nearest_neighbours
-    from tf3dgan.training.checkpoint import load_run
 
     check_threshold_argument(args)
     if args.samples is None and args.n < 1:
         raise UsageError(f"--n must be >= 1, got {args.n}")
-    config, gan, step = load_run(args.run)
+    config, gan, step, _ = load_model(args)
     cube_len = config.model.cube_len
     if args.samples:
         with np.load(args.samples) as data:
@@ -92,7 +93,7 @@ def run(args) -> int:
           "L1: min {min_l1:.4f}, mean {mean_l1:.4f}".format(**summary))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({"run": str(args.run), "step": step, "data": str(args.data),
+        Path(args.out).write_text(json.dumps({"run": model_label(args), "step": step, "data": str(args.data),
                                               "threshold": args.threshold, "summary": summary,
                                               "samples": rows}, indent=2))
     if args.html:

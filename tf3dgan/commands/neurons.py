@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tf3dgan.commands import add_shape_source_arguments, load_shape_source
+from tf3dgan.commands import add_model_arguments, add_shape_source_arguments, load_model, load_shape_source, model_label
 from tf3dgan.errors import UsageError
 
 
@@ -17,7 +17,7 @@ def add_parser(subparsers) -> None:
     from tf3dgan.evaluation.neurons import NEURON_BN_STATISTICS
 
     p = subparsers.add_parser("neurons", help="top shapes of single D units, receptive fields highlighted; selectivity")
-    p.add_argument("--run", required=True, help="run folder: D from its newest checkpoint")
+    add_model_arguments(p, "run folder: D from its newest checkpoint")
     p.add_argument("--data", required=True, help="the shapes: any data source data_io reads, or 'synthetic'")
     add_shape_source_arguments(p, split="train")
     p.add_argument("--layer", default=None,
@@ -109,16 +109,16 @@ def write_pictures(discriminator, voxels, responses, layer, units, labels, class
             fields.append(grid & mask)
     png = Path(args.out).with_suffix(".png")
     write_png(png, contact_sheet(images, columns=args.k, labels=labels_text))
-    title = f"conv{layer} units of {args.run}: the top {len(rest) // len(units)} shapes each, receptive field in red"
+    title = (f"conv{layer} units of {model_label(args)}: the top {len(rest) // len(units)} shapes each, receptive "
+             "field in red")
     write_html(unit_rows_figure(rest, fields, titles, len(rest) // len(units), title), args.out,
-               title=f"tf3dgan neurons: {args.run}")
+               title=f"tf3dgan neurons: {model_label(args)}")
     return png, Path(args.out)
 
 
 def run(args) -> int:
     from tf3dgan.evaluation import neurons
     from tf3dgan.evaluation.svm import untrained_discriminator
-    from tf3dgan.training.checkpoint import load_run
 
     if Path(args.out).suffix.lower() != ".html":
         raise UsageError(f"--out {args.out}: expected an .html page (the PNG sheet goes beside it)")
@@ -130,7 +130,7 @@ def run(args) -> int:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     if args.image_size < 8:
         raise UsageError(f"--image-size must be >= 8, got {args.image_size}")
-    config, gan, step = load_run(args.run)
+    config, gan, step, _ = load_model(args)
     d = gan.discriminator
     layer = neurons.parse_layer(d, args.layer or f"conv{min(3, len(d.output[1]))}")
     width = neurons.layer_width(d, layer)
@@ -141,13 +141,13 @@ def run(args) -> int:
         raise UsageError(f"--k {args.k} is more than the {len(voxels)} shapes of {args.data}")
     responses, selective = study(d, voxels, labels, class_names, layer, args)
     units = args.units or neurons.choose_units(responses, args.top_units, selective)
-    results = {"run": str(args.run), "step": step, "data": str(args.data), "split": args.split,
+    results = {"run": model_label(args), "step": step, "data": str(args.data), "split": args.split,
                "shapes": len(voxels), "layer": f"conv{layer}", "bn_statistics": args.bn_statistics, "units": units}
     if selective is None:
         print(f"{args.data} has no class labels: no selectivity numbers, units chosen by their strongest responses")
     else:
         results["trained"] = selective
-        print(summary_line(f"{args.run} (step {step})", layer, selective))
+        print(summary_line(f"{model_label(args)} (step {step})", layer, selective))
         for unit in units:
             u = selective["per_unit"].get(unit)
             if u:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tf3dgan.commands import add_model_arguments, load_model, model_label
 from tf3dgan.errors import UsageError
 
 
@@ -14,7 +15,7 @@ def add_parser(subparsers) -> None:
     from data_io.volumetric import SPLITS
 
     p = subparsers.add_parser("project", help="real shapes into a run's latent space (z.npz for the latent specs)")
-    p.add_argument("--run", required=True, help="run folder written by `tf3dgan train`")
+    add_model_arguments(p, "run folder written by `tf3dgan train`")
     p.add_argument("--shapes", required=True, help="the shapes: any data source (file or folder) or 'synthetic'")
     p.add_argument("--split", default="test", choices=SPLITS, help="split of --shapes (default test)")
     p.add_argument("--rotations", default="first", choices=("first", "all"), help="3D ShapeNets .mat rotations")
@@ -40,7 +41,6 @@ def run(args) -> int:
     import data_io
     from data_io.atomic import atomic_write_bytes
     from tf3dgan.generation.projection import best_random_iou, project
-    from tf3dgan.training.checkpoint import load_run
 
     if Path(args.out).suffix != ".npz":
         raise UsageError(f"--out {args.out}: expected a .npz file name")
@@ -48,7 +48,7 @@ def run(args) -> int:
         raise UsageError(f"--n must be >= 1, got {args.n}")
     if args.steps < 0 or args.restarts < 1 or args.batch_size < 1 or args.lr <= 0 or args.prior_weight < 0:
         raise UsageError("need --steps >= 0, --restarts >= 1, --batch-size >= 1, --lr > 0 and --prior-weight >= 0")
-    config, gan, step = load_run(args.run)
+    config, gan, step, _ = load_model(args)
     cube_len = config.model.cube_len
     if args.shapes == "synthetic":
         shapes = data_io.generate_synthetic(args.n or 16, cube_len, data_io.split_seed(args.seed, args.split),
@@ -66,7 +66,7 @@ def run(args) -> int:
                      args.batch_size, use_encoder=not args.no_encoder)
     arrays = {"z": result.z, "iou": result.iou.astype(np.float32), "names": names, "loss": result.loss,
               "restart": result.restart, "start_iou": result.start_iou.astype(np.float32)}
-    line = (f"{args.out}: {n} shapes into the latent space of {args.run} (step {step}); IoU of G(z) > 0.5 with the "
+    line = (f"{args.out}: {n} shapes into the latent space of {model_label(args)} (step {step}); IoU of G(z) > 0.5 with the "
             f"shape: mean {result.iou.mean():.3f} (min {result.iou.min():.3f}); "
             f"from the {'encoder guess' if gan.encoder is not None and not args.no_encoder else 'first restart'} "
             f"{result.start_iou.mean():.3f}")

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from tf3dgan.commands import (add_postprocess_arguments, add_refine_arguments, check_refine_arguments,
-                              check_threshold_argument, write_outputs)
+from tf3dgan.commands import (
+    add_model_arguments, add_postprocess_arguments, add_refine_arguments, check_refine_arguments,
+    check_threshold_argument, load_model, model_label, write_outputs,
+)
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("reconstruct", help="pictures (PNG) of one object to a voxel shape (vae_gan runs)")
-    p.add_argument("--run", required=True, help="run folder of a vae_gan or mv_vae_gan run")
+    add_model_arguments(p, "run folder of a vae_gan or mv_vae_gan run")
     p.add_argument("--images", nargs="+", required=True, metavar="PNG",
                    help="one or several PNG views of the same object; colour is turned grey (luma), another "
                         "size is centre-cropped to a square and resized (area down, nearest up)")
@@ -27,12 +29,11 @@ def run(args) -> int:
     from tf3dgan.generation.image_encoder import check_image_run, image_size, pictures_to_latents, read_picture
     from tf3dgan.generation.refinement import refine_latents
     from tf3dgan.generation.shape_files import resolve_layout
-    from tf3dgan.training.checkpoint import load_run
 
     check_threshold_argument(args)
     check_refine_arguments(args)
     resolve_layout(args.out, args.format, 1)  # fail before loading the model
-    config, gan, step = load_run(args.run)
+    config, gan, step, _ = load_model(args)
     check_image_run(gan, "reconstruct")
     size = image_size(gan)
     pictures = np.stack([read_picture(path, size, resize=not args.no_resize) for path in args.images])
@@ -47,6 +48,6 @@ def run(args) -> int:
     probabilities = gan.generate(z)
     voxels, files = write_outputs(args, probabilities, z)
     how = f"{len(pictures)} views pooled ({gan.variant.pooling})" if len(pictures) > 1 else "1 view"
-    print(f"{files[0]}: a {voxels.shape[1]}^3 shape from {how} by {args.run} (step {step}, {config.model.variant}); "
+    print(f"{files[0]}: a {voxels.shape[1]}^3 shape from {how} by {model_label(args)} (step {step}, {config.model.variant}); "
           f"occupancy {voxels.mean():.4f}{refined}")
     return 0

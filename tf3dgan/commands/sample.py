@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from tf3dgan.commands import add_postprocess_arguments, check_threshold_argument
+from tf3dgan.commands import add_model_arguments, add_postprocess_arguments, check_threshold_argument, load_model
 from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("sample", help="draw shapes from a trained run (inference mode)")
-    p.add_argument("--run", required=True, help="run folder written by `tf3dgan train`")
+    add_model_arguments(p, "run folder written by `tf3dgan train`")
     p.add_argument("--n", type=int, default=16, help="number of shapes (default 16)")
     p.add_argument("--out", required=True,
                    help="a .npz/.mat archive (npz: voxels uint8, probabilities, z), a .zip or a folder "
@@ -30,7 +30,6 @@ def run(args) -> int:
     from data_io import grid_occupancy
     from tf3dgan.generation.postprocess import postprocess
     from tf3dgan.generation.shape_files import ShapeWriter, resolve_layout
-    from tf3dgan.training.checkpoint import load_run
 
     if args.n < 1:
         raise UsageError(f"--n must be >= 1, got {args.n}")
@@ -40,7 +39,7 @@ def run(args) -> int:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
     check_threshold_argument(args)
     layout, fmt = resolve_layout(args.out, args.format, args.n)  # fail before loading the model
-    config, gan, step = load_run(args.run, args.checkpoint)
+    config, gan, step, _ = load_model(args, args.checkpoint)
     # All latent vectors at once (z_dim floats a shape): the same vectors as before and as the SavedModel's
     # `sample` signature for this seed. The grids are generated, post-processed and written a batch at a time.
     z_all = np.asarray(gan.sample_latent(args.n, seed=args.seed), dtype="float32")

@@ -134,15 +134,19 @@ def _listed(keys) -> str:
     return ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
 
 
-def restore_checkpoint(gan, path: str | Path) -> int:
+def restore_checkpoint(gan, path: str | Path, owners: tuple | None = None) -> int:
     """Load ``path`` into ``gan`` (compiled, same architecture), each variable by its key; return the step.
 
-    A checkpoint that lacks some of the model's variables, holds others, or a value of another shape is
-    refused with a RunFolderError that names them (before any variable is changed).
+    ``owners``: restore only the variables whose key starts with one of these owners (``state_variables``), e.g. a
+    preset's networks without optimizer state; stored values are cast to the variable's dtype (a preset's float16).
+    A checkpoint that lacks some of those variables, holds others, or a value of another shape is refused with a
+    RunFolderError that names them (before any variable is changed).
     """
     path = Path(path)
     variables = state_variables(gan)
     saved = _read(path, gan, variables)
+    if owners is not None:
+        variables = {k: v for k, v in variables.items() if k.split("/", 1)[0] in owners}
     problems = []
     missing = [k for k in variables if k not in saved]
     extra = [k for k in saved if k not in variables]
@@ -159,7 +163,7 @@ def restore_checkpoint(gan, path: str | Path) -> int:
             f"{path} does not fit the model; was it written with a different config? " + "; ".join(problems)
         )
     for key, variable in variables.items():
-        variable.assign(saved[key])
+        variable.assign(saved[key].astype(variable.dtype, copy=False))
     return int(gan.step_counter.numpy())
 
 
