@@ -272,3 +272,48 @@ def test_svm_refuses_a_source_without_a_test_split(run, tmp_path, capsys):
     np.savez(data, voxels=_grids(12), labels=np.arange(12) % 2)
     assert main(["svm", "--run", str(run), "--data", str(data), "--c", "0.1", "--no-untrained"]) == 2
     one_line_error(capsys, f"{data}: has no separate 'test' split", "same 12 shapes")
+
+
+@pytest.mark.parametrize("out", ["s.zip", "s.mat", "s.npz", "folder"])
+def test_sample_on_a_full_disk_leaves_no_partial_output(run, tmp_path, capsys, out):
+    """A real full disk (a small tmpfs): an archive leaves nothing (no hidden temporary folder), a folder keeps only
+    complete shape files (no truncated last one)."""
+    from harness import mounted_tmpfs
+
+    with mounted_tmpfs(tmp_path / "disk", "160k") as disk:
+        assert main(["sample", "--run", str(run), "--n", "60", "--batch-size", "8", "--out", str(disk / out)]) == 2
+        assert "No space left on device" in capsys.readouterr().err
+        left = sorted(disk.rglob("*"))
+        if out == "folder":
+            assert left and left[0] == disk / "folder"
+            for path in left[1:]:
+                with np.load(path) as shape:  # every file left is whole
+                    assert shape["voxels"].shape == (16, 16, 16)
+        else:
+            assert left == []
+
+
+@pytest.mark.parametrize("out", ["s.mat", "folder"])
+def test_sample_with_a_simulated_full_disk_removes_the_half_written_file(run, tmp_path, monkeypatch, capsys, out):
+    """The same without a mount: the writer of a .mat archive or of a folder's third shape writes part of its file,
+    then the disk is full."""
+    import tf3dgan.generation.shape_files as shape_files
+
+    calls, savez_compressed = [], np.savez_compressed
+
+    def half_written(path, *args, **kwargs):
+        calls.append(path)
+        with open(path, "wb") as f:
+            f.write(b"half")
+        if out == "s.mat" or len(calls) == 3:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        savez_compressed(path, *args, **kwargs)
+
+    if out == "s.mat":
+        monkeypatch.setattr(shape_files, "write_mat", half_written)
+    else:
+        monkeypatch.setattr(np, "savez_compressed", half_written)
+    assert main(["sample", "--run", str(run), "--n", "6", "--out", str(tmp_path / out)]) == 2
+    one_line_error(capsys, "No space left on device")
+    left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    assert left == ([] if out == "s.mat" else ["folder", "folder/shape_000.npz", "folder/shape_001.npz"])

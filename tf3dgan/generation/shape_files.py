@@ -9,6 +9,7 @@ Layouts of ``--out``:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -50,7 +51,16 @@ def resolve_layout(out: str | Path, fmt: str | None, count: int) -> tuple[str, s
 
 def write_one(path: Path, fmt: str, voxels, probabilities, z, threshold: float, mesh_scale: str = "unit",
               ply_binary: bool = True, name: str = "shape") -> None:
-    """Write one shape (grids (D, D, D), z (z_dim,)) as ``fmt`` at ``path``."""
+    """Write one shape (grids (D, D, D), z (z_dim,)) as ``fmt`` at ``path``; a failure (a full disk) removes the
+    partly written file."""
+    try:
+        _write_one(path, fmt, voxels, probabilities, z, threshold, mesh_scale, ply_binary, name)
+    except BaseException:
+        Path(path).unlink(missing_ok=True)
+        raise
+
+
+def _write_one(path, fmt, voxels, probabilities, z, threshold, mesh_scale, ply_binary, name) -> None:
     if fmt == "npz":
         np.savez_compressed(path, voxels=voxels.astype(np.uint8), probabilities=probabilities, z=z)
     elif fmt == "mat":
@@ -180,10 +190,21 @@ class ShapeWriter:
         self._bar.update(len(voxels))
 
     def close(self) -> list[Path]:
-        """Finish the output; return the files written."""
+        """Finish the output; return the files written. A failure (a full disk) leaves no partial archive."""
         self._bar.close()
         if self.written != self.count:
             raise ValueError(f"ShapeWriter: {self.written} shapes written, {self.count} announced")
+        try:
+            self._finish()
+        except BaseException:
+            self.abort()
+            raise
+        if self.layout != "folder":
+            self.files = [self.out]
+        self._cleanup()
+        return self.files
+
+    def _finish(self) -> None:
         if self.layout == "archive" and self.fmt == "npz":
             tmp = self._work / "shapes.npz"
             with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -198,18 +219,17 @@ class ShapeWriter:
         elif self.layout == "zip":
             self._zip.close()
             os.replace(self._work / "shapes.zip", self.out)
-        if self.layout != "folder":
-            self.files = [self.out]
-        self._cleanup()
-        return self.files
 
     def abort(self) -> None:
-        """Stop without an archive (folders keep the shapes written so far)."""
+        """Stop without an archive (folders keep the complete shapes written so far). Closing what is open can
+        fail too (a zip's directory, a buffer, on a full disk): the temporary folder is removed regardless."""
         self._bar.close()
-        if self._zip is not None:
-            self._zip.close()
-        for stream in getattr(self, "_arrays", {}).values():
-            stream.file.close()
+        open_files = [self._zip, *(stream.file for stream in getattr(self, "_arrays", {}).values())]
+        self._zip = None
+        for file in open_files:
+            if file is not None:
+                with contextlib.suppress(Exception):
+                    file.close()
         self._cleanup()
 
     def _cleanup(self) -> None:
