@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from tf3dgan.evaluation import suite_results
-from tf3dgan.evaluation.claims import Expectation, judge, overall_verdict
+from scipy import stats
+
+from tf3dgan.evaluation.claims import Expectation, claim_verdict, correct, judge
 
 TINY_SUITE = """
 description: two tiny runs, two seeds
@@ -89,32 +91,76 @@ def test_a_training_key_changes_with_what_decides_scores_only():
     assert suite_results.training_key(config, {"n": 50}) != key
 
 
-def test_claim_verdicts_by_hand():
+def _verdict(expectation, run, other, **kwargs):
+    judgement = judge(expectation, run, other, "other", **kwargs)
+    correct([judgement])  # one test: Holm leaves its p as it is
+    return judgement
+
+
+def test_expectation_verdicts_by_hand():
     base = [{"mmd": 0.60, "cov": 0.50, "nna": 0.62}, {"mmd": 0.62, "cov": 0.52, "nna": 0.64},
-            {"mmd": 0.64, "cov": 0.48, "nna": 0.60}]  # mmd mean 0.62, se 0.02 / sqrt(3)
+            {"mmd": 0.64, "cov": 0.48, "nna": 0.60}]  # mmd mean 0.62, standard deviation 0.02
     worse = [{"mmd": 0.70, "cov": 0.40, "nna": 0.80}, {"mmd": 0.72, "cov": 0.42, "nna": 0.82},
              {"mmd": 0.74, "cov": 0.38, "nna": 0.78}]
-    close = [{"mmd": 0.61, "cov": 0.50}, {"mmd": 0.63, "cov": 0.51}, {"mmd": 0.65, "cov": 0.49}]
-    judgement = judge(Expectation("mmd", "worse"), worse, base)
-    assert judgement.difference == pytest.approx(0.10)
-    assert judgement.standard_error == pytest.approx(math.sqrt(2 * 0.0004 / 3))
-    assert judgement.verdict == "supported"
-    assert judge(Expectation("mmd", "better"), worse, base).verdict == "contradicted"
-    assert judge(Expectation("mmd", "higher"), worse, base).verdict == "supported"
-    assert judge(Expectation("cov", "worse"), worse, base).verdict == "supported"  # lower COV is worse
-    assert judge(Expectation("nna", "worse"), worse, base).verdict == "supported"  # further from 0.5
-    assert judge(Expectation("mmd", "worse"), close, base).verdict == "not supported"  # 0.01 < 2 se
-    assert judge(Expectation("mmd", "same"), close, base).verdict == "supported"
-    assert judge(Expectation("mmd", "same"), worse, base).verdict == "contradicted"
-    assert judge(Expectation("mmd", "worse"), worse[:1], base).verdict == "too few seeds"  # one seed: no judgement
-    assert overall_verdict([judge(Expectation("mmd", "worse"), worse, base),
-                            judge(Expectation("mmd", "worse"), worse[:1], base)]) == "too few seeds"
-    assert overall_verdict([judge(Expectation("mmd", "worse"), worse, base),
-                            judge(Expectation("mmd", "worse"), close, base)]) == "partly supported"
-    assert overall_verdict([judge(Expectation("mmd", "better"), close, base),
-                            judge(Expectation("mmd", "worse"), close, base)]) == "not supported"
-    assert overall_verdict([judge(Expectation("mmd", "worse"), worse, base),
-                            judge(Expectation("mmd", "better"), worse, base)]) == "contradicted"
+    close = [{"mmd": 0.621, "cov": 0.50}, {"mmd": 0.622, "cov": 0.51}, {"mmd": 0.623, "cov": 0.49}]
+    judgement = _verdict(Expectation("mmd", "worse"), worse, base)
+    assert judgement.difference.difference == pytest.approx(0.10)
+    assert judgement.difference.standard_error == pytest.approx(math.sqrt(2 * 0.0004 / 3))
+    assert judgement.p == pytest.approx(stats.ttest_ind([0.70, 0.72, 0.74], [0.60, 0.62, 0.64], equal_var=False).pvalue)
+    assert (judgement.test, judgement.verdict) == ("Welch's t", "holds")
+    assert _verdict(Expectation("mmd", "better"), worse, base).verdict == "opposite"
+    assert _verdict(Expectation("mmd", "higher"), worse, base).verdict == "holds"
+    assert _verdict(Expectation("cov", "worse"), worse, base).verdict == "holds"  # lower COV is worse
+    assert _verdict(Expectation("nna", "worse"), worse, base).verdict == "holds"  # further from 0.5
+    assert _verdict(Expectation("mmd", "worse"), close, base).verdict == "inconclusive"
+    # "same": two one-sided tests against the margin (default 0.01 for MMD)
+    assert _verdict(Expectation("mmd", "same"), close, base).verdict == "inconclusive"  # base's spread: 90% CI too wide
+    assert _verdict(Expectation("mmd", "same", margin=0.05), close, base).verdict == "equivalent"
+    beyond = _verdict(Expectation("mmd", "same"), worse, base)
+    assert (beyond.test, beyond.verdict) == ("beyond ±0.01", "not equivalent")
+    assert _verdict(Expectation("mmd", "worse"), worse[:1], base).verdict == "too few seeds"  # one seed: no test
+    # compared with a constant: a one-sample t-test
+    constant = _verdict(Expectation("mmd", "higher", value=0.5), worse, [])
+    assert (constant.test, constant.verdict, constant.compared_with) == ("one-sample t", "holds", "other")
+    assert constant.p == pytest.approx(stats.ttest_1samp([0.70, 0.72, 0.74], 0.5).pvalue)
+    # two rows stuck at one value: the score cannot tell them apart
+    floor = [{"near_half_fraction": 0.0}] * 3
+    stuck = _verdict(Expectation("near_half_fraction", "same"), floor, floor)
+    assert stuck.verdict == "inconclusive" and stuck.p is None
+
+
+def test_claim_verdicts_keep_a_reversal_apart_from_a_breached_same():
+    def verdicts(*names):
+        judgements = []
+        for name in names:
+            j = judge(Expectation("mmd", "worse"), [], [], "other")
+            j.verdict = name
+            judgements.append(j)
+        return claim_verdict(judgements)
+
+    assert verdicts("holds", "equivalent") == "supported"
+    assert verdicts("holds", "inconclusive") == "partly supported"
+    assert verdicts("inconclusive", "inconclusive") == "not supported"
+    assert verdicts("holds", "opposite") == "reversed"
+    assert verdicts("equivalent", "not equivalent") == "not the same"
+    assert verdicts("holds", "too few seeds") == "too few seeds"
+
+
+def test_holm_corrects_a_suites_expectations_together_and_collapse_rates_use_fishers_test():
+    rows = [{"mmd": 0.60 + 0.01 * k} for k in range(3)]
+    shifted = [{"mmd": 0.66 + 0.01 * k} for k in range(3)]
+    one = judge(Expectation("mmd", "worse"), shifted, rows, "other")
+    two = judge(Expectation("mmd", "worse"), shifted, rows, "other")
+    correct([one, two])
+    assert one.p_adjusted == pytest.approx(min(1.0, 2 * one.p)) and one.p_adjusted == two.p_adjusted
+    criterion = {"d_acc": 0.99, "mmd": 0.9}
+    collapsed_rows = [{"d_acc": 0.997, "mmd": 0.94}] * 7 + [{"d_acc": 0.85, "mmd": 0.61}] * 3
+    healthy = [{"d_acc": 0.85, "mmd": 0.61}] * 9 + [{"d_acc": 0.995, "mmd": 0.95}]
+    rate_judgement = judge(Expectation("collapse", "higher"), collapsed_rows, healthy, "recipe", collapse=criterion)
+    correct([rate_judgement])
+    assert rate_judgement.test == "Fisher's exact" and [r.k for r in rate_judgement.rates] == [7, 1]
+    assert rate_judgement.p == pytest.approx(stats.fisher_exact([[7, 3], [1, 9]]).pvalue)
+    assert rate_judgement.verdict == "holds"
 
 
 @pytest.mark.parametrize("expect, message", [
@@ -124,6 +170,10 @@ def test_claim_verdicts_by_hand():
     ("[{score: mmd, direction: worse, at: -5}]", "'at' must be 'final' or a step"),
     ("[{score: mmd, direction: worse, against: nobody}]", "against names no run of the suite: 'nobody'"),
     ("[{score: mmd, direction: worse, when: 3}]", "unknown key(s) ['when']"),
+    ("[{score: mmdd, direction: worse}]", "unknown score 'mmdd'"),
+    ("[{score: mmd, direction: same, margin: 0}]", "margin must be a positive number"),
+    ("[{score: mmd, direction: worse, value: 0.5, against: base}]", "give 'against' or 'value', not both"),
+    ("[{score: collapse, direction: higher}]", "score 'collapse' needs the suite's 'collapse' criterion"),
 ])
 def test_bad_expectations_are_refused_with_one_line(tmp_path, expect, message):
     from tf3dgan.errors import ConfigError
@@ -169,7 +219,7 @@ def test_a_suite_interrupted_after_its_first_training_resumes_from_the_results_f
     assert not (tmp_path / "cut" / "out" / "base" / "seed_0").exists()
     report = _report_without_times(tmp_path / "cut" / "out" / "report.md")
     assert report == _report_without_times(tmp_path / "whole" / "out" / "report.md")
-    assert "| the saturating loss is worse | saturating vs base | mmd at the end: worse than base |" in report
+    assert "| the saturating loss is worse | blog | saturating vs base | mmd at the end: worse than base |" in report
     assert "Finished trainings: 4 of 4" in report
     # scores every 2 steps of each training, so the curves have steps 0, 2, 4 for every run
     final_rows = [e["row"] for e in suite_results.read_events([cut.results]) if e["kind"] == "final"]

@@ -134,3 +134,34 @@ def test_baselines_and_picture_resizing():
     picture = np.arange(16, dtype=np.uint8).reshape(4, 4) * 10
     np.testing.assert_array_equal(resize_picture(picture, 2), [[25, 45], [105, 125]])  # 2x2 block means
     assert resize_picture(np.zeros((6, 4), np.uint8), 8).shape == (8, 8)
+
+
+def test_an_autoencoders_reconstruction_scores_are_its_encoder_and_decoder_on_the_reference(tmp_path):
+    """The suite's scorer adds the autoencoder's own reconstructions (the blog's autoencoder observations are about
+    them, not about G's samples from random z): IoU with the input, near-0.5 fraction, occupancy."""
+    import keras
+
+    from harness import random_grids, tiny_gan
+    from tf3dgan.evaluation.ablation import score_generator
+    from tf3dgan.evaluation.reconstruction_scores import autoencoder_reconstruction_scores
+
+    gan = tiny_gan(variant="autoencoder")
+    grids = random_grids(5, 16)
+    scores = autoencoder_reconstruction_scores(gan, grids, batch_size=2)
+    z = gan.encoder(grids[..., None].astype("float32"), training=False)
+    probabilities = keras.ops.convert_to_numpy(gan.generator(z, training=False))[..., 0]
+    occupied, truth = probabilities > 0.5, grids > 0.5
+    expected_iou = np.mean([(o & t).sum() / max((o | t).sum(), 1) if (o | t).any() else 1.0
+                            for o, t in zip(occupied, truth)])
+    assert scores["recon_iou"] == pytest.approx(expected_iou, rel=1e-6)
+    assert scores["recon_near_half_fraction"] == pytest.approx(float((abs(probabilities - 0.5) < 0.1).mean()))
+    assert scores["recon_occupancy"] == pytest.approx(float(occupied.mean()))
+
+    class SuiteStub:
+        evaluate = {"n": 4, "seed": 0, "distance": "iou"}
+        svm = None
+
+    with_recon, _ = score_generator(gan, SuiteStub, 16, {16: grids})
+    assert with_recon["recon_iou"] == pytest.approx(scores["recon_iou"])
+    without, _ = score_generator(tiny_gan(), SuiteStub, 16, {16: grids})
+    assert "recon_iou" not in without  # a GAN without an encoder has no reconstructions

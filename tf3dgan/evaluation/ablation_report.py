@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from data_io.atomic import atomic_write_bytes
-from tf3dgan.evaluation.claims import judge, overall_verdict
-from tf3dgan.evaluation.seed_statistics import binomial_standard_error, differs_significantly, mean_and_standard_error
+from tf3dgan.evaluation.claims import SCORES, collapsed, judge_claims
+from tf3dgan.evaluation.seed_statistics import ALPHA, binomial_standard_error, mean_and_standard_error, rate, welch
 
 REPORT_FILE = "report.md"
 SAMPLES_FILE = "samples.png"  # each run's first sample sheet, one labelled strip per run
@@ -54,62 +54,84 @@ def summarise(rows: list[dict], key: str) -> tuple[float, float | None]:
     return mean, se
 
 
+def _not_a_number(value) -> bool:
+    return isinstance(value, float) and np.isnan(value)
+
+
 def _cell(rows: list[dict], key: str, digits: int, base_rows: list[dict] | None) -> str:
     mean, se = summarise(rows, key)
+    nan_seeds = [str(r.get("seed")) for r in rows if _not_a_number(r.get(key))]
     if np.isnan(mean):
-        return "-"
+        return "NaN" if nan_seeds else "-"
     text = f"{mean:.{digits}f}" + (f" ± {se:.{digits}f}" if se is not None else "")
+    if nan_seeds:
+        text += f" (NaN: seed {', '.join(nan_seeds)})"
     if base_rows is not None and key in TESTED:
-        if differs_significantly(mean, se, *summarise(base_rows, key)) is False:
+        difference = welch([r.get(key) for r in rows], [r.get(key) for r in base_rows], SCORES[key].resolution)
+        if difference is not None and difference.p >= ALPHA:
             text += " (n.s.)"
     return text
 
 
-def _scores_at(curves: dict, run: str, at) -> list[dict]:
-    """One scores dict per seed of ``run`` at step ``at`` ("final": its final row's scores)."""
-    out = []
-    for (name, _seed), by_step in curves.items():
-        if name == run and at in by_step:
-            out.append(by_step[at])
-    return out
+def _values_text(values: list, digits: int = 3) -> str:
+    if values and isinstance(values[0], bool):
+        return f"{sum(values)}/{len(values)}"
+    return ", ".join(_fmt(v, digits) if v is not None else "-" for v in values) or "-"
+
+
+def _p_text(p: float | None) -> str:
+    if p is None:
+        return "-"
+    return f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}"
+
+
+def _measured_text(judgement) -> str:
+    if judgement.rates is not None:
+        a, b = judgement.rates
+        return (f"{a.k}/{a.n} [{a.ci_low:.2f}, {a.ci_high:.2f}] vs {b.k}/{b.n} [{b.ci_low:.2f}, {b.ci_high:.2f}]")
+    d = judgement.difference
+    if d is None:
+        return "-"
+    return f"{d.difference:+.3f} [{d.ci_low:+.3f}, {d.ci_high:+.3f}]"
 
 
 def claims_table(suite, rows: list[dict], curves: dict) -> list[str]:
     """Markdown lines of the claims table (empty when no run carries a claim)."""
-    claimed = [run for run in suite.runs if run.claim]
-    if not claimed:
+    claims = judge_claims(suite, rows, curves)
+    if not claims:
         return []
-    by_run: dict = {}
-    for row in rows:
-        by_run.setdefault(row["run"], []).append(row)
     base = suite.runs[0].name
+    tested = sum(j.p is not None for claim in claims for j in claim.judgements)
     lines = ["## Claims", "",
-             "Each expectation compares a run's seeds with another run's (default: the first run); the "
-             "difference is the run's mean minus the other's (for 1-NNA as better/worse: of |1-NNA - 0.5|) "
-             "± its standard error, and it counts when it exceeds two standard errors. Each expectation has its own "
-             "verdict; the claim's (in bold) is supported when all hold, partly supported when some hold and none "
-             "is contradicted.", "",
-             "| claim | rows compared | expectation | measured difference | seeds | expectation's verdict "
-             "| claim's verdict |",
-             "|---|---|---|---|---|---|---|"]
-    for run in claimed:
-        judgements = []
-        for expectation in run.expect:
-            against = expectation.against or base
-            if expectation.at == "final":
-                mine, theirs = by_run.get(run.name, []), by_run.get(against, [])
-            else:
-                mine, theirs = _scores_at(curves, run.name, expectation.at), _scores_at(curves, against, expectation.at)
-            judgement = judge(expectation, mine, theirs)
-            judgements.append((judgement, against, len(mine), len(theirs)))
-        verdict = overall_verdict([j for j, *_ in judgements])
-        for k, (judgement, against, n_mine, n_theirs) in enumerate(judgements):
-            se = judgement.standard_error
-            measured = "-" if np.isnan(judgement.difference) else (
-                f"{judgement.difference:+.3f}" + (f" ± {se:.3f}" if se is not None else ""))
+             f"Tests at alpha {ALPHA} with Holm's correction over the {tested} tested expectations of this suite: "
+             "higher / lower / better / worse by Welch's t-test (two-sided; the interval is the difference's 95% "
+             "confidence interval, run minus the row it is compared with; for 1-NNA as better/worse: of "
+             "|1-NNA - 0.5|); \"the same\" by two one-sided tests against the stated margin (equivalent: inside it; "
+             "not equivalent: beyond it); a collapse rate by Fisher's exact test, with each row's k of n and its "
+             "Clopper-Pearson 95% interval"
+             + (f" (collapsed: {', '.join(f'{k} > {v:g}' for k, v in suite.collapse.items())} at the end)"
+                if getattr(suite, "collapse", None) else "")
+             + ". Each row's standard deviation is floored at its score's resolution / sqrt(12). p: raw / Holm. "
+             "A claim is supported when every expectation holds, partly supported when some hold and the rest are "
+             "inconclusive, reversed when an effect is significantly against it, not the same when a claimed "
+             "\"same\" lies beyond its margin. By: who made the claim (blog, or the suite's own reading).", "",
+             "| claim | by | rows compared | expectation | per seed (run / other) | difference [95% CI] | test | p "
+             "| expectation's verdict | claim's verdict |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for claim in claims:
+        verdict = claim.verdict
+        for k, judgement in enumerate(claim.judgements):
+            digits = 4 if judgement.expectation.tested_score in ("near_half_fraction", "recon_near_half_fraction",
+                                                                 "occupancy", "recon_occupancy") else 3
+            seeds = _values_text(judgement.values, digits) + " / " + (
+                _values_text(judgement.other_values, digits) if judgement.expectation.value is None
+                else judgement.compared_with)
+            p = _p_text(judgement.p) + ("" if judgement.p_adjusted is None else f" / {_p_text(judgement.p_adjusted)}")
             lines.append("| " + " | ".join([
-                run.claim if k == 0 else "", f"{run.name} vs {against}", judgement.expectation.describe(base),
-                measured, f"{n_mine} / {n_theirs}", judgement.verdict, f"**{verdict}**" if k == 0 else "",
+                claim.claim if k == 0 else "", claim.source if k == 0 else "",
+                f"{claim.run} vs {judgement.compared_with}", judgement.expectation.describe(base), seeds,
+                _measured_text(judgement), judgement.test, p, judgement.verdict,
+                f"**{verdict}**" if k == 0 else "",
             ]) + " |")
     return lines + [""]
 
@@ -132,7 +154,9 @@ def write_report(suite, out_dir: Path, rows: list[dict], curves: dict) -> None:
     columns = REPORT_COLUMNS + ([("SVM acc", "svm_accuracy", 3)] if with_svm else [])
     multi_seed = any(len(group) > 1 for group in by_run.values())
     ev = suite.evaluate
-    head = ["run", "variant", "settings that differ", "seeds", "steps"] + [name for name, _, _ in columns]
+    criterion = getattr(suite, "collapse", None)
+    head = (["run", "variant", "settings that differ", "seeds", "steps"] + [name for name, _, _ in columns]
+            + (["collapsed [95% CI]"] if criterion else []))
     expected = sum(len(run.seeds or [None]) for run in suite.runs)
     lines = [
         f"# Ablation report: {suite.path.name}", "",
@@ -145,16 +169,17 @@ def write_report(suite, out_dir: Path, rows: list[dict], curves: dict) -> None:
         + ("(held-out seed). " if ev["reference"] == "synthetic" else f"(split {ev['split']}). ")
         + "MMD lower is better, COV higher, 1-NNA closest to 0.5; losses and d_acc are the "
         "last logged means, gate rate the fraction of steps that updated D over the whole run.", "",
-        ("Each cell is the mean over the run's seeds ± its standard error (std / sqrt(n)). A score marked "
-         "(n.s.) differs from the first run's by less than two standard errors of the difference: not "
-         "significant. Unmarked scores of the other runs differ significantly, except where a run has a "
-         "single seed: no standard error, no judgement." if multi_seed else
+        ("Each cell is the mean over the run's seeds ± its standard error (std / sqrt(n)); a seed whose score is "
+         "not a number is named beside the cell and left out of it. A score marked (n.s.) does not differ from the "
+         f"first run's by Welch's t-test at alpha {ALPHA}, uncorrected (a screen over many columns, not a verdict: "
+         "the claims above are the corrected tests); unmarked scores of the other runs do, except where a run has "
+         "a single seed: no standard error, no judgement." if multi_seed else
          "One seed per run: no standard error over seeds, so no difference between runs can be called "
          "significant; give the suite `seeds:` to judge them."),
     ]
     if with_svm:
         lines.append("SVM accuracy of a run with one seed: ± is the binomial standard error of its test set, "
-                     "sqrt(p (1 - p) / n), and its significance is judged with it.")
+                     "sqrt(p (1 - p) / n).")
     lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     base_rows = None
     for name, group in by_run.items():
@@ -163,6 +188,9 @@ def write_report(suite, out_dir: Path, rows: list[dict], curves: dict) -> None:
         cells = [name, first["variant"], _differs_text(first["differs"]), seeds,
                  "/".join(sorted({str(r["steps"]) for r in group}))]
         cells += [_cell(group, key, digits, base_rows) for _, key, digits in columns]
+        if criterion:
+            collapses = rate(sum(collapsed(r, criterion) for r in group), len(group))
+            cells.append(f"{collapses.k}/{collapses.n} [{collapses.ci_low:.2f}, {collapses.ci_high:.2f}]")
         lines.append("| " + " | ".join(cells) + " |")
         base_rows = base_rows if base_rows is not None else group
     with_samples = write_samples_overview(suite, out_dir)

@@ -136,3 +136,24 @@ def format_table(result: dict) -> str:
                      f"render-and-compare search from E's guess; estimated azimuths right for {agreement} of the "
                      f"pictures")
     return "\n".join(lines)
+
+
+def autoencoder_reconstruction_scores(gan, voxels, batch_size: int = 32) -> dict:
+    """How the autoencoder variant's E and G (not the weight average) reconstruct ``voxels`` (held-out grids) in
+    inference mode: ``recon_iou`` (mean IoU of the thresholded reconstruction with its input, the blog's "voxels
+    near the desired locations"), ``recon_near_half_fraction`` (voxels within 0.1 of 0.5, the blog's trivial
+    solution) and ``recon_occupancy`` (mean fraction of occupied voxels)."""
+    import keras
+
+    from tf3dgan.evaluation.shape_metrics import diagnostics
+
+    grids = np.asarray(voxels, dtype="float32")
+    chunks = []
+    for start in range(0, len(grids), batch_size):
+        batch = grids[start:start + batch_size, ..., None]
+        z = gan.encoder(batch, training=False)
+        chunks.append(keras.ops.convert_to_numpy(gan.generator(z, training=False))[..., 0].astype("float32"))
+    probabilities = np.concatenate(chunks, 0)
+    found = diagnostics(probabilities > OCCUPANCY_THRESHOLD, probabilities)
+    return {"recon_iou": float(iou(probabilities, grids).mean()),
+            "recon_near_half_fraction": found["near_half_fraction"], "recon_occupancy": found["occupancy"]}

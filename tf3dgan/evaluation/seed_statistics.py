@@ -1,16 +1,37 @@
-"""Mean, standard error and a two-standard-error significance test over training seeds."""
+"""The statistics that judge rows of training seeds against each other (scipy.stats does the arithmetic).
+
+- A difference of means: Welch's t-test (unequal variances, Welch-Satterthwaite degrees of freedom), two-sided,
+  with the difference's confidence interval. Each row's standard deviation is floored at its score's
+  resolution / sqrt(12) (the spread of rounding to that step), so a row whose seeds agree exactly does not make
+  every difference significant.
+- "The same": two one-sided tests (TOST) against a declared margin: equivalent when the difference is
+  significantly inside (-margin, +margin); "not equivalent" when it is significantly beyond the margin.
+- Several expectations at once: Holm's step-down correction over a suite's family of tests.
+- Outcomes that split in two (a seed collapses or not): k of n with the exact Clopper-Pearson interval, two rows
+  compared by Fisher's exact test.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
+
+ALPHA = 0.05  # the suites' significance level, for every test here
+
+
+def finite_values(values) -> np.ndarray:
+    """``values`` as float64 with None and NaN dropped."""
+    x = np.asarray([v for v in values if v is not None], dtype=np.float64)
+    return x[~np.isnan(x)]
 
 
 def mean_and_standard_error(values) -> tuple[float, float | None]:
-    """The mean of ``values`` (NaNs dropped) and its standard error ``std(ddof=1) / sqrt(n)`` (None when n < 2)."""
-    x = np.asarray([v for v in values if v is not None], dtype=np.float64)
-    x = x[~np.isnan(x)]
+    """The mean of ``values`` (None and NaN dropped) and its standard error ``std(ddof=1) / sqrt(n)`` (None when
+    n < 2)."""
+    x = finite_values(values)
     if len(x) == 0:
         return math.nan, None
     if len(x) < 2:
@@ -23,18 +44,95 @@ def binomial_standard_error(accuracy: float, n: int) -> float:
     return math.sqrt(accuracy * (1.0 - accuracy) / n) if n > 0 else math.nan
 
 
-def difference_standard_error(se_a: float | None, se_b: float | None) -> float | None:
-    """The standard error of the difference of two independent means, ``sqrt(se_a^2 + se_b^2)`` (None when
-    either is unknown)."""
-    return None if se_a is None or se_b is None else math.sqrt(se_a**2 + se_b**2)
+@dataclass(frozen=True)
+class Difference:
+    """Welch's comparison of row ``a`` with row ``b`` (or with a constant, then ``n_b`` is 0)."""
+    n_a: int
+    n_b: int
+    difference: float  # mean of a minus mean of b
+    standard_error: float  # of the difference, with the resolution floor
+    df: float  # Welch-Satterthwaite degrees of freedom
+    p: float  # two-sided p of "no difference"
+    ci_low: float  # the difference's (1 - alpha) confidence interval
+    ci_high: float
+    no_spread: bool  # every seed of both rows gave the same value: the score cannot tell the rows apart
+
+    @property
+    def t(self) -> float:
+        return self.difference / self.standard_error
+
+    def p_equivalent(self, margin: float) -> float:
+        """TOST: p of "the difference lies outside (-margin, +margin)" (the larger of the two one-sided p)."""
+        lower = stats.t.sf((self.difference + margin) / self.standard_error, self.df)  # H0: difference <= -margin
+        upper = stats.t.cdf((self.difference - margin) / self.standard_error, self.df)  # H0: difference >= margin
+        return float(max(lower, upper))
+
+    def p_beyond(self, margin: float) -> float:
+        """One-sided p of "the difference lies within the margin" (small: it lies beyond it)."""
+        return float(stats.t.sf((abs(self.difference) - margin) / self.standard_error, self.df))
 
 
-def differs_significantly(mean_a: float, se_a: float | None, mean_b: float, se_b: float | None) -> bool | None:
-    """Whether two means differ by more than two standard errors of their difference.
-
-    None when either standard error is unknown (a single seed): no judgement is possible.
-    """
-    se = difference_standard_error(se_a, se_b)
-    if se is None or math.isnan(mean_a) or math.isnan(mean_b):
+def welch(a, b, resolution: float = 0.0, alpha: float = ALPHA) -> Difference | None:
+    """Welch's t-test of ``mean(a) - mean(b)``, ``b`` a sequence of values or one constant (then a one-sample t-test).
+    None when a row has fewer than two finite values. ``resolution``: the score's smallest step."""
+    x = finite_values(a)
+    constant = np.ndim(b) == 0
+    y = finite_values([b] if constant else b)
+    if len(x) < 2 or len(y) < (1 if constant else 2):
         return None
-    return abs(mean_a - mean_b) > 2.0 * se
+    floor = resolution**2 / 12.0
+    var_x = max(float(x.var(ddof=1)), floor) / len(x)
+    var_y = 0.0 if constant else max(float(y.var(ddof=1)), floor) / len(y)
+    se = math.sqrt(var_x + var_y)
+    if constant:
+        df = len(x) - 1.0
+    else:
+        df = (var_x + var_y) ** 2 / (var_x**2 / (len(x) - 1) + var_y**2 / (len(y) - 1))
+    difference = float(x.mean() - y.mean())
+    if se == 0.0:  # both rows constant and no resolution given: nothing to test with
+        p, half = (1.0 if difference == 0 else 0.0), 0.0
+    else:
+        p = float(2.0 * stats.t.sf(abs(difference) / se, df))
+        half = float(stats.t.ppf(1.0 - alpha / 2.0, df) * se)
+    no_spread = bool(np.ptp(x) == 0 and (constant or np.ptp(y) == 0))
+    return Difference(len(x), 0 if constant else len(y), difference, se, float(df), p, difference - half,
+                      difference + half, no_spread)
+
+
+def holm(p_values) -> list[float]:
+    """Holm's step-down adjusted p-values, in the order given (reject where adjusted p < alpha): the k-th smallest
+    of m is multiplied by m - k (k from 0), and the results are made non-decreasing in that order, capped at 1."""
+    p = [float(v) for v in p_values]
+    m = len(p)
+    adjusted = [1.0] * m
+    running = 0.0
+    for k, index in enumerate(sorted(range(m), key=lambda i: p[i])):
+        running = max(running, min(1.0, (m - k) * p[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``k`` of ``n`` trainings with an outcome, and the exact (Clopper-Pearson) interval of the rate."""
+    k: int
+    n: int
+    ci_low: float
+    ci_high: float
+
+    @property
+    def fraction(self) -> float:
+        return self.k / self.n if self.n else math.nan
+
+
+def rate(k: int, n: int, alpha: float = ALPHA) -> Rate:
+    """The rate ``k / n`` with its (1 - alpha) Clopper-Pearson interval (0-1 when n is 0)."""
+    if n == 0:
+        return Rate(0, 0, 0.0, 1.0)
+    interval = stats.binomtest(k, n).proportion_ci(confidence_level=1.0 - alpha, method="exact")
+    return Rate(k, n, float(interval.low), float(interval.high))
+
+
+def fisher_exact(a: Rate, b: Rate) -> float:
+    """Two-sided p of Fisher's exact test that two rates are equal."""
+    return float(stats.fisher_exact([[a.k, a.n - a.k], [b.k, b.n - b.k]]).pvalue)
