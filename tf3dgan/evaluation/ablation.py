@@ -66,7 +66,7 @@ from tf3dgan.config import MAX_SEED, Config, apply_overrides, build_section, fro
 from tf3dgan.cpu import vector_isa
 from tf3dgan.errors import ConfigError
 from tf3dgan.evaluation.ablation_report import UNTRAINED_SVM_FILE, sample_sheet_path, write_report
-from tf3dgan.evaluation.claims import parse_expectations
+from tf3dgan.evaluation.claims import CLAIM_SOURCES, SCORES, parse_expectations
 from tf3dgan.evaluation.shape_metrics import DISTANCES
 from tf3dgan.evaluation.svm import BN_STATISTICS
 from tf3dgan.evaluation.suite_results import (RESULTS_SUFFIX, TrainingResults, append_event, in_shard, read_events,
@@ -74,7 +74,7 @@ from tf3dgan.evaluation.suite_results import (RESULTS_SUFFIX, TrainingResults, a
 from tf3dgan.training.metrics import BASE_METRICS
 from tf3dgan.training.run_folder import latest_step
 
-SUITE_KEYS = {"base", "set", "evaluate", "svm", "runs", "description", "seeds", "results", "resources"}
+SUITE_KEYS = {"base", "set", "evaluate", "svm", "runs", "description", "seeds", "results", "resources", "collapse"}
 RESOURCE_KEYS = ("cpus", "gpus")  # what each training asks of a Ray cluster (tf3dgan.evaluation.ablation_ray)
 
 
@@ -105,7 +105,7 @@ class SvmSettings:
 
 
 SVM_OPTIONS = ("bn_statistics", "feature_layers", "pool_size")  # passed on to svm.evaluate_discriminator
-RUN_KEYS = {"name", "set", "description", "seeds", "claim", "expect"}
+RUN_KEYS = {"name", "set", "description", "seeds", "claim", "claim_source", "expect"}
 SHEET_SHAPES = 8  # samples drawn in each training's sample sheet
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -120,6 +120,7 @@ class SuiteRun:
     seeds: list | None = None  # None: one training at the config's seed, in OUT/<name>
     claim: str = ""  # an observation this run tests, in words
     expect: list = field(default_factory=list)  # Expectations that decide the claim's verdict
+    claim_source: str = "blog"  # who made the claim: the blog, or the suite's own reading (claims.CLAIM_SOURCES)
 
     def trainings(self, out_dir: Path) -> list[tuple[int | None, Config, Path]]:
         """``(seed, config, run folder)`` of each training of this run."""
@@ -145,6 +146,7 @@ class Suite:
     description: str = ""
     results: Path | None = None  # the results file (default: beside the suite file, NAME.results.jsonl)
     resources: dict | None = None  # {cpus, gpus} per training on a Ray cluster (None: 1 CPU, 1 GPU if any)
+    collapse: dict | None = None  # {score: threshold}: a training collapsed when every such final score is above
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -223,6 +225,7 @@ def load_suite(path: str | Path, check_data: bool = True) -> Suite:
         if not svm["data"] or (check_data and not Path(svm["data"]).exists()):
             raise ConfigError(f"{where}: svm.data {svm['data']!r} not found")
 
+    collapse = _collapse_criterion(raw.get("collapse"), where)
     suite_seeds = _seed_list(raw.get("seeds"), where, "seeds")
     runs_raw = raw.get("runs")
     if not isinstance(runs_raw, list) or not runs_raw:
@@ -252,11 +255,15 @@ def load_suite(path: str | Path, check_data: bool = True) -> Suite:
             and (not k.startswith("variant.") or k in explicit)  # a variant's defaults are implied by its name
         }
         seeds = _seed_list(entry.get("seeds"), run_where, "seeds") or suite_seeds
-        expect = parse_expectations(entry["expect"], run_where, names) if entry.get("expect") is not None else []
+        expect = (parse_expectations(entry["expect"], run_where, names, collapse)
+                  if entry.get("expect") is not None else [])
         if expect and not entry.get("claim"):
             raise ConfigError(f"{run_where}: 'expect' needs a 'claim' (the observation it tests, in words)")
+        source = entry.get("claim_source", CLAIM_SOURCES[0])
+        if source not in CLAIM_SOURCES:
+            raise ConfigError(f"{run_where}: claim_source must be one of {', '.join(CLAIM_SOURCES)}, got {source!r}")
         runs.append(SuiteRun(name, overrides, config, str(entry.get("description", "")), differs, seeds,
-                             str(entry.get("claim", "")).strip(), expect))
+                             str(entry.get("claim", "")).strip(), expect, source))
     resources = raw.get("resources")
     if resources is not None:
         if (not isinstance(resources, dict) or set(resources) - set(RESOURCE_KEYS) or not all(
@@ -267,7 +274,21 @@ def load_suite(path: str | Path, check_data: bool = True) -> Suite:
     if results is not None and not isinstance(results, str):
         raise ConfigError(f"{where}: 'results' must be a path to the results file, got {results!r}")
     results_path = path.parent / results if results else path.with_name(path.stem + RESULTS_SUFFIX)
-    return Suite(path, runs, evaluate, svm, str(raw.get("description", "")), results_path, resources)
+    return Suite(path, runs, evaluate, svm, str(raw.get("description", "")), results_path, resources, collapse)
+
+
+def _collapse_criterion(value, where: str) -> dict | None:
+    """The suite's ``collapse`` mapping ``{score: threshold}`` checked: known scores, finite numbers."""
+    if value is None:
+        return None
+    if (not isinstance(value, dict) or not value or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in value.values())):
+        raise ConfigError(f"{where}: collapse must map score names to thresholds (e.g. {{d_acc: 0.99, mmd: 0.9}}), "
+                          f"got {value!r}")
+    unknown = sorted(set(value) - set(SCORES))
+    if unknown:
+        raise ConfigError(f"{where}: collapse names unknown score(s) {unknown} (known: {', '.join(sorted(SCORES))})")
+    return {str(k): float(v) for k, v in value.items()}
 
 
 def load_reference(evaluate: dict, cube_len: int) -> np.ndarray:
@@ -336,8 +357,8 @@ def suite_trainings(suite: Suite, out_dir: Path) -> list[Training]:
 
 
 def score_generator(gan, suite: Suite, cube_len: int, reference_cache: dict) -> tuple[dict, np.ndarray]:
-    """The suite's scores of ``gan``'s samples (and the SVM protocol on its D when the suite has one), and the
-    thresholded samples."""
+    """The suite's scores of ``gan``'s samples (the SVM protocol on its D when the suite has one, and the
+    reconstructions of the reference shapes by an autoencoder variant), and the thresholded samples."""
     from tf3dgan.evaluation import shape_metrics
 
     if cube_len not in reference_cache:
@@ -345,6 +366,10 @@ def score_generator(gan, suite: Suite, cube_len: int, reference_cache: dict) -> 
     probabilities, voxels = sample_shapes(gan, suite.evaluate["n"], suite.evaluate["seed"])
     scores = shape_metrics.compare_sets(voxels, reference_cache[cube_len], suite.evaluate["distance"],
                                         probabilities=probabilities)
+    if gan.encoder is not None and gan.variant.image_input() is None:  # an autoencoder: its reconstructions too
+        from tf3dgan.evaluation.reconstruction_scores import autoencoder_reconstruction_scores
+
+        scores.update(autoencoder_reconstruction_scores(gan, reference_cache[cube_len]))
     if suite.svm is not None:
         result = svm_protocol(suite, gan.discriminator)
         scores["svm_accuracy"] = result["accuracy"]
