@@ -317,3 +317,32 @@ def test_sample_with_a_simulated_full_disk_removes_the_half_written_file(run, tm
     one_line_error(capsys, "No space left on device")
     left = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
     assert left == ([] if out == "s.mat" else ["folder", "folder/shape_000.npz", "folder/shape_001.npz"])
+
+
+def test_export_on_a_full_disk_is_one_line(run, tmp_path, monkeypatch, capsys):
+    """TensorFlow reports a full disk as a ResourceExhaustedError: the same one line as any other full disk, on a
+    real one (a small tmpfs, where it can be mounted) and a simulated one."""
+    import tensorflow as tf
+
+    import tf3dgan.generation.export as export
+    from harness import mounted_tmpfs
+
+    def tensorflow_full_disk(gan, out_dir, info):
+        raise tf.errors.ResourceExhaustedError(None, None, f"{out_dir}/saved_model.pb.tmp1; No space left on device")
+
+    monkeypatch.setattr(export, "_write_export", tensorflow_full_disk)
+    assert main(["export", "--run", str(run), "--out", str(tmp_path / "e")]) == 2
+    one_line_error(capsys, f"{tmp_path / 'e'}: No space left on device; free some space")
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    with mounted_tmpfs(tmp_path / "disk", "100k") as disk:
+        assert main(["export", "--run", str(run), "--out", str(disk / "e")]) == 2
+        one_line_error(capsys, "No space left on device; free some space")
+        assert list(disk.iterdir()) == []
+
+
+def test_export_to_a_path_that_is_not_utf8_is_one_line(run, tmp_path, capsys):
+    out = os.fsdecode(os.fsencode(tmp_path) + b"/export\xff")
+    assert main(["export", "--run", str(run), "--out", out]) == 2
+    one_line_error(capsys, "export\\xff: not a valid UTF-8 path")
+    assert list(tmp_path.iterdir()) == []

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tf3dgan.commands import add_model_arguments, load_model
+from tf3dgan.errors import UsageError
 
 
 def add_parser(subparsers) -> None:
@@ -15,8 +18,14 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from tf3dgan.commands.view import shown
     from tf3dgan.generation.export import export_gan
 
+    try:  # TensorFlow writes only file names that are valid UTF-8
+        str(Path(args.out).absolute()).encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"--out {shown(args.out)}: not a valid UTF-8 path, which TensorFlow cannot write; "
+                         "choose another --out") from None
     config, gan, step, model = load_model(args, args.checkpoint)
     source = {"preset": args.preset} if args.preset else {"run": str(args.run)}
     info = export_gan(gan, args.out, {**source, "step": step, "variant": config.model.variant}, overwrite=args.overwrite)

@@ -15,7 +15,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -72,7 +74,11 @@ def export_gan(gan, out_dir: str | Path, info: dict | None = None, overwrite: bo
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
     try:
-        info = _write_export(gan, work, info)
+        try:
+            info = _write_export(gan, work, info)
+        except tf.errors.OpError as err:
+            _raise_storage_error(err, out_dir)
+            raise
         if out_dir.exists():
             old = work.with_suffix(".old")
             out_dir.rename(old)
@@ -83,6 +89,18 @@ def export_gan(gan, out_dir: str | Path, info: dict | None = None, overwrite: bo
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return info
+
+
+# TensorFlow's file system reports what the OS refused as an OpError whose message holds the OS's text.
+_OS_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
+
+
+def _raise_storage_error(err, out_dir: Path) -> None:
+    """The OSError that TensorFlow's ``err`` stands for (a full disk, a read-only file system, a denied
+    permission), naming ``out_dir``, as every other writer raises; nothing for other errors."""
+    for code in _OS_ERRORS:
+        if os.strerror(code) in str(err.message):
+            raise OSError(code, os.strerror(code), str(out_dir)) from None
 
 
 def _write_export(gan, out_dir: Path, info: dict | None) -> dict:
