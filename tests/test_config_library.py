@@ -1,8 +1,9 @@
 """Shipped configs and ablation suites addressed by name: resolution, the ``tf3dgan configs`` command, and the
-one copy of them (the repository's configs/, mapped into the package by setup.py)."""
+one copy of them (the repository's configs/, copied into the package by setup.py)."""
 
 from __future__ import annotations
 
+import ast
 import configparser
 from pathlib import Path
 
@@ -25,14 +26,17 @@ def test_checkout_reads_the_top_level_configs_folder_and_keeps_no_copy():
     assert shipped_names("suite") == SHIPPED_SUITES and SHIPPED_SUITES
 
 
-def test_setup_maps_configs_into_the_package_and_keeps_one_version():
-    setup_py = (REPO / "setup.py").read_text()
-    assert '{"tf3dgan.configs": "configs"}' in setup_py
+def test_setup_copies_every_config_into_the_package_and_keeps_one_version():
+    """setup.py's patterns (and MANIFEST.in's, for the sdist) cover every file of configs/."""
+    setup_py = ast.parse((REPO / "setup.py").read_text())
+    (patterns,) = [ast.literal_eval(node.value) for node in setup_py.body
+                   if isinstance(node, ast.Assign) and [t.id for t in node.targets] == ["CONFIG_FILES"]]
+    covered = {p for pattern in patterns for p in (REPO / "configs").glob(pattern)}
+    assert sorted(p for p in (REPO / "configs").rglob("*") if p.is_file()) == sorted(covered)
+    manifest = (REPO / "MANIFEST.in").read_text().split()
+    assert all(f"configs/{pattern}" in manifest for pattern in patterns)
     cfg = configparser.ConfigParser()
     cfg.read(REPO / "setup.cfg")
-    package_data = cfg["options.package_data"]
-    for package in ("tf3dgan.configs", "tf3dgan.configs.ablations"):
-        assert "*.yaml" in [pattern.strip() for pattern in package_data[package].split(",")]
     assert cfg["metadata"]["version"] == "attr: tf3dgan.__version__"
 
 

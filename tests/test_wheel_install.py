@@ -13,6 +13,7 @@ neither an index nor a cache that has the dependencies. ``pytest -s`` prints the
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,11 +28,13 @@ TINY = ["model.cube_len=16", "model.base_width=4", "model.z_dim=8", "train.batch
         "train.checkpoint_every=5", "train.sample_every=5", "train.num_samples=2", "data.synthetic_count=16"]
 OFFLINE_SIGNS = ("No matching distribution found", "Could not find a version", "NewConnectionError",
                  "Temporary failure in name resolution", "Network is unreachable", "ConnectionError")
+BUILD_WARNING = re.compile(r"^.*\b\w*Warning: .*$", re.MULTILINE)  # a Python warning the build printed
 
 
 def _pip_env() -> dict:
     constraints = str(REPO / "constraints.txt")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    # Byte-code caching on: each command in the fresh venv would otherwise compile TensorFlow's modules anew.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE")}
     return {**env, "PIP_CONSTRAINT": constraints, "PIP_BUILD_CONSTRAINT": constraints, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
@@ -51,7 +54,7 @@ def _ok(result: subprocess.CompletedProcess) -> str:
 def _shipped_files() -> dict[str, bytes]:
     """Wheel path -> content of every shipped config and of the visdom static files."""
     files = {f"tf3dgan/configs/{p.relative_to(REPO / 'configs').as_posix()}": p.read_bytes()
-             for p in (REPO / "configs").rglob("*.yaml")}
+             for p in (REPO / "configs").rglob("*") if p.is_file()}
     static = REPO / "tf3dgan" / "visdom" / "static"
     files.update({f"tf3dgan/visdom/static/{p.relative_to(static).as_posix()}": p.read_bytes()
                   for p in static.rglob("*") if p.is_file()})
@@ -62,7 +65,9 @@ def _shipped_files() -> dict[str, bytes]:
 def test_wheel_installs_and_runs_in_a_fresh_environment(tmp_path):
     wheel_dir, venv, empty = tmp_path / "wheel", tmp_path / "venv", tmp_path / "empty"
     empty.mkdir()
-    _ok(_run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", wheel_dir, REPO], cwd=tmp_path))
+    build = _run([sys.executable, "-m", "pip", "wheel", "--verbose", "--no-deps", "-w", wheel_dir, REPO], cwd=tmp_path)
+    _ok(build)
+    assert not BUILD_WARNING.findall(build.stdout + build.stderr)  # e.g. data folders missing from `packages`
     (wheel,) = wheel_dir.glob("tf3dgan-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
@@ -72,6 +77,12 @@ def test_wheel_installs_and_runs_in_a_fresh_environment(tmp_path):
         assert {"tf3dgan/configs/quickstart.yaml", "tf3dgan/visdom/static/js/jquery.min.js"} <= names
 
     _ok(_run([sys.executable, "-m", "venv", "--without-pip", venv], cwd=tmp_path))
+    editable = _run([sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "--no-deps",
+                     "--quiet", "--editable", REPO], cwd=tmp_path)
+    _ok(editable)
+    assert not BUILD_WARNING.findall(editable.stdout + editable.stderr)
+    _ok(_run([sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "uninstall", "--yes", "tf3dgan"],
+             cwd=tmp_path))
     bin_dir = venv / "bin"
     install = _run([sys.executable, "-m", "pip", "--python", bin_dir / "python", "install", "--quiet", "--no-compile",
                     wheel], cwd=empty, timeout=1200)
