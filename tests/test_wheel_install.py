@@ -55,10 +55,27 @@ def _shipped_files() -> dict[str, bytes]:
     """Wheel path -> content of every shipped config and of the visdom static files."""
     files = {f"tf3dgan/configs/{p.relative_to(REPO / 'configs').as_posix()}": p.read_bytes()
              for p in (REPO / "configs").rglob("*") if p.is_file()}
-    static = REPO / "tf3dgan" / "visdom" / "static"
-    files.update({f"tf3dgan/visdom/static/{p.relative_to(static).as_posix()}": p.read_bytes()
-                  for p in static.rglob("*") if p.is_file()})
+    for folder in ("visdom/static", "presets"):
+        files.update({f"tf3dgan/{p.relative_to(REPO / 'tf3dgan').as_posix()}": p.read_bytes()
+                      for p in (REPO / "tf3dgan" / folder).rglob("*") if p.is_file() and p.suffix != ".py"
+                      and "__pycache__" not in p.parts})
     return files
+
+
+# Every shipped preset, by name, in a new process: the right size, occupancy within its card's range, the same
+# shapes for the same seed.
+CHECK_PRESETS = """
+import tf3dgan
+from tf3dgan.presets import built_names, read_card, resolve_preset
+for name in built_names():
+    front, _ = read_card(resolve_preset(name))
+    a, b = (tf3dgan.load_preset(name) for _ in range(2))
+    pa, pb = (g.generate(g.sample_latent(8, seed=0)) for g in (a, b))
+    size, occupancy = front["cube_len"], float((pa > 0.5).mean())
+    assert pa.shape == (8, size, size, size) and (pa == pb).all(), name
+    assert front["occupancy"]["min"] <= occupancy <= front["occupancy"]["max"], (name, occupancy)
+    print(name, tf3dgan.presets.__file__)
+"""
 
 
 @pytest.mark.slow
@@ -74,7 +91,8 @@ def test_wheel_installs_and_runs_in_a_fresh_environment(tmp_path):
         expected = _shipped_files()
         assert sorted(set(expected) - names) == []
         assert all(archive.read(name) == content for name, content in expected.items())
-        assert {"tf3dgan/configs/quickstart.yaml", "tf3dgan/visdom/static/js/jquery.min.js"} <= names
+        assert {"tf3dgan/configs/quickstart.yaml", "tf3dgan/visdom/static/js/jquery.min.js",
+                "tf3dgan/presets/furniture_32/weights.npz"} <= names
 
     _ok(_run([sys.executable, "-m", "venv", "--without-pip", venv], cwd=tmp_path))
     editable = _run([sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "--no-deps",
@@ -110,6 +128,10 @@ def test_wheel_installs_and_runs_in_a_fresh_environment(tmp_path):
                  cwd=empty))
         _ok(_run([tf3dgan, "sample", "--run", "runs/q", "--n", "2", "--out", "runs/q/samples.npz"], cwd=empty))
         assert (empty / "runs" / "q" / "samples.npz").is_file()
+        checked = _ok(_run([bin_dir / "python", "-c", CHECK_PRESETS], cwd=empty)).split()
+        assert "furniture_32" in checked and Path(checked[1]).is_relative_to(venv), checked
+        _ok(_run([tf3dgan, "sample", "--preset", "furniture_32", "--n", "2", "--out", "p.npz"], cwd=empty))
+        _ok(_run([tf3dgan, "view", "p.npz", "--png", "--out", "p.png"], cwd=empty))
         assert "usage: tf3dgan visdom" in _ok(_run([tf3dgan, "visdom", "--help"], cwd=empty))
     finally:
         shutil.rmtree(venv, ignore_errors=True)  # 2.5 GB
