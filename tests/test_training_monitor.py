@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from data_io.plotting import figure_json, mesh_trace
-from harness import tiny_config
+from harness import tiny_config, wait_for
 from tf3dgan.training.run_callbacks import read_metrics
 from tf3dgan.cli import main
 from tf3dgan.errors import ConfigError
@@ -161,10 +161,16 @@ def test_server_killed_mid_run_training_finishes_with_a_warning(server, tmp_path
     from data_io.visdom_client import VisdomUnavailableWarning
     from tf3dgan.training.loop import train
 
+    def server_holds_step_4():
+        try:
+            return 4 in traces(server.windows("killed")["losses"])[0]["x"]
+        except Exception:  # noqa: BLE001 - no such env or window yet
+            return False
+
     class KillServer(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
-            if int(self.model.step_counter.numpy()) == 4:
-                time.sleep(0.5)  # let the posts of steps 1-4 go out
+            if int(self.model.step_counter.numpy()) == 4:  # the live plot posted steps 2-4 (plot_every=2)
+                wait_for(server_holds_step_4, server.proc, "the server to hold the points of step 4", timeout=60)
                 server.kill()
 
     config = tiny_config(
@@ -193,9 +199,9 @@ def test_client_reconnects_and_resends_history(tmp_path):
         assert client.flush(10)
     client.line("losses", 2, {"d_loss": 0.5})  # within retry_after: skipped quietly
     assert client.flush(10) and client.posts == 0 and client.warned
+    client.retry_after = 0  # the next post tries the server again, whenever it comes
     srv.start()
     try:
-        time.sleep(0.3)
         client.line("losses", 3, {"d_loss": 0.25})
         assert client.flush(10) and client.connected
         (trace,) = traces(srv.windows("back")["losses"])
