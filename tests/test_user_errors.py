@@ -346,3 +346,15 @@ def test_export_to_a_path_that_is_not_utf8_is_one_line(run, tmp_path, capsys):
     assert main(["export", "--run", str(run), "--out", out]) == 2
     one_line_error(capsys, "export\\xff: not a valid UTF-8 path")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv", [["train", "--config", "{name}", "--steps", "1", "--out", "{tmp}/r"],
+                                  ["configs", "show", "{name}"], ["ablate", "--suite", "{name}"],
+                                  ["view", "{path}.npz"], ["sample", "--run", "{run}", "--n", "1", "--out", "{path}.npz"]])
+def test_names_and_paths_too_long_for_the_file_system_are_one_short_line(run, tmp_path, capsys, argv):
+    """A 10,000-character name and a 6,000-character path (ENAMETOOLONG): one line that shows them shortened."""
+    path = str(tmp_path) + "/" + "/".join(["b" * 200] * 30)
+    values = {"name": "a" * 10_000, "path": path, "tmp": str(tmp_path), "run": str(run)}
+    assert main([arg.format(**values) for arg in argv]) == 2
+    err = one_line_error(capsys, "File name too long; use a shorter name or path", "characters)")
+    assert len(err) < 400

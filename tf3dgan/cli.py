@@ -76,7 +76,16 @@ _STORAGE_ERRORS = {
     errno.EDQUOT: "free some space and run the same command again",
     errno.EROFS: "write somewhere else",
     errno.EACCES: "check its permissions or use another path",
+    errno.ENAMETOOLONG: "use a shorter name or path",
 }
+SHOWN_NAME_CHARACTERS = 120  # a longer file name is shown shortened, so the error stays one readable line
+
+
+def _shown_file_name(name) -> str:
+    name = str(name)
+    if len(name) <= SHOWN_NAME_CHARACTERS:
+        return name
+    return f"{name[:SHOWN_NAME_CHARACTERS - 20]}...{name[-20:]} ({len(name):,} characters)"
 
 
 def main(argv=None) -> int:
@@ -96,8 +105,8 @@ def main(argv=None) -> int:
         except OSError as err:
             if err.errno not in _STORAGE_ERRORS:
                 raise
-            print(f"tf3dgan {command}: error: {f'{err.filename}: ' if err.filename else ''}{err.strerror}; "
-                  f"{_STORAGE_ERRORS[err.errno]}", file=sys.stderr)
+            print(f"tf3dgan {command}: error: {f'{_shown_file_name(err.filename)}: ' if err.filename else ''}"
+                  f"{err.strerror}; {_STORAGE_ERRORS[err.errno]}", file=sys.stderr)
             return 2
     except KeyboardInterrupt:  # also while the modules load
         print(f"\ntf3dgan {command}: interrupted", file=sys.stderr)
