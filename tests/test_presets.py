@@ -159,3 +159,20 @@ def test_build_trains_scores_and_writes_the_card_of_a_registry_recipe(tmp_path, 
     assert front["scores"]["real_vs_real"]["result"]["components"] == 1.0  # real shapes: one piece each
     assert str(out) not in text  # the card names the preset, not the folder it was built in
     assert load_preset(out).train_config.seed == 2
+
+
+@pytest.mark.parametrize("name", list(registry()))
+def test_every_registered_recipe_has_a_config_and_score_commands_that_parse(name):
+    import shlex
+
+    from tf3dgan.config import load_config
+    from tf3dgan.presets import DEFAULT_DATA, MODEL_PLACEHOLDER
+
+    recipe = registry()[name].with_data(DEFAULT_DATA)
+    config = load_config(recipe.config, [*recipe.overrides, f"train.seed={recipe.seed}"])
+    assert config.train.seed == recipe.seed and recipe.steps >= 1 and "{" not in str(config.data.source)
+    for command in recipe.scores.values():
+        args = build_parser().parse_args(shlex.split(command.replace(MODEL_PLACEHOLDER, f"--preset {name}")))
+        assert args.command in ("evaluate", "svm", "evaluate-reconstruction")
+    assert MODEL_PLACEHOLDER in next(iter(recipe.scores.values()))  # the first score is the preset's samples
+    assert "academic research" in recipe.licence or recipe.config == "quickstart"
