@@ -323,3 +323,82 @@ def test_a_training_resumed_from_its_checkpoint_says_which_steps_its_time_covers
     report = (tmp_path / "out" / "report.md").read_text()
     assert "over 1 trainings (CPU: " in report
     assert "; 1 resumed from a checkpoint: their 2 steps before it are not timed)." in report
+
+
+def test_malformed_results_lines_are_skipped_and_counted_with_one_warning(tmp_path, capsys):
+    """A line keyed to another suite but malformed (no run, a string step or time, a number for a row) used to
+    crash every ablate with a traceback."""
+    from tf3dgan.cli import main
+    from tf3dgan.errors import ResultsFileWarning
+
+    path = tmp_path / "suite.results.jsonl"
+    good = _event("score", step=2, scores={"mmd": 0.5})
+    suite_results.append_event(path, good)
+    bad = [{k: v for k, v in good.items() if k != "run"}, {**good, "step": "2"}, {**good, "time": "noon"},
+           {**good, "kind": "final", "row": 3}, {**good, "kind": "final", "row": {"steps": "4"}}, [1, 2], "text"]
+    with open(path, "a") as f:
+        f.writelines(json.dumps(line) + "\n" for line in bad)
+    with pytest.warns(ResultsFileWarning, match=r"skipped 7 line\(s\) that are not complete results events \(line "
+                                                r"2, 3, 4, 5, 6, \.\.\.\)") as caught:
+        events = suite_results.read_events([path])
+    assert len(caught) == 1 and [e["step"] for e in events] == [2]
+    (tmp_path / "suite.yaml").write_text(TINY_SUITE)
+    with pytest.warns(ResultsFileWarning, match=r"skipped 7 line\(s\)"):
+        assert main(["ablate", "--suite", str(tmp_path / "suite.yaml"), "--out", str(tmp_path / "out"),
+                     "--report-only"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_report_names_the_results_files_it_read_and_how_many_lines_matched(tmp_path, capsys):
+    from tf3dgan.cli import main
+    from tf3dgan.errors import ResultsFileWarning
+
+    (tmp_path / "suite.yaml").write_text(TINY_SUITE)
+    other = tmp_path / "other.results.jsonl"
+    suite_results.append_event(other, _event("score", key="not-this-suites", step=2, scores={"mmd": 0.5}))
+    with pytest.warns(ResultsFileWarning, match=f"no line of {other} belongs to this suite's trainings"):
+        assert main(["ablate", "--suite", str(tmp_path / "suite.yaml"), "--out", str(tmp_path / "out"),
+                     "--report-only", "--results", str(other)]) == 0
+    assert "(results: `other.results.jsonl`; 0 of 1 lines belong to this suite's trainings)" in capsys.readouterr().out
+
+
+def test_a_seed_whose_score_is_not_a_number_is_shown_as_such():
+    from tf3dgan.evaluation.ablation_report import _cell
+
+    rows = [{"seed": 0, "mmd": 0.60}, {"seed": 1, "mmd": math.nan}, {"seed": 2, "mmd": 0.62}]
+    assert _cell(rows, "mmd", 3, None) == "0.610 ± 0.010 (NaN: seed 1)"
+    assert _cell([{"seed": 0, "mmd": math.nan}], "mmd", 3, None) == "NaN"
+
+
+def test_a_second_ablate_on_a_training_another_process_holds_writes_nothing(tmp_path):
+    """The second process used to append a ``start`` for the training the first one was running before meeting
+    its run lock, and the merge then dropped that training's scores."""
+    import os
+    import subprocess
+    import sys
+
+    from harness import default_signal_dispositions, wait_for
+    from tf3dgan.errors import RunFolderError
+    from tf3dgan.evaluation.ablation import load_suite, run_suite
+
+    (tmp_path / "suite.yaml").write_text(TINY_SUITE.replace("seeds: [0, 1]", "seeds: [0]"))
+    suite = load_suite(tmp_path / "suite.yaml")
+    run_dir = tmp_path / "out" / "base" / "seed_0"
+    run_dir.mkdir(parents=True)
+    holding = tmp_path / "holding"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom tf3dgan.training.run_lock import run_folder_lock\n"
+         "with run_folder_lock(sys.argv[1]):\n    open(sys.argv[2], 'w').close()\n    time.sleep(120)\n",
+         str(run_dir), str(holding)],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}, preexec_fn=default_signal_dispositions)
+    try:
+        wait_for(holding.exists, holder, "the other process's lock")
+        suite_results.append_event(suite.results, {"kind": "score", "key": "k0", "run": "base", "seed": 0, "step": 0,
+                                                   "scores": {"mmd": 0.9}})
+        before = suite.results.read_bytes()
+        with pytest.raises(RunFolderError, match="being trained by process"):
+            run_suite(suite, tmp_path / "out", progress=False, log=lambda m: None)
+        assert suite.results.read_bytes() == before  # no start line: nothing of the running training is dropped
+    finally:
+        holder.kill()
+        holder.wait()

@@ -30,4 +30,10 @@ class RunFolderWarning(UserWarning):
     prints it as one line."""
 
 
-__all__ = ["ConfigError", "DataError", "RunFolderError", "RunFolderWarning", "UsageError", "UserError"]
+class ResultsFileWarning(UserWarning):
+    """Lines of a suite's results file were skipped (malformed, or cut short by a crash); the CLI prints it as one
+    line."""
+
+
+__all__ = ["ConfigError", "DataError", "ResultsFileWarning", "RunFolderError", "RunFolderWarning", "UsageError",
+           "UserError"]

@@ -50,6 +50,7 @@ import json
 import os
 import re
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Optional
@@ -64,7 +65,7 @@ from data_io.render import shape_sheet
 from data_io.voxel_geometry import threshold_grids
 from tf3dgan.config import MAX_SEED, Config, apply_overrides, build_section, from_dict, read_yaml
 from tf3dgan.cpu import vector_isa
-from tf3dgan.errors import ConfigError
+from tf3dgan.errors import ConfigError, ResultsFileWarning
 from tf3dgan.evaluation.ablation_report import UNTRAINED_SVM_FILE, sample_sheet_path, write_report
 from tf3dgan.evaluation.claims import CLAIM_SOURCES, SCORES, parse_expectations
 from tf3dgan.evaluation.shape_metrics import DISTANCES
@@ -73,6 +74,7 @@ from tf3dgan.evaluation.suite_results import (RESULTS_SUFFIX, TrainingResults, a
                                               results_by_key, results_files, shard_file, training_key)
 from tf3dgan.training.metrics import BASE_METRICS
 from tf3dgan.training.run_folder import latest_step
+from tf3dgan.training.run_lock import run_folder_lock
 
 SUITE_KEYS = {"base", "set", "evaluate", "svm", "runs", "description", "seeds", "results", "resources", "collapse"}
 RESOURCE_KEYS = ("cpus", "gpus")  # what each training asks of a Ray cluster (tf3dgan.evaluation.ablation_ray)
@@ -442,14 +444,16 @@ def complete_training(suite: Suite, training: Training, results_path: Path, know
         log(f"{where}: finished ({known.final['steps']} steps, in the results file), not trained again")
         return known.final
     recorder = ScoreRecorder(suite, training, results_path, reference_cache, known.scored_steps if known else set())
-    done = latest_step(run_dir)
-    if done == 0:  # a new attempt: scores an earlier attempt recorded for this training no longer count
-        append_event(results_path, {"kind": "start", **recorder.names(), "step": 0})
-        recorder.scored_steps = set()
-    log(f"{where}: training {'from step ' + str(done) + ' ' if done else ''}to {config.train.steps}")
-    started = time.perf_counter()
-    gan = train(config, run_dir, progress=progress, extra_callbacks=[recorder.callback])
-    train_seconds = time.perf_counter() - started
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with run_folder_lock(run_dir):  # before anything is written: a second process on this training stops here
+        done = latest_step(run_dir)
+        if done == 0:  # a new attempt: scores an earlier attempt recorded for this training no longer count
+            append_event(results_path, {"kind": "start", **recorder.names(), "step": 0})
+            recorder.scored_steps = set()
+        log(f"{where}: training {'from step ' + str(done) + ' ' if done else ''}to {config.train.steps}")
+        started = time.perf_counter()
+        gan = train(config, run_dir, progress=progress, extra_callbacks=[recorder.callback])
+        train_seconds = time.perf_counter() - started
     step = int(gan.step_counter.numpy())
     if recorder.last_step != step:  # trained to the end by an earlier process: score the final weights here
         recorder.score(gan, step)
@@ -523,8 +527,18 @@ def write_report_from_results(suite: Suite, out_dir: str | Path, results_path: s
     """Rebuild the report files in ``out_dir`` from the suite's results files alone; return the final rows."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows, curves = suite_rows(suite, out_dir, results_by_key(read_events(results_paths(suite, out_dir, results_path)[1])))
-    write_report(suite, out_dir, rows, curves)
+    read_from = [path for path in results_paths(suite, out_dir, results_path)[1] if Path(path).is_file()]
+    events = read_events(read_from)
+    keys = {training.key for training in suite_trainings(suite, out_dir)}
+    matched = sum(event["key"] in keys for event in events)
+    if not matched:
+        warnings.warn(ResultsFileWarning(
+            f"no line of {', '.join(map(str, read_from)) or 'any results file (none found)'} belongs to this suite's "
+            f"trainings (their settings differ: another suite's results?)"), stacklevel=2)
+    rows, curves = suite_rows(suite, out_dir, results_by_key(events))
+    sources = (", ".join(f"`{Path(path).name}`" for path in read_from) or "no results file") + (
+        f"; {matched} of {len(events)} lines belong to this suite's trainings")
+    write_report(suite, out_dir, rows, curves, sources)
     return rows
 
 

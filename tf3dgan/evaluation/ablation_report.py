@@ -136,10 +136,10 @@ def claims_table(suite, rows: list[dict], curves: dict) -> list[str]:
     return lines + [""]
 
 
-def write_report(suite, out_dir: Path, rows: list[dict], curves: dict) -> None:
+def write_report(suite, out_dir: Path, rows: list[dict], curves: dict, sources: str | None = None) -> None:
     """``report.md``, ``results.csv`` (one row per finished training), ``curves.png`` and ``curves.html`` (scores
     against step per run, mean and ± one standard error over seeds) and, where this folder holds sample sheets,
-    ``samples.png`` in ``out_dir``."""
+    ``samples.png`` in ``out_dir``. ``sources``: the results files read, for the report's first lines."""
     text = io.StringIO()
     writer = csv.DictWriter(text, CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
@@ -161,7 +161,7 @@ def write_report(suite, out_dir: Path, rows: list[dict], curves: dict) -> None:
     lines = [
         f"# Ablation report: {suite.path.name}", "",
         suite.description.strip(), "",
-        f"Finished trainings: {len(rows)} of {expected} (results: `{suite.results.name}`).", "",
+        f"Finished trainings: {len(rows)} of {expected} (results: {sources or f'`{suite.results.name}`'}).", "",
         *claims_table(suite, rows, curves),
         "## All runs", "",
         f"Each training: {ev['n']} samples (inference mode, threshold 0.5, latent seed {ev['seed']}) scored against "
@@ -251,17 +251,21 @@ def training_time(rows: list[dict]) -> str:
 
 
 def score_series(suite, curves: dict) -> dict:
-    """``{run: {score: (steps, means, standard errors)}}`` over the steps every seed of the run was scored at."""
+    """``{run: {score: (steps, means, standard errors, seeds)}}``: the mean and its standard error over the steps
+    every seed of the run was scored at, and ``seeds``, one ``(steps, values)`` per seed over its own steps."""
     out = {}
     for run in suite.runs:
-        seeds = [by_step for (name, _), by_step in curves.items() if name == run.name and by_step]
+        seeds = [by_step for (name, _), by_step in sorted(curves.items(), key=lambda item: str(item[0][1]))
+                 if name == run.name and by_step]
         if not seeds:
             continue
         steps = sorted(set.intersection(*(set(s) for s in seeds)))
         out[run.name] = {}
         for _, key in CURVE_SCORES:
             stats = [mean_and_standard_error([s[step].get(key) for s in seeds]) for step in steps]
-            out[run.name][key] = (steps, [m for m, _ in stats], [e if e is not None else 0.0 for _, e in stats])
+            per_seed = [(sorted(s), [s[step].get(key) for step in sorted(s)]) for s in seeds]
+            out[run.name][key] = (steps, [m for m, _ in stats], [e if e is not None else 0.0 for _, e in stats],
+                                  per_seed)
     return out
 
 
@@ -270,7 +274,8 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 
 def write_curves_png(path: Path, series: dict) -> None:
-    """Score against step per run (mean line, ± one standard error band) as a PNG (matplotlib, no display)."""
+    """Score against step per run (each seed a thin line, the mean a thick one over a ± one standard error band) as
+    a PNG (matplotlib, no display)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -280,8 +285,11 @@ def write_curves_png(path: Path, series: dict) -> None:
     for k, (run, scores) in enumerate(series.items()):
         color = PALETTE[k % len(PALETTE)]
         for ax, (_, key) in zip(axes, CURVE_SCORES, strict=True):
-            steps, means, errors = (np.asarray(v, dtype=float) for v in scores[key])
-            ax.plot(steps, means, color=color, label=run, linewidth=1.4)
+            steps, means, errors = (np.asarray(v, dtype=float) for v in scores[key][:3])
+            for seed_steps, values in scores[key][3]:
+                ax.plot(seed_steps, [np.nan if v is None else v for v in values], color=color, linewidth=0.5,
+                        alpha=0.45)
+            ax.plot(steps, means, color=color, label=run, linewidth=1.8)
             ax.fill_between(steps, means - errors, means + errors, color=color, alpha=0.15, linewidth=0)
     for ax, (title, key) in zip(axes, CURVE_SCORES, strict=True):
         ax.set_title(title, fontsize=10)
@@ -307,7 +315,11 @@ def write_curves_html(path: Path, series: dict) -> None:
     for k, (run, scores) in enumerate(series.items()):
         color = PALETTE[k % len(PALETTE)]
         for c, (_, key) in enumerate(CURVE_SCORES, start=1):
-            steps, means, errors = scores[key]
+            steps, means, errors, per_seed = scores[key]
+            for seed_steps, values in per_seed:
+                fig.add_trace(go.Scatter(x=seed_steps, y=values, mode="lines", line={"color": color, "width": 0.6},
+                                         opacity=0.45, hoverinfo="skip", showlegend=False, legendgroup=run),
+                              row=1, col=c)
             upper = [m + e for m, e in zip(means, errors, strict=True)]
             lower = [m - e for m, e in zip(means, errors, strict=True)]
             fig.add_trace(go.Scatter(x=steps + steps[::-1], y=upper + lower[::-1], fill="toself", fillcolor=color,
@@ -318,6 +330,7 @@ def write_curves_html(path: Path, series: dict) -> None:
     for c, (_, key) in enumerate(CURVE_SCORES, start=1):
         if key in LOG_SCALE_SCORES:
             fig.update_yaxes(type="log", row=1, col=c)
-    fig.update_layout(title="Scores against step per run (mean ± one standard error over seeds)", height=480)
+    fig.update_layout(title="Scores against step per run (thin: each seed; thick: the mean ± one standard error)",
+                      height=480)
     page = fig.to_html(include_plotlyjs=True, full_html=True)
     atomic_write_bytes(path, lambda f: f.write(page.encode()))

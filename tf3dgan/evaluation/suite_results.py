@@ -21,8 +21,11 @@ import hashlib
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tf3dgan.errors import ResultsFileWarning
 
 RESULTS_SUFFIX = ".results.jsonl"
 EVENT_KINDS = ("start", "score", "final")
@@ -82,21 +85,55 @@ def _last_byte(path: Path) -> bytes:
         return f.read(1)
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def valid_event(event) -> bool:
+    """Whether a decoded line is an event this module wrote: its kind, key, run, seed, step and time of the right
+    types, a ``scores`` mapping (score) or a ``row`` mapping with its step count (final)."""
+    if not isinstance(event, dict) or event.get("kind") not in EVENT_KINDS:
+        return False
+    step = event.get("step")
+    if (not isinstance(event.get("key"), str) or not isinstance(event.get("run"), str)
+            or not (event.get("seed") is None or (isinstance(event["seed"], int) and not isinstance(event["seed"], bool)))
+            or not (isinstance(step, int) and not isinstance(step, bool) and step >= 0)
+            or not _is_number(event.get("time", 0.0))):
+        return False
+    if event["kind"] == "score":
+        return isinstance(event.get("scores"), dict)
+    if event["kind"] == "final":
+        row = event.get("row")
+        return isinstance(row, dict) and isinstance(row.get("steps"), int) and not isinstance(row["steps"], bool)
+    return True
+
+
 def read_events(paths) -> list[dict]:
-    """Every complete, valid event line of the files ``paths`` (missing files are skipped), oldest first."""
+    """Every complete, valid event line of the files ``paths`` (missing files are skipped), oldest first. Lines
+    that are not valid events (cut short by a crash, or malformed) are skipped, with one ResultsFileWarning per
+    file that counts them."""
     events = []
     for path in paths:
         try:
             lines = Path(path).read_bytes().splitlines()
         except FileNotFoundError:
             continue
-        for line in lines:
+        skipped = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
             try:
                 event = json.loads(line)
             except (json.JSONDecodeError, UnicodeDecodeError):
-                continue  # a write cut short
-            if isinstance(event, dict) and event.get("kind") in EVENT_KINDS and "key" in event:
+                event = None  # a write cut short
+            if valid_event(event):
                 events.append(event)
+            else:
+                skipped.append(number)
+        if skipped:
+            shown = ", ".join(map(str, skipped[:5])) + (", ..." if len(skipped) > 5 else "")
+            warnings.warn(ResultsFileWarning(f"{path}: skipped {len(skipped)} line(s) that are not complete results "
+                                             f"events (line {shown})"), stacklevel=2)
     events.sort(key=lambda e: e.get("time", 0.0))
     return events
 
