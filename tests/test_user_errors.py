@@ -358,3 +358,21 @@ def test_names_and_paths_too_long_for_the_file_system_are_one_short_line(run, tm
     assert main([arg.format(**values) for arg in argv]) == 2
     err = one_line_error(capsys, "File name too long; use a shorter name or path", "characters)")
     assert len(err) < 400
+
+
+def test_a_run_folder_without_config_and_checkpoints_keeps_its_history(tmp_path, capsys):
+    """config.yaml and checkpoints/ gone, metrics.jsonl and samples left: nothing says which run wrote them, so train
+    refuses instead of starting over and cutting the metrics (here all 8 steps lie before the first periodic
+    checkpoint, which the rule for a folder with its config.yaml allows to train again)."""
+    import shutil
+
+    from harness import metrics_steps, train_args
+
+    run = tmp_path / "run"
+    assert main(train_args(run, 8, "--set", "train.checkpoint_every=10")) == 0
+    (run / "config.yaml").unlink()
+    shutil.rmtree(run / "checkpoints")
+    assert main(train_args(run, 4, "--set", "train.checkpoint_every=10")) == 2
+    one_line_error(capsys, f"{run}: holds a run's history (metrics.jsonl up to step 8, 2 sample snapshot(s)",
+                   "neither config.yaml nor a checkpoint to resume from", "--restart")
+    assert metrics_steps(run) == list(range(1, 9))

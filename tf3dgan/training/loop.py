@@ -28,7 +28,7 @@ from tf3dgan.training.distribute import barrier, distribute_batches, is_chief
 from tf3dgan.training.interrupt import StopOnSignal, TrainingAborted, TrainingStopped, stop_on_signals
 from tf3dgan.training.monitor import monitor_callbacks
 from tf3dgan.training.run_folder import (
-    CHECKPOINT_DIR, CONFIG_FILE, FIXED_Z_FILE, LOCK_FILE, UNREADABLE_SUFFIX, latest_checkpoint,
+    CHECKPOINT_DIR, CONFIG_FILE, FIXED_Z_FILE, LOCK_FILE, UNREADABLE_SUFFIX, latest_checkpoint, list_samples,
 )
 from tf3dgan.training.run_lock import run_folder_lock
 from tf3dgan.training.training_input import load_voxels, make_dataset
@@ -111,18 +111,24 @@ def _prepare_folder(run_dir: Path) -> None:
 def check_no_lost_history(run_dir: Path, config: Config) -> None:
     """Refuse to start a run folder afresh (it has no readable checkpoint) when that would drop trained steps:
     checkpoints kept aside as unreadable, or metrics past the first checkpoint step (``train.checkpoint_every``
-    of the run's config.yaml). A run stopped before its first checkpoint is simply trained again (the same steps)."""
+    of the run's config.yaml). A run stopped before its first checkpoint is simply trained again (the same steps).
+    Without config.yaml either, nothing says which run wrote the history: any metrics line or sample snapshot
+    is kept (refused)."""
     unreadable = list((run_dir / CHECKPOINT_DIR).glob(f"*{UNREADABLE_SUFFIX}"))
     steps = [r["step"] for r in read_metrics(run_dir)]
+    has_config = (run_dir / CONFIG_FILE).is_file()
     first = config.train.checkpoint_every
-    if (run_dir / CONFIG_FILE).is_file():
+    if has_config:
         first = from_dict(read_yaml(run_dir / CONFIG_FILE), str(run_dir / CONFIG_FILE)).train.checkpoint_every
-    if unreadable or (steps and max(steps) > first):
+    samples = [] if has_config else list_samples(run_dir)
+    if unreadable or samples or (steps and (max(steps) > first or not has_config)):
         found = ([f"metrics.jsonl up to step {max(steps)}"] if steps else []) + (
+            [f"{len(samples)} sample snapshot(s) ({samples[-1].name}...)"] if samples else []) + (
             [f"{len(unreadable)} unreadable checkpoint(s) ({unreadable[0].name}...)"] if unreadable else [])
-        raise RunFolderError(f"{run_dir}: holds a run's history ({', '.join(found)}) but no readable checkpoint to "
-                             "resume from; to start it over on purpose run train with --restart (the old files are "
-                             "kept in a previous-* subfolder), or use another --out")
+        missing = "no readable checkpoint" if has_config else f"neither {CONFIG_FILE} nor a checkpoint"
+        raise RunFolderError(f"{run_dir}: holds a run's history ({', '.join(found)}) but {missing} to resume from; "
+                             "to start it over on purpose run train with --restart (the old files are kept in a "
+                             "previous-* subfolder), or use another --out")
 
 
 def set_aside(run_dir: Path) -> Path | None:
