@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 
 from .errors import DataError
-from .limits import refuse_if_too_large
+from .limits import budgeted, charge, refuse_if_too_large
 from .voxelset import VoxelSet, as_occupancy
 
 MODELNET10_CLASSES = [
@@ -42,6 +42,9 @@ def _to_stack(array, path: Path, key: str) -> np.ndarray:
     if len(shape) != 4 or len(set(shape[1:])) != 1:
         raise DataError(f"{path}: '{key}' must hold cubic grids (N, s, s, s), got shape {tuple(array.shape)}")
     refuse_if_too_large(path, f"'{key}' as uint8 grids {shape}", math.prod(shape), "bytes")
+    # The stack, and a chunk read from the file plus its conversion (as_occupancy's float copy at most).
+    chunk = min(shape[0], _CHUNK) * math.prod(shape[1:])
+    charge(path, f"'{key}' as uint8 grids {shape}", math.prod(shape) + chunk * (np.dtype(array.dtype).itemsize + 9))
     out = np.empty(shape, dtype=np.uint8)
     for start in range(0, shape[0], _CHUNK):
         chunk = np.asarray(array[start:start + _CHUNK]).reshape((-1,) + shape[1:])
@@ -60,9 +63,10 @@ def _npy_header(stream) -> tuple:
     return read_header(stream)
 
 
-def check_npz_sizes(path: str | Path) -> None:
+def check_npz_sizes(path: str | Path) -> dict:
     """A DataError unless every array in the .npz ``path`` holds the bytes its header's shape needs and stays
-    under ``TF3DGAN_MAX_ARRAY_BYTES``: read from the headers, before any array is loaded."""
+    under ``TF3DGAN_MAX_ARRAY_BYTES``: read from the headers, before any array is loaded. Returns each array's
+    ``(shape, dtype)`` by name."""
     headers = []  # (name, shape, dtype, bytes stored after the header)
     try:
         with zipfile.ZipFile(path) as archive:
@@ -79,6 +83,7 @@ def check_npz_sizes(path: str | Path) -> None:
         refuse_if_too_large(path, what, needed, "bytes")
         if needed > stored:
             raise DataError(f"{path}: {what} needs {needed:,} bytes of data; the archive holds {stored:,}")
+    return {name: (shape, dtype) for name, shape, dtype, _ in headers}
 
 
 class _NpzMember:
@@ -103,6 +108,7 @@ class _NpzMember:
         return np.frombuffer(raw, dtype=self.dtype).reshape((n,) + tuple(self.shape[1:]))
 
 
+@budgeted
 def read_array(
     path: str | Path,
     key: Optional[str] = None,
@@ -151,7 +157,7 @@ def npz_keys(path: str | Path) -> list:
 
 def _read_npz(path: Path, key, label_key, split) -> VoxelSet:
     keys = npz_keys(path)
-    check_npz_sizes(path)
+    headers = check_npz_sizes(path)
     if key is None:
         key = next((k for k in _voxel_key_candidates(split) if k in keys), None)
         if key is None:
@@ -160,6 +166,9 @@ def _read_npz(path: Path, key, label_key, split) -> VoxelSet:
         raise DataError(f"{path}: no array '{key}' (keys: {', '.join(keys)})")
     if label_key is None:
         label_key = next((k for k in _label_key_candidates(split) if k in keys), None)
+    for name in {label_key, "names", "class_names"} & set(headers):  # loaded whole
+        shape, dtype = headers[name]
+        charge(path, f"array '{name}' of shape {shape}", math.prod(shape) * dtype.itemsize)
     try:
         with zipfile.ZipFile(path) as archive:
             voxels = _to_stack(_NpzMember(archive, key + ".npy"), path, key)
@@ -177,6 +186,8 @@ def _read_npz(path: Path, key, label_key, split) -> VoxelSet:
         if len(labels) != n or not np.issubdtype(labels.dtype, np.integer) or (n and labels.min() < 0):
             raise DataError(f"{path}: '{label_key}' must hold {n} non-negative integer labels")
         top = int(labels.max()) + 1 if n else 0
+        if not class_names:  # one made-up name per label up to the largest: a label of 2^62 would never end
+            charge(path, f"names for the {top:,} classes of labels up to {top - 1:,}", 64 * top)
         if class_names and top > len(class_names):
             raise DataError(f"{path}: '{label_key}' holds label {top - 1}, but 'class_names' names only "
                             f"{len(class_names)} classes (labels 0..{len(class_names) - 1})")

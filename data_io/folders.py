@@ -15,6 +15,7 @@ import numpy as np
 from .arrays import read_array
 from .binvox import read_binvox
 from .errors import DataError, LinkedFolderWarning
+from .limits import budgeted, charge, transient
 from .off_mesh import read_off_voxels
 from .resample import pad_to, resize
 from .volumetric import SPLITS, read_mat
@@ -108,6 +109,7 @@ def folder_splits(path: str | Path) -> list:
     return [s for s in SPLITS if s in found]
 
 
+@budgeted
 def read_folder(
     path: str | Path,
     size: Optional[int] = None,
@@ -131,7 +133,9 @@ def read_folder(
     class_names = sorted(set(subfolders)) if labelled else []
     names, grids, labels = [], [], []
     for f in tqdm(files, desc="reading files", unit="file", disable=not progress):
-        for name, grid in read_file(f, size, split, key):
+        with transient():  # what decoding a file holds is freed once its grids are kept (charged below)
+            read = read_file(f, size, split, key)
+        for name, grid in read:
             if grid.ndim != 3 or len(set(grid.shape)) != 1:
                 raise DataError(f"{f}: expected a cubic grid, got shape {grid.shape}")
             if size is not None and grid.shape[0] != size:
@@ -139,6 +143,7 @@ def read_folder(
                     grid = resize(grid, size)
                 except ValueError as err:
                     raise DataError(f"{f}: {err}") from None
+            charge(f, f"a grid of shape {grid.shape}", grid.nbytes)
             names.append(str(f.relative_to(path).with_suffix("")) if name == f.stem else name)
             grids.append(grid)
             if labelled:
@@ -146,5 +151,6 @@ def read_folder(
     shapes = sorted({g.shape for g in grids})
     if len(shapes) > 1:
         raise DataError(f"{path}: grids of different sizes {shapes}; choose a common size (--cube-len)")
+    charge(path, f"the stack of {len(grids):,} grids", sum(g.nbytes for g in grids))
     result = VoxelSet(np.stack(grids), np.array(labels) if labelled else None, names, class_names)
     return result.drop_empty(str(path)) if drop_empty else result

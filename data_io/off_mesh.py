@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, read_file_bytes
-from .limits import refuse_if_too_large
+from .limits import budgeted, charge, refuse_if_too_large, size_limit
 
 
+@budgeted
 def read_off(path: str | Path):
     """Read an OFF mesh; return ``(vertices float64 (V, 3), faces int64 (F, 3))``, polygons fan-triangulated.
 
@@ -26,7 +27,10 @@ def read_off(path: str | Path):
     takes 0.3 s (figures in the README's library table).
     """
     path = Path(path)
-    text = read_file_bytes(path).decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+    raw = read_file_bytes(path)
+    # The text, its lines (a Python string each) and the parsed blocks: about 7x the file for ModelNet's meshes.
+    charge(path, "the mesh text", 3 * len(raw) + 100 * raw.count(b"\n"))
+    text = raw.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
     lines = text.splitlines()
     if "#" in text:
         lines = [ln.split("#", 1)[0] for ln in lines]
@@ -103,11 +107,17 @@ def _triangulate(face_lines) -> np.ndarray:
 
 def fit_to_grid(vertices: np.ndarray, size: int) -> np.ndarray:
     """Centre the bounding box in the grid and scale its longest side to ``size`` voxels."""
+    # Divided by the largest coordinate first: coordinates near 1e308 (finite) would overflow the extent.
+    magnitude = float(np.abs(vertices).max(initial=0.0))
+    vertices = vertices / magnitude if magnitude > 0 else vertices
     low, high = vertices.min(axis=0), vertices.max(axis=0)
     extent = float((high - low).max())
     if extent <= 0:
         raise ValueError("mesh has zero extent")
-    return (vertices - (low + high) / 2) * (size / extent) + size / 2
+    fitted = (vertices - (low + high) / 2) * (size / extent) + size / 2
+    if not np.isfinite(fitted).all():  # an extent of 1e-300 of the largest coordinate
+        raise ValueError("mesh coordinates span too many orders of magnitude to fit a grid")
+    return fitted
 
 
 _WORK_PER_CHUNK = 2 ** 20  # (triangle, column) pairs or surface pieces held at once
@@ -125,8 +135,9 @@ def _chunks(costs: np.ndarray):
         start = stop
 
 
-def _parity_fill(tri: np.ndarray, size: int, axis: int) -> np.ndarray:
-    """Inside test by ray parity along ``axis`` through voxel centres; tri is (F, 3, 3) in voxel units."""
+def _column_boxes(tri: np.ndarray, size: int, axis: int):
+    """``(p, h, lo, nu, nv)``: the triangles that cross a column along ``axis``, in the column plane (F, 3, 2),
+    their heights (F, 3), and the first column and the number of columns of each one's bounding box."""
     u_ax, v_ax = [a for a in range(3) if a != axis]
     # A tiny irrational offset keeps rays off shared edges and vertices (no double counting).
     eps = 1e-7 * np.array([np.sqrt(2), np.sqrt(3)])
@@ -136,7 +147,42 @@ def _parity_fill(tri: np.ndarray, size: int, axis: int) -> np.ndarray:
     hi = np.clip(np.floor(p.max(axis=1) - 0.5), -1, size - 1).astype(np.int64)
     nu, nv = hi[:, 0] - lo[:, 0] + 1, hi[:, 1] - lo[:, 1] + 1
     keep = (nu > 0) & (nv > 0)
-    p, h, lo, nu, nv = p[keep], h[keep], lo[keep], nu[keep], nv[keep]
+    return p[keep], h[keep], lo[keep], nu[keep], nv[keep]
+
+
+def _surface_costs(tri: np.ndarray, step: float = 0.5) -> np.ndarray:
+    """At most how many pieces ``_surface`` cuts each triangle into (edges halved down to ``step``)."""
+    longest = np.linalg.norm(tri - np.roll(tri, -1, axis=1), axis=2).max(axis=1, initial=0.0)
+    return 2 * np.ceil(longest / step) ** 2 + 1
+
+
+def _parity_work(tri: np.ndarray, size: int) -> int:
+    """About how many (triangle, column) pairs the three parity fills of ``tri`` (F, 3, 3) enumerate."""
+    lo = np.clip(np.ceil(tri.min(axis=1) - 0.5), 0, size)
+    hi = np.clip(np.floor(tri.max(axis=1) - 0.5), -1, size - 1)
+    n = np.maximum(hi - lo + 1, 0)  # columns of the bounding box along each axis
+    return int((n[:, 0] * n[:, 1] + n[:, 1] * n[:, 2] + n[:, 2] * n[:, 0]).sum())
+
+
+def voxelizer_work(tri: np.ndarray, size: int, limit: float = np.inf) -> int:
+    """The work of voxelizing triangles ``tri`` (F, 3, 3, in voxel units) into a size^3 grid: the (triangle,
+    column) pairs of the three parity fills plus the surface pieces (about 1 microsecond each on a 2-core CPU);
+    the pairs alone when they are over ``limit`` already."""
+    pairs = _parity_work(tri, size)
+    return pairs if pairs > limit else pairs + int(_surface_costs(_unique_triangles(tri)).sum())
+
+
+def _unique_triangles(tri: np.ndarray) -> np.ndarray:
+    """``tri`` without repeated triangles (compared as their 72 bytes: a 1D sort, fast for millions)."""
+    rows = np.ascontiguousarray(tri, dtype=np.float64).reshape(len(tri), 9)
+    _, first = np.unique(rows.view(np.dtype((np.void, rows.itemsize * 9))).ravel(), return_index=True)
+    return tri[np.sort(first)]
+
+
+def _parity_fill(tri: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """Inside test by ray parity along ``axis`` through voxel centres; tri is (F, 3, 3) in voxel units."""
+    u_ax, v_ax = [a for a in range(3) if a != axis]
+    p, h, lo, nu, nv = _column_boxes(tri, size, axis)
     counts = np.zeros((size, size, size + 1), dtype=np.int32)
     if len(p) == 0:
         return np.zeros((size,) * 3, dtype=bool)
@@ -179,9 +225,8 @@ def _surface(tri: np.ndarray, size: int, step: float = 0.5) -> np.ndarray:
     ``step`` voxels (slivers stay cheap), then their corners and centroids marked. A repeated triangle is
     subdivided once, and large triangles a chunk at a time (about ``2 (edge / step)^2`` pieces each)."""
     grid = np.zeros((size,) * 3, dtype=bool)
-    tri = np.unique(tri.reshape(len(tri), 9), axis=0).reshape(-1, 3, 3)
-    longest = np.linalg.norm(tri - np.roll(tri, -1, axis=1), axis=2).max(axis=1, initial=0.0)
-    for part in _chunks(2 * np.ceil(longest / step) ** 2 + 1):
+    tri = _unique_triangles(tri)
+    for part in _chunks(_surface_costs(tri, step)):
         _mark_surface(grid, tri[part], step)
     return grid
 
@@ -206,9 +251,24 @@ def _mark_surface(grid: np.ndarray, tri: np.ndarray, step: float) -> None:
         tri = np.concatenate([np.stack([a, mid, c], 1), np.stack([mid, b, c], 1)])
 
 
-def voxelize_mesh(vertices: np.ndarray, faces: np.ndarray, size: int = 32, surface: bool = True) -> np.ndarray:
-    """Solid uint8 occupancy grid (size^3) of a triangle mesh, centred and scaled to fit (axes kept)."""
-    tri = fit_to_grid(np.asarray(vertices, dtype=np.float64), size)[np.asarray(faces)]
+# Bytes the voxelizer holds: per voxel (the crossing counts, their running sum and parity, the votes, the
+# surface), per triangle (its corners, their fitted copy, the unique ones) and per chunk of work.
+_BYTES_PER_VOXEL, _BYTES_PER_TRIANGLE, _BYTES_PER_WORK = 32, 240, 160
+
+
+def voxelize_mesh(vertices: np.ndarray, faces: np.ndarray, size: int = 32, surface: bool = True,
+                  name: str = "mesh") -> np.ndarray:
+    """Solid uint8 occupancy grid (size^3) of a triangle mesh, centred and scaled to fit (axes kept).
+
+    Its memory is charged to the read budget and its work (``voxelizer_work``) is capped by
+    ``TF3DGAN_MAX_VOXELIZER_WORK`` before any of it is done: DataErrors naming ``name``."""
+    faces = np.asarray(faces)
+    charge(name, f"voxelizing {len(faces):,} triangles into a {size}^3 grid",
+           _BYTES_PER_VOXEL * size ** 3 + _BYTES_PER_TRIANGLE * len(faces) + _BYTES_PER_WORK * _WORK_PER_CHUNK)
+    tri = fit_to_grid(np.asarray(vertices, dtype=np.float64), size)[faces]
+    limit = size_limit("units of voxelizer work")
+    refuse_if_too_large(name, f"a mesh of {len(faces):,} triangles at {size}^3", voxelizer_work(tri, size, limit),
+                        "units of voxelizer work")
     votes = sum(_parity_fill(tri, size, axis).astype(np.uint8) for axis in range(3))
     solid = votes >= 2
     if surface:
@@ -216,10 +276,13 @@ def voxelize_mesh(vertices: np.ndarray, faces: np.ndarray, size: int = 32, surfa
     return solid.astype(np.uint8)
 
 
+@budgeted
 def read_off_voxels(path: str | Path, size: int = 32) -> np.ndarray:
     """Read an .off mesh and voxelize it into a solid size^3 uint8 grid."""
     vertices, faces = read_off(path)
     try:
-        return voxelize_mesh(vertices, faces, size)
+        return voxelize_mesh(vertices, faces, size, name=str(path))
+    except DataError:
+        raise
     except ValueError as err:
         raise DataError(f"{path}: cannot voxelize ({err})") from None

@@ -10,6 +10,7 @@ import numpy as np
 from .arrays import read_array
 from .errors import DataError
 from .folders import read_file, read_folder
+from .limits import budgeted
 from .resample import downsample_max
 from .synthetic import generate_synthetic
 from .volumetric import is_volumetric_layout, read_volumetric
@@ -17,6 +18,7 @@ from .voxel_geometry import grid_occupancy
 from .voxelset import VoxelSet
 
 
+@budgeted
 def read_source(
     path: str | Path,
     *,

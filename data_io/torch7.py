@@ -17,7 +17,8 @@ as their CPU types), ``tds.Hash`` / ``tds.Vec`` as a dict / list, other torch ob
 ``TorchObject(class_name, fields)``. Lua functions and classes with their own serializer are not supported.
 
 The file is untrusted: a tensor's sizes, strides and offset are checked against its storage before any view
-of it is made, its size against ``data_io.limits`` (``TF3DGAN_MAX_ARRAY_BYTES``), and objects nested deeper
+of it is made, its size against ``data_io.limits`` (``TF3DGAN_MAX_ARRAY_BYTES``, and the copies of all tensors together
+against the read budget, ``TF3DGAN_MAX_READ_BYTES``), and objects nested deeper
 than ``MAX_NESTING`` are refused; every fault is a one-line ``DataError`` naming the file.
 """
 
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, read_file_bytes
-from .limits import refuse_if_too_large
+from .limits import budgeted, charge, refuse_if_too_large
 
 NIL, NUMBER, STRING, TABLE, TORCH, BOOLEAN = 0, 1, 2, 3, 4, 5
 FUNCTIONS = (6, 7, 8)
@@ -222,6 +223,7 @@ class _Reader:
         if offset < 0 or last >= len(storage):
             raise DataError(f"{self.name}: {what} (strides {strides}, offset {offset + 1}) runs past its storage "
                             f"of {len(storage)} values")
+        charge(self.name, what, count * dtype.itemsize)  # the copy: zero strides make it larger than the file
         byte_strides = [stride * dtype.itemsize if size > 1 else 0 for size, stride in zip(sizes, strides)]
         return np.lib.stride_tricks.as_strided(storage[offset:], shape=sizes, strides=byte_strides).copy()
 
@@ -241,10 +243,12 @@ class _Reader:
         return container
 
 
+@budgeted
 def read_torch7(path: str | Path):
     """The object stored in a Torch7 binary file (see the module docstring)."""
     path = Path(path)
     data = read_file_bytes(path)
+    charge(path, "the file", len(data))
     # Each nested table costs one or two Python frames; make room for MAX_NESTING of them.
     old_limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old_limit, 3 * MAX_NESTING + 1000))

@@ -9,6 +9,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .errors import DataError
+from .limits import budgeted, charge, size_limit, transient
 from .resample import pad_to
 from .voxelset import VoxelSet, as_occupancy, fraction_indices
 
@@ -18,24 +19,62 @@ RESOLUTION_DIR = "30"
 _ROTATION = re.compile(r"_(\d+)$")
 
 
+def _mat_decoded_bytes(path: Path, stop: int) -> int:
+    """The bytes of a MATLAB 5 file once its compressed variables are inflated, counted by inflating them in
+    1 MiB pieces into nothing (a 4 MB variable can inflate to 4 GB); stops counting past ``stop``. Files of
+    other versions (4, 7.3) are counted as their size."""
+    import struct
+    import zlib
+
+    data = path.read_bytes()
+    order = {b"IM": "<", b"MI": ">"}.get(data[126:128])
+    if len(data) < 128 or order is None:
+        return len(data)
+    total, pos = len(data), 128
+    while pos + 8 <= len(data) and total <= stop:
+        kind, size = struct.unpack_from(order + "II", data, pos)
+        pos += 8
+        if kind == 15:  # miCOMPRESSED
+            inflater, pending = zlib.decompressobj(), data[pos:pos + size]
+            try:
+                while pending and total <= stop:
+                    total += len(inflater.decompress(pending, 2 ** 20))
+                    pending = inflater.unconsumed_tail
+            except zlib.error:
+                return total  # loadmat reports the corrupt stream
+        pos += size + (-size % 8 if kind != 15 else 0)
+    return total
+
+
+@budgeted
 def read_mat(path: str | Path, key: str = "instance") -> np.ndarray:
-    """Read one 3D grid from a MATLAB .mat file as uint8 {0, 1}."""
+    """Read one 3D grid from a MATLAB .mat file as uint8 {0, 1}; its inflated size is charged to the read
+    budget before scipy decodes it."""
     import scipy.io
 
     path = Path(path)
-    try:
-        contents = scipy.io.loadmat(str(path))
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except Exception as err:  # scipy raises many types for corrupt files
-        raise DataError(f"{path}: not a readable .mat file ({type(err).__name__}: {err})") from None
-    arrays = {k: v for k, v in contents.items() if not k.startswith("__")}
-    if key not in arrays:
-        raise DataError(f"{path}: no variable '{key}' (found: {', '.join(arrays) or 'none'})")
-    grid = np.asarray(arrays[key])
-    if grid.ndim != 3 or len(set(grid.shape)) != 1:
-        raise DataError(f"{path}: '{key}' must be a cubic 3D grid, got shape {grid.shape}")
-    return as_occupancy(grid, str(path))
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    with transient():
+        budget = size_limit("bytes in all")
+        charge(path, "the inflated .mat file", _mat_decoded_bytes(path, budget))
+        try:
+            contents = scipy.io.loadmat(str(path), variable_names=[key])
+        except FileNotFoundError:
+            raise DataError(f"{path}: file not found") from None
+        except Exception as err:  # scipy raises many types for corrupt files
+            raise DataError(f"{path}: not a readable .mat file ({type(err).__name__}: {err})") from None
+        arrays = {k: v for k, v in contents.items() if not k.startswith("__")}
+        if key not in arrays:
+            found = [name for name, _, _ in scipy.io.whosmat(str(path))]
+            raise DataError(f"{path}: no variable '{key}' (found: {', '.join(found) or 'none'})")
+        grid = np.asarray(arrays[key])
+        if grid.ndim != 3 or len(set(grid.shape)) != 1:
+            raise DataError(f"{path}: '{key}' must be a cubic 3D grid, got shape {grid.shape}")
+        charge(path, f"'{key}' as a uint8 grid", grid.size)
+        occupancy = as_occupancy(grid, str(path))
+    charge(path, f"'{key}' as a uint8 grid", occupancy.nbytes)  # kept
+    return occupancy
 
 
 def rotation_of(path: Path) -> Optional[int]:
@@ -99,6 +138,7 @@ def list_volumetric(
     return files, np.asarray(labels, dtype=np.int64), class_names
 
 
+@budgeted
 def read_volumetric(
     path: str | Path,
     classes: Optional[Sequence[str]] = None,
@@ -131,9 +171,11 @@ def read_grids(files: Sequence[Path], pad: int = 32, progress: bool = False) -> 
 
     out = None
     for i, f in enumerate(tqdm(files, desc="reading .mat", unit="file", disable=not progress)):
-        grid = read_mat(f)
+        with transient():
+            grid = read_mat(f)
         if out is None:
             size = max(pad, grid.shape[0]) if pad else grid.shape[0]
+            charge(f, f"a stack of {len(files):,} grids of {size}^3 like this one", len(files) * size ** 3)
             out = np.empty((len(files), size, size, size), np.uint8)
             first = grid.shape
         if grid.shape != first:

@@ -181,3 +181,18 @@ def wait_for(condition, process: subprocess.Popen, what: str, timeout: float = 1
         time.sleep(0.05)
     process.kill()
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def run_capped(script: str, *args: str, memory_bytes: int, timeout: float = 300.0, env: dict | None = None):
+    """``python -c script *args`` (in the repository root) in a child process whose address space is capped at
+    ``memory_bytes`` (RLIMIT_AS): a test of a hostile file cannot take the machine's memory, whatever the code
+    under test does. Returns the ``subprocess.CompletedProcess`` (text output captured)."""
+    import os
+    import resource
+    import sys
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+    return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=timeout,
+                          preexec_fn=cap, cwd=Path(__file__).resolve().parents[1], env={**os.environ, **(env or {})})

@@ -22,7 +22,7 @@ from data_io.torch7 import ObjectKey, TorchObject, read_torch7
 from test_generation_release_import import release_net
 from torch7_writer import write_torch7
 from tf3dgan.cli import main
-from harness import one_line_error
+from harness import one_line_error, run_capped
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -196,7 +196,9 @@ def _mutants(data: bytes, count: int, seed: int, fields_only: bool = False):
     fields = _tensor_fields(data)
     for case in range(count):
         mutant = bytearray(data)
-        kind = "field" if fields_only else rng.choice(["field", "field", "bits", "truncate", "int32", "int64"])
+        kinds = ["field", "field", "bits", "truncate", "int32", "int64"] if fields else ["bits", "truncate", "int32",
+                                                                                     "int64"]
+        kind = "field" if fields_only else rng.choice(kinds)
         if kind == "field":
             pos, width = fields[rng.integers(len(fields))]
             value = int(rng.choice(INTERESTING))
@@ -480,3 +482,147 @@ def test_npz_labels_beyond_its_class_names_are_one_line(tmp_path, capsys):
     _one_line(err.value, path)
     assert main(["data", "info", str(path)]) == 2
     one_line_error(capsys, "few_names.npz", "names only 2 classes")
+
+
+# -- issue 46 item 8: one read budget for everything a reading decodes ----------------------------------------
+
+MiB = 2 ** 20
+
+
+def _over_budget(err, path, budget: int) -> None:
+    message = _one_line(err.value, path)
+    assert f"over the read budget of {budget:,} bytes (set TF3DGAN_MAX_READ_BYTES" in message, message
+
+
+def zero_stride_tensors(count: int, values: int) -> bytes:
+    """A Torch7 table of ``count`` FloatTensors of ``values`` elements, each a zero-stride view of one value:
+    a file of a few hundred bytes that decodes to count * values * 4 bytes."""
+    storage = t7_torch(2, "torch.FloatStorage", t7_long(1) + np.float32(1).tobytes())
+    tensors = [t7_torch(3 + k, "torch.FloatTensor", t7_int(1) + t7_long(values) + t7_long(0) + t7_long(1)
+                        + (storage if k == 0 else t7_ref(4, 2))) for k in range(count)]
+    return t7_table(1, [(t7_number(k + 1.0), tensor) for k, tensor in enumerate(tensors)])
+
+
+def test_torch7_tensors_add_up_against_the_read_budget(tmp_path, monkeypatch):
+    path = tmp_path / "four_views.t7"  # four tensors, each under the per-array cap, 4 MiB together
+    path.write_bytes(zero_stride_tensors(4, MiB // 4))
+    monkeypatch.setenv("TF3DGAN_MAX_READ_BYTES", str(3 * MiB))
+    with pytest.raises(DataError, match=r"a torch.FloatTensor of shape \(262144,\) needs 1,048,576 bytes on top "
+                                        "of the 2,097,[0-9]+ bytes already read") as err:
+        read_torch7(path)
+    _over_budget(err, path, 3 * MiB)
+    monkeypatch.setenv("TF3DGAN_MAX_READ_BYTES", str(5 * MiB))
+    assert [len(t) for t in read_torch7(path).values()] == [MiB // 4] * 4
+    monkeypatch.setenv("TF3DGAN_MAX_READ_BYTES", "lots")
+    with pytest.raises(ValueError, match="TF3DGAN_MAX_READ_BYTES='lots': expected a positive whole number"):
+        read_torch7(path)
+
+
+def test_compressed_mat_is_measured_inflated_before_loading(tmp_path, monkeypatch):
+    import scipy.io
+
+    path = tmp_path / "inflates.mat"  # 16 MiB of float64 in a few KB
+    scipy.io.savemat(path, {"instance": np.zeros((128, 128, 128))}, do_compression=True)
+    assert path.stat().st_size < 100_000
+    monkeypatch.setenv("TF3DGAN_MAX_READ_BYTES", str(8 * MiB))
+    with pytest.raises(DataError, match="the inflated .mat file needs") as err:
+        read_source(path)
+    _over_budget(err, path, 8 * MiB)
+    monkeypatch.setenv("TF3DGAN_MAX_READ_BYTES", str(64 * MiB))
+    assert read_source(path, drop_empty=False).voxels.shape == (1, 128, 128, 128)
+
+
+def test_view_budgets_probabilities_widened_to_float32(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "samples.npz"  # 2 MiB of uint8 that `view` widened to 8 MiB of float32
+    np.savez_compressed(path, probabilities=np.zeros((64, 32, 32, 32), np.uint8))
+    monkeypatch.setenv("TF3DGAN_MAX_READ_BYTES", str(6 * MiB))
+    assert main(["view", str(path)]) == 2
+    one_line_error(capsys, "samples.npz: array 'probabilities' of shape (64, 32, 32, 32) as float32 needs",
+                   "over the read budget of 6,291,456 bytes")
+
+
+def fan_off(path, triangles: int) -> None:
+    """A flat fan of ``triangles`` slivers around one vertex (each spans half the grid)."""
+    angles = np.linspace(0, 2 * np.pi, triangles + 1)
+    rim = "".join(f"{np.cos(a):.6f} {np.sin(a):.6f} 0\n" for a in angles)
+    faces = "".join(f"3 0 {k} {k + 1}\n" for k in range(1, triangles + 1))
+    path.write_text(f"OFF\n{triangles + 2} {triangles} 0\n0 0 0\n{rim}{faces}")
+
+
+def test_voxelizer_work_is_bounded_before_voxelizing(tmp_path, monkeypatch):
+    path = tmp_path / "fan.off"  # about 0.5 ms a triangle: 30,000 of them took a minute, 3 million an hour
+    fan_off(path, 30_000)
+    start = time.perf_counter()
+    with pytest.raises(DataError, match="a mesh of 30,000 triangles at 32\\^3 has [0-9,]+ units of voxelizer work, "
+                                        "over the limit of 30,000,000 .set TF3DGAN_MAX_VOXELIZER_WORK") as err:
+        read_source(path)
+    assert time.perf_counter() - start < 5
+    _one_line(err.value, path)
+    fan_off(path, 300)
+    monkeypatch.setenv("TF3DGAN_MAX_VOXELIZER_WORK", str(10 ** 6))
+    assert read_source(path, size=16).voxels.sum() > 0
+
+
+# The readers in a child process under a memory cap: each argument is KIND=PATH; the child prints one line per
+# file (read, or refused with the error) and then its peak memory above what it held after its imports.
+CAPPED_READER = """
+import resource, sys
+import numpy as np
+import data_io
+from data_io.torch7 import read_torch7
+from data_io.png import read_png
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+readers = {"t7": read_torch7, "png": read_png, "view": None}
+for argument in sys.argv[1:]:
+    kind, path = argument.split("=", 1)
+    try:
+        if kind == "view":
+            from tf3dgan.commands.view import display_grids, load_grids
+            grids, _ = load_grids(__import__("pathlib").Path(path))
+            print("shown", display_grids(grids, [0]).shape, flush=True)
+            continue
+        readers.get(kind, lambda p: data_io.read_source(p, drop_empty=False))(path)
+        print("read", path, flush=True)
+    except data_io.DataError as err:
+        print("refused", str(err).replace(chr(10), "|"), flush=True)
+print("peak", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base)
+"""
+READ_BUDGET = 256 * MiB
+CAP = 3 * 2 ** 30
+
+
+def read_capped(files, budget: int = READ_BUDGET, cap: int = CAP, **env) -> tuple[list, int]:
+    """``(lines, peak bytes)`` of CAPPED_READER over ``files`` (KIND=PATH), checked to end without a traceback."""
+    env = {"TF3DGAN_MAX_READ_BYTES": str(budget), "TF_CPP_MIN_LOG_LEVEL": "3", **env}
+    child = run_capped(CAPPED_READER, *map(str, files), memory_bytes=cap, env=env)
+    assert child.returncode == 0 and "Traceback" not in child.stderr, (child.returncode, child.stderr[-3000:])
+    lines = child.stdout.splitlines()
+    assert len(lines) == len(files) + 1 and lines[-1].startswith("peak "), child.stdout[-3000:]
+    return lines[:-1], int(lines[-1].split()[1])
+
+
+def test_out_of_range_values_are_refused_under_a_memory_cap(tmp_path):
+    """A 17 KB .npz whose one label is 2^62 (a list of 2^62 class names) and an .off with finite 1e308
+    coordinates (an infinite extent): each ran out of memory."""
+    labels = tmp_path / "label.npz"
+    np.savez(labels, voxels=np.ones((2, 8, 8, 8), np.uint8), labels=np.array([0, 2 ** 62]))
+    far = tmp_path / "far.off"
+    far.write_text("OFF\n4 4 0\n-1e308 0 0\n1e308 0 0\n0 1e308 0\n0 0 1e308\n3 0 1 2\n3 0 1 3\n3 0 2 3\n3 1 2 3\n")
+    (label_line, far_line), peak = read_capped([f"npz={labels}", f"off={far}"])
+    assert label_line.startswith("refused") and "names for the 4,611,686,018,427,387,905 classes" in label_line
+    assert far_line == f"read {far}"
+    assert peak < READ_BUDGET, peak
+
+
+@pytest.mark.slow  # about 25 s: a 1 GiB grid, and TensorFlow imported in the child
+def test_the_documented_binvox_limit_is_shown_by_view(tmp_path):
+    """A .binvox at exactly the documented 1024^3 limit through `view`: max-pooled to 128^3 for display, a
+    slab at a time, where meshing it whole needed 8 GiB of float32 (a MemoryError under the 8 GB cap)."""
+    path = tmp_path / "huge.binvox"
+    full, rest = divmod(1024 ** 3, 255)  # stripes of 255 voxels, set and unset in turn: 8 MB of runs
+    runs = np.stack([np.arange(full + 1) % 2, np.full(full + 1, 255)], axis=1).astype(np.uint8)
+    runs[-1, 1] = rest
+    path.write_bytes(b"#binvox 1\ndim 1024 1024 1024\ntranslate 0 0 0\nscale 1\ndata\n" + runs.tobytes())
+    (line,), peak = read_capped([f"view={path}"], budget=4 * 2 ** 30, cap=5 * 2 ** 30)
+    assert line == "shown (1, 128, 128, 128)", line
+    assert peak < 3 * 2 ** 30, peak

@@ -34,13 +34,33 @@ def shown(name) -> str:
     return str(name).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+# Grids larger than this per side are max-pooled down to it for display (a 1024^3 grid would need 8 GiB of
+# float32 copies to mesh, and no page could show its mesh).
+DISPLAY_SIZE = 128
+
+
 def load_grids(path: Path, size=None) -> tuple[np.ndarray, list]:
-    """``(grids, names)``: the probabilities of a `tf3dgan sample`/snapshot .npz, else what data_io reads."""
+    """``(grids, names)``: the probabilities of a `tf3dgan sample`/snapshot .npz, else what data_io reads; one
+    read budget (``TF3DGAN_MAX_READ_BYTES``) for all of it."""
+    from data_io.limits import read_budget
+
+    with read_budget():
+        return _load_grids(path, size)
+
+
+def _load_grids(path: Path, size=None) -> tuple[np.ndarray, list]:
+    import math
+
     import data_io
     from data_io.arrays import check_npz_sizes
+    from data_io.limits import charge
 
     if path.suffix.lower() == ".npz" and path.is_file():
-        check_npz_sizes(path)
+        headers = check_npz_sizes(path)
+        if "probabilities" in headers:  # loaded whole, then widened to float32
+            shape, dtype = headers["probabilities"]
+            charge(path, f"array 'probabilities' of shape {shape} as float32",
+                   math.prod(shape) * (dtype.itemsize + 4))
         try:
             with np.load(path) as data:
                 if "probabilities" in data.files:
@@ -54,6 +74,23 @@ def load_grids(path: Path, size=None) -> tuple[np.ndarray, list]:
             raise data_io.DataError(f"{path}: not a readable .npz file ({type(err).__name__}: {err})") from None
     voxels = data_io.read_source(path, size=size, drop_empty=False)
     return voxels.voxels, list(voxels.names)
+
+
+def display_grids(grids: np.ndarray, chosen: list) -> np.ndarray:
+    """The ``chosen`` grids as one stack, each max-pooled to at most ``DISPLAY_SIZE`` per side (thin parts
+    survive), one slab at a time: a 1024^3 grid is never copied whole."""
+    side = max(grids.shape[1:])
+    factor = -(-side // DISPLAY_SIZE)
+    if factor == 1:
+        return grids[chosen]
+    padded = [-(-n // factor) * factor for n in grids.shape[1:]]
+    out = np.empty((len(chosen), *(n // factor for n in padded)), grids.dtype)
+    for k, i in enumerate(chosen):
+        for row in range(out.shape[1]):
+            plane = grids[i, row * factor:(row + 1) * factor].max(axis=0)
+            plane = np.pad(plane, [(0, p - n) for p, n in zip(padded[1:], plane.shape)])
+            out[k, row] = plane.reshape(out.shape[2], factor, out.shape[3], factor).max(axis=(1, 3))
+    return out
 
 
 def run(args) -> int:
@@ -74,27 +111,31 @@ def run(args) -> int:
         chosen = args.index[: args.max]
     else:
         chosen = list(range(min(count, args.max)))
+    shape = grids.shape[1:]
+    size = f"{shape[0]}^3" if len(set(shape)) == 1 else "x".join(map(str, shape))
+    pictured = display_grids(grids, chosen)
+    if pictured.shape[1:] != shape:
+        size += f" (shown max-pooled to {pictured.shape[1]}^3)"
     suffix = ".png" if args.png else ".html"
     out = Path(args.out) if args.out else path.parent / (path.name.rstrip("/") + suffix if path.is_dir()
                                                         else path.with_suffix(suffix).name)
     if args.png:
-        return _write_png_sheet(args, path, out, grids, names, chosen)
+        return _write_png_sheet(args, path, out, pictured, [names[i] for i in chosen], chosen, count, size)
     if out.suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"--out {shown(out)}: expected an .html file name")
     titles = [f"{i}: {shown(names[i])}" if names[i] != f"#{i}" else f"#{i}" for i in chosen]
-    fig = panel_figure(grids[chosen], args.threshold, titles=titles,
+    fig = panel_figure(pictured, args.threshold, titles=titles,
                        title=f"{shown(path.name)} (threshold {args.threshold:g})")
-    empty = sum(not (grids[i] > args.threshold).any() for i in chosen)
+    empty = sum(not (grid > args.threshold).any() for grid in pictured)
     write_html(fig, out, title=shown(path.name))
     note = f"; {empty} empty at this threshold" if empty else ""
-    shape = grids.shape[1:]
-    size = f"{shape[0]}^3" if len(set(shape)) == 1 else "x".join(map(str, shape))
     print(f"{shown(out)}: {len(chosen)} of {count} shapes of {size} from {shown(path)}{note}")
     return 0
 
 
-def _write_png_sheet(args, path: Path, out: Path, grids, names, chosen) -> int:
-    """``view --png``: one shaded render per chosen shape, tiled into a PNG contact sheet."""
+def _write_png_sheet(args, path: Path, out: Path, pictured, names, chosen, count: int, size: str) -> int:
+    """``view --png``: one shaded render per chosen shape (``pictured``, with their ``names``), tiled into a PNG
+    contact sheet."""
     from data_io.png import write_png
     from data_io.render import shape_sheet
 
@@ -104,12 +145,12 @@ def _write_png_sheet(args, path: Path, out: Path, grids, names, chosen) -> int:
         raise UsageError(f"--image-size must be >= 8 and --columns >= 1, got {args.image_size}, {args.columns}")
     if not -90 <= args.elevation <= 90:
         raise UsageError(f"--elevation must be within -90..90 degrees, got {args.elevation}")
-    labels = [f"{i} {shown(names[i])}" if names[i] != f"#{i}" else f"#{i}" for i in chosen]
-    sheet = shape_sheet(grids[chosen], args.azimuth, args.elevation, args.image_size, args.columns, labels,
+    labels = [f"{i} {shown(name)}" if name != f"#{i}" else f"#{i}" for i, name in zip(chosen, names)]
+    sheet = shape_sheet(pictured, args.azimuth, args.elevation, args.image_size, args.columns, labels,
                         args.threshold)
     write_png(out, sheet)
-    empty = sum(not (grids[i] > args.threshold).any() for i in chosen)
+    empty = sum(not (grid > args.threshold).any() for grid in pictured)
     note = f"; {empty} empty at this threshold" if empty else ""
-    print(f"{shown(out)}: {sheet.shape[1]}x{sheet.shape[0]} PNG, {len(chosen)} of {len(grids)} shapes of "
-          f"{grids.shape[1]}^3 from {shown(path)}{note}")
+    print(f"{shown(out)}: {sheet.shape[1]}x{sheet.shape[0]} PNG, {len(chosen)} of {count} shapes of "
+          f"{size} from {shown(path)}{note}")
     return 0
