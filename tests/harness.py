@@ -29,6 +29,9 @@ TINY = [
     "train.num_samples=2",
 ]
 
+# TINY for the tests that run ``tf3dgan train``: a line in metrics.jsonl at every step, 12 synthetic shapes.
+TRAIN_TINY = [*TINY, "data.synthetic_count=12", "train.log_every=1", "monitor.html=false"]
+
 # What each variant needs on top of TINY to be tiny too (the image variants read 16x16 pictures, not 256x256).
 VARIANT_TINY = {
     "autoencoder": ["variant.pretrain_steps=2"],
@@ -54,6 +57,23 @@ def tiny_gan(*overrides: str, variant: str | None = None, compile: bool = True):
     from tf3dgan.training.builder import build_gan
 
     return build_gan(tiny_config(*overrides, variant=variant), compile=compile)
+
+
+def train_args(run: str | Path, steps: int, *extra: str) -> list[str]:
+    """The arguments of ``tf3dgan train`` for a TRAIN_TINY run in ``run`` up to ``steps``, then ``extra``."""
+    return ["train", "--out", str(run), "--steps", str(steps), "--quiet",
+            *[arg for override in TRAIN_TINY for arg in ("--set", override)], *extra]
+
+
+def metrics_steps(run: Path) -> list[int]:
+    """The steps of the complete lines of ``run``'s metrics.jsonl ([] without one)."""
+    import json
+
+    path = Path(run) / "metrics.jsonl"
+    if not path.exists():
+        return []
+    lines = path.read_text().split("\n")[:-1]  # the text after the last newline is not a line yet
+    return [json.loads(line)["step"] for line in lines if line.strip()]
 
 
 def random_grids(n: int = 8, size: int = 16, seed: int = 1, density: float = 0.4) -> np.ndarray:
@@ -166,9 +186,10 @@ def default_signal_dispositions() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def wait_for(condition, process: subprocess.Popen, what: str, timeout: float = 180.0):
+def wait_for(condition, process: subprocess.Popen, what: str, timeout: float = 180.0, log: Path | None = None):
     """Poll ``condition`` until it returns something true (returned), failing if ``process`` exits first or the
-    time runs out: the way to wait on an event the other process reports, never a fixed sleep."""
+    time runs out: the way to wait on an event the other process reports, never a fixed sleep. ``log``: the
+    process's stderr file, whose end the failure shows."""
     import time
 
     deadline = time.monotonic() + timeout
@@ -177,7 +198,8 @@ def wait_for(condition, process: subprocess.Popen, what: str, timeout: float = 1
         if found:
             return found
         if process.poll() is not None:
-            raise AssertionError(f"the process exited ({process.returncode}) before {what}")
+            tail = f": {log.read_text()[-2000:]}" if log is not None else ""
+            raise AssertionError(f"the process exited ({process.returncode}) before {what}{tail}")
         time.sleep(0.05)
     process.kill()
     raise AssertionError(f"timed out waiting for {what}")

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from harness import one_line_error, train_args
+from tf3dgan.cli import main
 from tf3dgan.config import load_config
 from tf3dgan.errors import ConfigError
 
@@ -90,3 +92,18 @@ def test_each_choice_list_is_the_config_literal():
     assert UPSAMPLE_MODES == choices(DataConfig, "upsample")
     with pytest.raises(TypeError, match="TrainConfig.steps is not a Literal"):
         choices(TrainConfig, "steps")
+
+
+@pytest.mark.parametrize("setting", ["train.g_lr=.inf", "train.d_lr=.nan", "latent.std=-.inf", "train.g_lr=nan"])
+def test_non_finite_config_numbers_are_refused(tmp_path, capsys, setting):
+    assert main(train_args(tmp_path / "run", 2, "--set", setting)) == 2
+    one_line_error(capsys, f"{setting.split('=')[0]} must be a finite number")
+    assert not (tmp_path / "run" / "metrics.jsonl").exists()
+
+
+def test_a_yaml_syntax_error_is_one_line_naming_line_and_column(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  g_lr: 0.001\n  d_lr: [0.1,\n  steps: 4\n")
+    assert main(["train", "--config", str(bad), "--out", str(tmp_path / "run")]) == 2
+    one_line_error(capsys, f"{bad}: line ", ", column ", "not valid YAML")
+

@@ -499,6 +499,30 @@ def test_cli_info_modelnet10_reports_empty_grids(capsys):
     assert report["splits"]["train"]["class_counts"]["chair"] == 889
 
 
+def test_convert_refuses_an_output_inside_its_source_and_overwrites_only_when_asked(tmp_path, capsys):
+    from data_io import write_binvox
+    from harness import one_line_error
+    from tf3dgan.cli import main
+
+    source = tmp_path / "shapes"
+    source.mkdir()
+    for i, grid in enumerate((np.random.default_rng(0).random((2, 8, 8, 8)) > 0.6).astype(np.uint8)):
+        write_binvox(source / f"s{i}.binvox", grid)
+    assert main(["data", "convert", str(source), "--out", str(source)]) == 2
+    one_line_error(capsys, f"--out {source / 'shapes.npz'} is inside the source folder")
+    assert main(["data", "convert", str(source), "--out", str(source / "sub") + "/"]) == 2
+    one_line_error(capsys, "inside the source folder")
+    assert sorted(p.name for p in source.iterdir()) == ["s0.binvox", "s1.binvox"]
+    out = tmp_path / "packed.npz"
+    assert main(["data", "convert", str(source), "--out", str(out)]) == 0
+    before = out.read_bytes()
+    capsys.readouterr()
+    assert main(["data", "convert", str(source), "--out", str(out)]) == 2
+    one_line_error(capsys, f"{out} exists", "--overwrite")
+    assert out.read_bytes() == before
+    assert main(["data", "convert", str(source), "--out", str(out), "--overwrite"]) == 0
+
+
 # -- atomic writes -------------------------------------------------------------------------------------
 def test_atomic_write_gets_the_umask_permissions_and_leaves_no_temporary(tmp_path):
     import os

@@ -421,6 +421,15 @@ def test_ablate_end_to_end_skips_finished_runs_and_rejects_a_bad_suite(tmp_path,
     assert not (tmp_path / "never" / "base").exists()  # nothing trained before the whole suite validated
 
 
+@pytest.mark.parametrize("option", ["--n-reference", "--cube-len"])
+def test_evaluate_refuses_a_zero_size(tmp_path, capsys, option):
+    from harness import one_line_error
+    from tf3dgan.cli import main
+
+    assert main(["evaluate", "--samples", "synthetic", "--reference", "synthetic", option, "0"]) == 2
+    one_line_error(capsys, f"{option} must be >= 2, got 0")
+
+
 # -- statistics over seeds ---------------------------------------------------------------------------------
 def test_mean_and_standard_error_by_hand():
     from tf3dgan.evaluation.seed_statistics import mean_and_standard_error

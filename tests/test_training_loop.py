@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 
+from harness import TINY, metrics_steps, one_line_error, train_args
 from harness import assert_same_state as _assert_same_state
 from tf3dgan.cli import main
 from tf3dgan.config import load_config
@@ -173,3 +174,41 @@ def test_resume_in_a_new_process_is_exact(tmp_path, tiny_overrides):
         assert sorted(a.files) == sorted(b.files)
         for key in a.files:
             np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_a_huge_learning_rate_stops_the_run_with_one_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(train_args(run, 6, "--set", "train.g_lr=1e30", "--set", "train.d_lr=1e30")) == 2
+    one_line_error(capsys, "training diverged at step", "not finite")
+    lines = (run / "metrics.jsonl").read_text().splitlines() if (run / "metrics.jsonl").exists() else []
+    assert all(np.isfinite(v) for line in lines for v in json.loads(line).values())  # no NaN line
+
+
+class _PoisonG(keras.callbacks.Callback):
+    """At ``step``, put a NaN into G's first kernel."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.step = step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.step_counter.numpy()) == self.step:
+            kernel = self.model.generator.weights[0]
+            kernel.assign(np.full(kernel.shape, np.nan, dtype="float32"))
+
+
+def test_nan_losses_stop_the_run_at_that_step_and_keep_the_last_finite_checkpoint(tmp_path, tiny_voxels):
+    from tf3dgan.training.checkpoint import TrainingDiverged, save_checkpoint
+
+    config = load_config(None, TINY)
+    with pytest.raises(TrainingDiverged, match=r"diverged at step 5 \(.*loss.* not finite\).*ckpt-00000003\.npz"):
+        train(config, tmp_path, steps=8, voxels=tiny_voxels, extra_callbacks=[_PoisonG(4)], progress=False)
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["ckpt-00000003.npz"]
+    assert metrics_steps(tmp_path) == [2, 3, 4]  # no line for the NaN step
+    # A NaN state is never written as a checkpoint.
+    gan = train(config, tmp_path / "other", steps=1, voxels=tiny_voxels, progress=False)
+    gan.generator.weights[0].assign(np.full(gan.generator.weights[0].shape, np.inf, dtype="float32"))
+    with pytest.raises(TrainingDiverged, match="generator/"):
+        save_checkpoint(gan, tmp_path / "other")
+    assert [p.name for p in list_checkpoints(tmp_path / "other")] == ["ckpt-00000001.npz"]
+
