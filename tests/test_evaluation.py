@@ -507,3 +507,28 @@ def test_bad_seeds_are_refused(tmp_path, seeds, message):
     with pytest.raises(ConfigError, match=message) as err:
         load_suite(path)
     assert "suite.yaml" in str(err.value)
+
+
+def test_evaluation_noise_resamples_latents_and_reference_and_matches_compare_sets_without_resampling():
+    from harness import random_grids, tiny_gan
+    from tf3dgan.evaluation import shape_metrics
+    from tf3dgan.evaluation.ablation import sample_shapes
+    from tf3dgan.evaluation.evaluation_noise import _one_nna_resampled, evaluation_noise
+
+    gan = tiny_gan()
+    reference = random_grids(6, 16, seed=3, density=0.1)
+    _, samples = sample_shapes(gan, 5, 0)
+    d_sr = shape_metrics.distance_matrix(samples, reference)
+    d_ss = shape_metrics.distance_matrix(samples, samples)
+    d_rr = shape_metrics.distance_matrix(reference, reference)
+    every = np.arange(6)
+    assert _one_nna_resampled(d_ss, d_rr, d_sr, every) == shape_metrics.one_nna(d_ss, d_rr, d_sr)
+    # copies of one reference shape are left out with it: a reference made of one shape six times has no
+    # reference neighbour left, so every reference point's nearest is a sample
+    copies = np.zeros(6, int)
+    assert _one_nna_resampled(d_ss, d_rr, d_sr, copies) == pytest.approx(5 / 11)
+    noise = evaluation_noise(gan, reference, n=5, repeats=3, seed=0)
+    assert all(len(noise[kind][k]) == 3 for kind in ("latents", "reference") for k in ("mmd", "cov", "nna"))
+    fixed = shape_metrics.compare_sets(samples, reference)
+    assert fixed["components"] == noise["reference"]["components"][0]  # the reference does not change a sample
+    assert len(set(noise["latents"]["mmd"])) > 1 or len(set(noise["latents"]["components"])) > 1
