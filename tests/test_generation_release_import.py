@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from data_io.torch7 import TorchObject, lua_list, read_torch7
-from torch7_writer import write_torch7
+from torch7_writer import release_net, write_torch7
 
 
 def torch_full_convolution(x, weight, stride, pad):
@@ -43,32 +43,6 @@ def torch_reference(z, layers):
         elif kind == "Sigmoid":
             x = 1 / (1 + np.exp(-x))
     return x[:, 0]
-
-
-def release_net(rng, nz=5, widths=(8, 4, 1)):
-    """A 16^3 generator laid out as the release's (nn.Sequential of Torch modules), random asymmetric weights."""
-    layers, cin = [], nz
-    for i, cout in enumerate(widths):
-        stride, pad = (1, 0) if i == 0 else (2, 1)
-        fields = {"nInputPlane": cin, "nOutputPlane": cout, "kT": 4, "kW": 4, "kH": 4, "dT": stride, "dW": stride,
-                  "dH": stride, "padT": pad, "padW": pad, "padH": pad, "adjT": 0, "adjW": 0, "adjH": 0,
-                  "weight": rng.normal(0, 0.4, (cin, cout, 4, 4, 4)).astype(np.float32),
-                  "bias": rng.normal(size=cout).astype(np.float32), "train": False}  # the bias is zeroed on import
-        layers.append(TorchObject("nn.VolumetricFullConvolution", fields))
-        if i < len(widths) - 1:
-            stats = {"eps": 1e-5, "momentum": 0.1, "affine": True, "running_mean": rng.normal(0, 0.3, cout),
-                     "weight": rng.uniform(0.5, 1.5, cout).astype(np.float32),
-                     "bias": rng.normal(0, 0.2, cout).astype(np.float32)}
-            var = rng.uniform(0.2, 2.0, cout)
-            if i == 0:  # torch nn before 2016 stored 1 / sqrt(var + eps)
-                stats["running_std"] = 1 / np.sqrt(var + 1e-5)
-            else:
-                stats["running_var"] = var
-            layers.append(TorchObject("nn.VolumetricBatchNormalization", stats))
-            layers.append(TorchObject("nn.ReLU", {"inplace": True}))
-        cin = cout
-    layers.append(TorchObject("nn.Sigmoid", {}))
-    return TorchObject("nn.Sequential", {"modules": layers, "train": False, "output": np.zeros(0, np.float32)})
 
 
 def test_torch7_round_trip(tmp_path):

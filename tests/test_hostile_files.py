@@ -19,8 +19,7 @@ import pytest
 from data_io import DataError, read_binvox, read_off, read_png, read_source, write_binvox, write_png
 from data_io.arrays import read_array
 from data_io.torch7 import ObjectKey, TorchObject, read_torch7
-from test_generation_release_import import release_net
-from torch7_writer import write_torch7
+from torch7_writer import release_net, write_torch7
 from tf3dgan.cli import main
 from harness import one_line_error, run_capped
 

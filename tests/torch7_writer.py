@@ -1,5 +1,6 @@
 """A small Torch7 writer for the tests: the .t7 files that ``data_io.torch7.read_torch7`` and
-``tf3dgan import-release`` are tested on (the package itself only reads Torch7)."""
+``tf3dgan import-release`` are tested on (the package itself only reads Torch7), and a small net laid out as the
+3dgan-release generator."""
 
 from __future__ import annotations
 
@@ -87,3 +88,29 @@ def write_torch7(path: str | Path, value) -> None:
     writer = _Writer()
     writer.object(value)
     Path(path).write_bytes(b"".join(writer.parts))
+
+
+def release_net(rng, nz=5, widths=(8, 4, 1)):
+    """A 16^3 generator laid out as the release's (nn.Sequential of Torch modules), random asymmetric weights."""
+    layers, cin = [], nz
+    for i, cout in enumerate(widths):
+        stride, pad = (1, 0) if i == 0 else (2, 1)
+        fields = {"nInputPlane": cin, "nOutputPlane": cout, "kT": 4, "kW": 4, "kH": 4, "dT": stride, "dW": stride,
+                  "dH": stride, "padT": pad, "padW": pad, "padH": pad, "adjT": 0, "adjW": 0, "adjH": 0,
+                  "weight": rng.normal(0, 0.4, (cin, cout, 4, 4, 4)).astype(np.float32),
+                  "bias": rng.normal(size=cout).astype(np.float32), "train": False}  # the bias is zeroed on import
+        layers.append(TorchObject("nn.VolumetricFullConvolution", fields))
+        if i < len(widths) - 1:
+            stats = {"eps": 1e-5, "momentum": 0.1, "affine": True, "running_mean": rng.normal(0, 0.3, cout),
+                     "weight": rng.uniform(0.5, 1.5, cout).astype(np.float32),
+                     "bias": rng.normal(0, 0.2, cout).astype(np.float32)}
+            var = rng.uniform(0.2, 2.0, cout)
+            if i == 0:  # torch nn before 2016 stored 1 / sqrt(var + eps)
+                stats["running_std"] = 1 / np.sqrt(var + 1e-5)
+            else:
+                stats["running_var"] = var
+            layers.append(TorchObject("nn.VolumetricBatchNormalization", stats))
+            layers.append(TorchObject("nn.ReLU", {"inplace": True}))
+        cin = cout
+    layers.append(TorchObject("nn.Sigmoid", {}))
+    return TorchObject("nn.Sequential", {"modules": layers, "train": False, "output": np.zeros(0, np.float32)})
