@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from conftest import TINY
+from harness import TINY
 from data_io import read_source, write_binvox
 from tf3dgan.cli import main
 from harness import one_line_error
@@ -376,3 +376,25 @@ def test_a_run_folder_without_config_and_checkpoints_keeps_its_history(tmp_path,
     one_line_error(capsys, f"{run}: holds a run's history (metrics.jsonl up to step 8, 2 sample snapshot(s)",
                    "neither config.yaml nor a checkpoint to resume from", "--restart")
     assert metrics_steps(run) == list(range(1, 9))
+
+
+def test_an_invalid_yaml_value_in_set_is_one_line(tmp_path, capsys):
+    assert main(["train", "--out", str(tmp_path / "r"), "--steps", "1", "--set", "train.g_lr=[1, 2"]) == 2
+    one_line_error(capsys, "--set 'train.g_lr=[1, 2', in the value: line 1, column 6: not valid YAML (expected")
+
+
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGINT"])
+def test_a_trainer_stopped_by_a_signal_inside_ablate_exits_128_plus_the_signal(tmp_path, monkeypatch, capsys, signum):
+    """ablate trains through the same loop: its TrainingStopped reaches the CLI, which exits 143 for SIGTERM (what a
+    scheduler expects) with the trainer's line, not 130 "interrupted"."""
+    import signal
+
+    import tf3dgan.commands.ablate as ablate
+    from tf3dgan.training.interrupt import TrainingStopped
+
+    def stopped(args):
+        raise TrainingStopped(getattr(signal, signum), 5, tmp_path / "ckpt-00000005.npz")
+
+    monkeypatch.setattr(ablate, "run", stopped)
+    assert main(["ablate", "--suite", "blog_cpu"]) == 128 + getattr(signal, signum)
+    one_line_error(capsys, f"tf3dgan ablate: {signum}: stopped at step 5; checkpoint", "run the same command again")

@@ -108,7 +108,10 @@ def main(argv=None) -> int:
             print(f"tf3dgan {command}: error: {f'{_shown_file_name(err.filename)}: ' if err.filename else ''}"
                   f"{err.strerror}; {_STORAGE_ERRORS[err.errno]}", file=sys.stderr)
             return 2
-    except KeyboardInterrupt:  # also while the modules load
+    except KeyboardInterrupt as err:  # also while the modules load
+        if hasattr(err, "exit_status"):  # a trainer stopped at SIGTERM/SIGINT (training.interrupt): 128 + signal
+            print(f"tf3dgan {command}: {err}; {err.advice}.", file=sys.stderr)
+            return err.exit_status
         print(f"\ntf3dgan {command}: interrupted", file=sys.stderr)
         return 130
 

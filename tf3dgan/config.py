@@ -312,7 +312,7 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
         try:
             value = yaml.safe_load(text) if text.strip() else None
         except yaml.YAMLError as err:
-            raise ConfigError(f"--set {item!r}: value is not valid YAML ({err})") from None
+            raise ConfigError(f"--set {item!r}, in the value: {_yaml_problem(err)}") from None
         target = raw.setdefault(section, {})
         if not isinstance(target, dict):
             raise ConfigError(f"--set {item!r}: section '{section}' is not a mapping")

@@ -4,8 +4,9 @@
 While ``stop_on_signals`` is active, the first of either sets a flag and ``model.stop_training``, which Keras
 checks after each step: the step in flight finishes, ``on_train_end`` writes the metrics line of the steps
 since the last one and a checkpoint, and ``train`` raises ``TrainingStopped`` (the CLI exits with 128 + the
-signal number: 143 for SIGTERM, 130 for SIGINT). A second signal raises ``TrainingAborted`` as soon as Python
-runs again (after the TensorFlow call in flight): no checkpoint is written for the steps since the last one.
+signal number, 143 for SIGTERM and 130 for SIGINT, whichever command trained: ``train`` or ``ablate``). A
+second signal raises ``TrainingAborted`` as soon as Python runs again (after the TensorFlow call in flight): no
+checkpoint is written for the steps since the last one.
 Nothing here raises inside TensorFlow ops.
 """
 
@@ -35,6 +36,8 @@ class TrainingStopped(KeyboardInterrupt):
         super().__init__(f"{signal_name(signum)}: stopped at step {step}; checkpoint {checkpoint} written")
         self.signum, self.step, self.checkpoint = signum, step, checkpoint
 
+    advice = "run the same command again to resume"
+
     @property
     def exit_status(self) -> int:
         return 128 + self.signum
@@ -48,6 +51,8 @@ class TrainingAborted(KeyboardInterrupt):
         super().__init__(f"{signal_name(signum)} again: stopped at once; no checkpoint was written for the "
                          f"steps {since}")
         self.signum, self.checkpoint = signum, checkpoint
+
+    advice = "run the same command again to resume from it"
 
     @property
     def exit_status(self) -> int:
