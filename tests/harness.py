@@ -32,6 +32,22 @@ TINY = [
 # TINY for the tests that run ``tf3dgan train``: a line in metrics.jsonl at every step, 12 synthetic shapes.
 TRAIN_TINY = [*TINY, "data.synthetic_count=12", "train.log_every=1", "monitor.html=false"]
 
+# An ablation suite of two tiny runs (base, saturating loss) at two seeds, evaluated every 2 steps.
+TINY_SUITE = """
+description: two tiny runs, two seeds
+set: [model.cube_len=16, model.base_width=4, model.z_dim=8, train.batch_size=4, train.steps=4,
+      train.log_every=2, train.checkpoint_every=2, train.sample_every=0, data.source=synthetic,
+      data.synthetic_count=12, monitor.html=false]
+evaluate: {reference: synthetic, n: 6, every: 2}
+seeds: [0, 1]
+runs:
+  - name: base
+  - name: saturating
+    set: [train.g_loss=saturating]
+    claim: the saturating loss is worse
+    expect: [{score: mmd, direction: worse}, {score: cov, at: 2, direction: same}]
+"""
+
 # What each variant needs on top of TINY to be tiny too (the image variants read 16x16 pictures, not 256x256).
 VARIANT_TINY = {
     "autoencoder": ["variant.pretrain_steps=2"],

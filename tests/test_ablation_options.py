@@ -4,7 +4,7 @@ binarised outputs, mirrored training shapes and a D wider than G."""
 import numpy as np
 import pytest
 
-from conftest import TINY
+from harness import TINY
 from tf3dgan.config import from_dict
 from tf3dgan.errors import ConfigError
 

@@ -8,25 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from harness import TINY_SUITE
 from tf3dgan.evaluation import suite_results
 from scipy import stats
 
 from tf3dgan.evaluation.claims import Expectation, claim_verdict, correct, judge
-
-TINY_SUITE = """
-description: two tiny runs, two seeds
-set: [model.cube_len=16, model.base_width=4, model.z_dim=8, train.batch_size=4, train.steps=4,
-      train.log_every=2, train.checkpoint_every=2, train.sample_every=0, data.source=synthetic,
-      data.synthetic_count=12, monitor.html=false]
-evaluate: {reference: synthetic, n: 6, every: 2}
-seeds: [0, 1]
-runs:
-  - name: base
-  - name: saturating
-    set: [train.g_loss=saturating]
-    claim: the saturating loss is worse
-    expect: [{score: mmd, direction: worse}, {score: cov, at: 2, direction: same}]
-"""
 
 
 def _event(kind, key="k", step=0, **extra):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from test_ablation_results import TINY_SUITE
+from harness import TINY_SUITE
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'tf3dgan[ray]')")
 

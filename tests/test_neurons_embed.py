@@ -11,7 +11,7 @@ import pytest
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """A 16^3, z_dim 8 run trained for 2 steps: ``(run_dir, gan)``."""
-    from conftest import TINY
+    from harness import TINY
     from tf3dgan.config import load_config
     from tf3dgan.training.checkpoint import load_run
     from tf3dgan.training.loop import train

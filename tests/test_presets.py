@@ -24,7 +24,7 @@ COMMANDS_WITHOUT_PRESET = {"plot"}  # its --run is a run folder's training curve
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """A 16^3 run with G's weight average (what chairs_cpu ships), trained 3 steps."""
-    from conftest import TINY
+    from harness import TINY
     from tf3dgan.config import load_config
     from tf3dgan.training.loop import train
 
@@ -142,7 +142,7 @@ def test_presets_lists_each_with_a_card_line_and_shows_a_card(capsys):
 @pytest.mark.slow
 def test_build_trains_scores_and_writes_the_card_of_a_registry_recipe(tmp_path, monkeypatch, capsys):
     import tf3dgan.presets as presets
-    from conftest import TINY
+    from harness import TINY
 
     registry_file = tmp_path / "registry.yaml"
     registry_file.write_text(json.dumps({"tiny": {
