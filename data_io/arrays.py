@@ -22,6 +22,9 @@ MODELNET10_CLASSES = [
     "bathtub", "bed", "chair", "desk", "dresser", "monitor", "night_stand", "sofa", "table", "toilet",
 ]
 _CHUNK = 256  # grids converted per chunk
+# What zipfile and numpy's header reader raise for a damaged archive (an unknown zip version: NotImplementedError,
+# an encrypted member: RuntimeError).
+_ZIP_ERRORS = (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError)
 
 
 def _voxel_key_candidates(split: str) -> list:
@@ -75,7 +78,7 @@ def check_npz_sizes(path: str | Path) -> dict:
                     with archive.open(info) as stream:
                         shape, _, dtype = _npy_header(stream)
                         headers.append((info.filename[:-4], shape, dtype, info.file_size - stream.tell()))
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+    except _ZIP_ERRORS as err:
         raise DataError(f"{path}: not a readable .npz file ({type(err).__name__}: {err})") from None
     for name, shape, dtype, stored in headers:
         what = f"array '{name}' of shape {shape}"
@@ -151,8 +154,8 @@ def npz_keys(path: str | Path) -> list:
     try:
         with zipfile.ZipFile(path) as archive:
             return [n[:-4] for n in archive.namelist() if n.endswith(".npy")]
-    except (zipfile.BadZipFile, OSError) as err:
-        raise DataError(f"{path}: not a readable .npz file ({err})") from None
+    except _ZIP_ERRORS as err:
+        raise DataError(f"{path}: not a readable .npz file ({type(err).__name__}: {err})") from None
 
 
 def _read_npz(path: Path, key, label_key, split) -> VoxelSet:

@@ -57,7 +57,8 @@ def read_mat(path: str | Path, key: str = "instance") -> np.ndarray:
         raise DataError(f"{path}: file not found")
     with transient():
         budget = size_limit("bytes in all")
-        charge(path, "the inflated .mat file", _mat_decoded_bytes(path, budget))
+        inflated = _mat_decoded_bytes(path, budget)
+        charge(path, "the inflated .mat file", inflated + inflated // 4)  # scipy's peak: 1.1x what it decodes
         try:
             contents = scipy.io.loadmat(str(path), variable_names=[key])
         except FileNotFoundError:

@@ -625,3 +625,71 @@ def test_the_documented_binvox_limit_is_shown_by_view(tmp_path):
     (line,), peak = read_capped([f"view={path}"], budget=4 * 2 ** 30, cap=5 * 2 ** 30)
     assert line == "shown (1, 128, 128, 128)", line
     assert peak < 3 * 2 ** 30, peak
+
+
+# -- issue 46: every reader fed mutated and size-inflated files under a memory cap --------------------------
+
+
+def _valid_files(folder) -> dict:
+    """One small valid file of each kind the readers take: {name: bytes}."""
+    import scipy.io
+
+    from data_io import write_npz
+    from data_io.voxelset import VoxelSet
+
+    grid = np.zeros((8, 8, 8), np.uint8)
+    grid[2:6, 1:7, 3:5] = 1
+    write_binvox(folder / "seed.binvox", grid)
+    write_npz(folder / "seed.npz", VoxelSet(grid[None].repeat(2, 0), np.array([0, 1]), ["a", "b"], ["x", "y"]))
+    np.save(folder / "seed.npy", grid[None])
+    scipy.io.savemat(folder / "seed.mat", {"instance": grid}, do_compression=True)
+    write_png(folder / "seed.png", grid[0] * 255)
+    write_torch7(folder / "seed.t7", {"w": np.arange(6, dtype=np.float32).reshape(2, 3), "n": 2.0})
+    (folder / "seed.off").write_text("OFF\n4 4 0\n0 0 0\n1 0 0\n0 1 0\n0 0 1\n3 0 1 2\n3 0 1 3\n3 0 2 3\n3 1 2 3\n")
+    return {p.suffix[1:]: p.read_bytes() for p in folder.glob("seed.*")}
+
+
+def _inflated_files(folder) -> list:
+    """Small files that declare or decode to more than READ_BUDGET: (kind, path)."""
+    import scipy.io
+
+    files = []
+
+    def add(name, data):
+        (folder / name).write_bytes(data)
+        files.append((name.rsplit(".", 1)[1], folder / name))
+
+    header = b"#binvox 1\ndim 640 640 640\ntranslate 0 0 0\nscale 1\ndata\n"
+    full, rest = divmod(640 ** 3, 255)
+    add("inflated.binvox", header + b"\x01\xff" * full + bytes([1, rest]))
+    add("short.binvox", header + b"\x01\xff" * 10)
+    add("views.t7", zero_stride_tensors(4, 16 * MiB))  # 64 MiB each
+    add("counts.off", b"OFF\n19999999 1 0\n0 0 0\n")
+    add("far.off", b"OFF\n4 2 0\n0 0 1e308\n-1e308 0 0\n0 1e308 0\n0 0 0\n3 0 1 2\n3 1 2 3\n")
+    _npz_with_header(folder / "members.npz", [("voxels", (400, 64, 64, 64), "<f8", bytes(1000))])
+    files.append(("npz", folder / "members.npz"))
+    scipy.io.savemat(folder / "inflates.mat", {"instance": np.zeros((320, 320, 320))}, do_compression=True)
+    files.append(("mat", folder / "inflates.mat"))
+    return files
+
+
+MUTANTS_PER_READER = 12
+
+
+def test_every_reader_survives_mutated_and_inflated_files_under_a_memory_cap(tmp_path):
+    """Seeded mutants (bit flips, cuts, 32- and 64-bit fields set to edge values) of a valid file of each kind,
+    and files inflated past the read budget, read in a child capped at 3 GB of address space: every file is
+    read or refused with one line, nothing crashes, and the peak memory stays under the 256 MiB budget."""
+    files = []
+    for kind, data in sorted(_valid_files(tmp_path).items()):
+        for n, (_, mutant) in enumerate(_mutants(data, MUTANTS_PER_READER, seed=46)):
+            files.append((kind, tmp_path / f"mutant{n}.{kind}"))
+            files[-1][1].write_bytes(mutant)
+    inflated = _inflated_files(tmp_path)
+    lines, peak = read_capped([f"{kind}={path}" for kind, path in files + inflated],
+                              TF3DGAN_MAX_VOXELIZER_WORK=str(10 ** 6))
+    for line, (kind, path) in zip(lines, files + inflated):
+        assert line == f"read {path}" or (line.startswith("refused ") and str(path) in line), line
+    refused = [line for line in lines[len(files):] if line.startswith("refused")]
+    assert len(refused) == len(inflated) - 1, lines[len(files):]  # far.off is read: its mesh fits the grid
+    assert peak < READ_BUDGET, peak
