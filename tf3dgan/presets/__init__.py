@@ -281,6 +281,9 @@ def _score_line(name: str, command: str, result: dict) -> str:
         what = "reconstruction IoU " + ", ".join(
             f"{v:.3f} from {k} view{'s' if k > 1 else ''}" for k, v in zip(result["views"], result["reconstruction"]))
         what += f" (best baseline margin {', '.join(f'{m:+.3f}' for m in result['margin_over_best_baseline'])})"
+        if "refined" in result:
+            what += (f"; after {result['refine_rounds']} rounds of render-and-compare search: "
+                     + ", ".join(f"{v:.3f}" for v in result["refined"]))
     else:
         what = json.dumps(_rounded(result))[:300]
     return f"- **{name}**: {what}\n  `tf3dgan {command}`\n"
