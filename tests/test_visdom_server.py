@@ -75,13 +75,13 @@ def test_login_is_required_and_training_posts_with_the_credentials(tmp_path, mon
                 assert time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.2)
         assert (tmp_path / ".visdom" / "COOKIE_SECRET").is_file()
-        # Without credentials a post is refused: visdom's check_auth answers 400 (not a 404 or a 500 of some other
-        # failure); the same post with the login cookie below goes through.
+        # Without credentials a post is refused from its headers, 401 (not a 404 or a 500 of some other failure);
+        # the same post with the login cookie below goes through.
         body = json.dumps({"eid": "logged", "win": "w"}).encode()
         request = urllib.request.Request(url + "/win_exists", data=body)
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=5)
-        assert refused.value.code == 400
+        assert refused.value.code == 401
         # The training client logs in with VISDOM_USERNAME / VISDOM_PASSWORD.
         from data_io.visdom_client import _make_visdom
 
@@ -95,6 +95,85 @@ def test_login_is_required_and_training_posts_with_the_credentials(tmp_path, mon
         monkeypatch.setenv("VISDOM_PASSWORD", "wrong")
         with pytest.raises(RuntimeError, match="Authentication failed"):
             _make_visdom("127.0.0.1", port, "logged", timeout=5)
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def _start_login_server(tmp_path, port):
+    """``python -m tf3dgan.visdom.server --login`` (user ann, password s3cret) on ``port``, waited for; the
+    process (its HOME is ``tmp_path``)."""
+    env = {**os.environ, "HOME": str(tmp_path), "VISDOM_USERNAME": "ann", "VISDOM_PASSWORD": "s3cret",
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tf3dgan.visdom.server", "--port", str(port), "--login",
+         "--env-path", str(tmp_path / "envs"), "--static-dir", str(tmp_path / "static")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    line = proc.stdout.readline()  # "visdom server at URL" once it listens
+    assert "visdom server at" in line, proc.stderr.read()[-2000:] if proc.poll() is not None else line
+    return proc
+
+
+def _raw_request(port, head: bytes, body: bytes = b"", timeout: float = 10) -> bytes:
+    """Send ``head``, then try to send ``body``, on a new connection; the first bytes of the answer (b"" when the
+    server closed the connection without one)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(head)
+        try:
+            s.sendall(body)
+            return s.recv(4096)
+        except (BrokenPipeError, ConnectionResetError):  # the server closed it: the body was not wanted
+            return b""
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.slow
+def test_the_login_page_has_what_it_loads_and_bodies_are_refused_before_they_are_read(tmp_path):
+    """The login page's sjcl.js is served and its form can only post; a client that has not logged in gets 401
+    for any body from the headers alone (the server's memory stays flat), a logged-in one 413 past the limit."""
+    import hashlib
+    import re
+
+    from tf3dgan.visdom.server import MAX_BODY_BYTES
+
+    if not Path("/proc/self/status").exists():
+        pytest.skip("needs /proc to read the server's memory")
+    port = _free_port()
+    proc = _start_login_server(tmp_path, port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        page = urllib.request.urlopen(url + "/", timeout=5).read().decode()
+        scripts = re.findall(r'<script src="?([^ >"]+)', page)
+        assert any("sjcl.js" in src for src in scripts) and '<form class="form-signin" method="post">' in page
+        for src in scripts:  # every script the page loads is served
+            assert urllib.request.urlopen(url + src, timeout=5).status == 200, src
+        assert "sjcl.hash.sha256" in urllib.request.urlopen(url + "/static/js/sjcl.js", timeout=5).read().decode()
+
+        rss = _rss_kib(proc.pid)
+        head = (b"POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 300000000\r\n\r\n")
+        for _ in range(3):  # headers only: the answer must not wait for 300 MB
+            assert _raw_request(port, head).startswith(b"HTTP/1.1 401 Unauthorized")
+        answer = _raw_request(port, head, b"x" * 20_000_000)  # offered, never read
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 401")
+        assert _rss_kib(proc.pid) - rss < 10_000
+
+        form = json.dumps({"username": "ann", "password": hashlib.sha256(b"s3cret").hexdigest()}).encode()
+        login = urllib.request.urlopen(urllib.request.Request(url + "/", data=form), timeout=5)
+        cookie = login.headers["Set-Cookie"].split(";")[0].encode()
+        big = (b"POST /events HTTP/1.1\r\nHost: x\r\nCookie: " + cookie +
+               b"\r\nContent-Length: %d\r\n\r\n" % (MAX_BODY_BYTES + 1))
+        assert _raw_request(port, big).startswith(b"HTTP/1.1 413")
+        body = json.dumps({"eid": "logged", "win": "w"}).encode()
+        small = urllib.request.Request(url + "/win_exists", data=body, headers={"Cookie": cookie.decode()})
+        assert urllib.request.urlopen(small, timeout=5).read() == b"false"  # a logged-in post goes through
     finally:
         proc.kill()
         proc.wait(10)

@@ -105,9 +105,99 @@ def build_static(folder: str | Path) -> Path:
     shutil.copytree(get_visdom_path("static"), folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.map"))
     shutil.copytree(VENDORED, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.md"))
     (folder / PLOTLY_JS).write_text(plotly_js_text(), encoding="utf-8")
-    index = folder / "index.html"
-    index.write_text(patch_index(index.read_text(encoding="utf-8")), encoding="utf-8")
+    for name, patch in (("index.html", patch_index), ("login.html", patch_login)):
+        page = folder / name
+        page.write_text(patch(page.read_text(encoding="utf-8")), encoding="utf-8")
     return folder
+
+
+MAX_BODY_BYTES = 256 * 1024**2  # a request body larger than this is refused unread (a 64^3 volume plot is ~6 MB)
+MAX_LOGIN_BYTES = 64 * 1024  # the login form's body (a user name and a password hash)
+
+
+class BodyGate:
+    """A tornado ``HTTPMessageDelegate`` around the application's delegate of one request: a body the server
+    would refuse is refused from its headers, before a byte of it is read (tornado otherwise reads a whole body
+    into memory before any handler runs).
+
+    With the login on, only a logged-in client (visdom's signed ``user_password`` cookie) may send a body,
+    except the login form itself (``MAX_LOGIN_BYTES``); every body is at most ``max_body_bytes``.
+    """
+
+    def __init__(self, application, request_conn, delegate, max_body_bytes: int):
+        self.application, self.request_conn, self.delegate = application, request_conn, delegate
+        self.max_body_bytes = max_body_bytes
+
+    def _logged_in(self, headers) -> bool:
+        from http.cookies import CookieError, SimpleCookie
+
+        from tornado.web import decode_signed_value
+
+        try:
+            cookie = SimpleCookie(headers.get("Cookie", "")).get("user_password")
+        except CookieError:
+            return False
+        secret = self.application.settings.get("cookie_secret")
+        return bool(cookie and secret and decode_signed_value(secret, "user_password", cookie.value))
+
+    def refusal(self, start_line, headers) -> Optional[tuple[int, str]]:
+        """``(status, reason)`` for a request whose body is refused, None for one that may go on."""
+        chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
+        try:
+            length = int(headers.get("Content-Length", "0"))
+        except ValueError:
+            return 400, "Bad Request"
+        if not chunked and length == 0:
+            return None
+        login_form = start_line.method == "POST" and start_line.path.split("?")[0].rstrip("/") == \
+            self.application.base_url.rstrip("/")
+        if self.application.login_enabled and not login_form and not self._logged_in(headers):
+            return 401, "Unauthorized"
+        limit = MAX_LOGIN_BYTES if self.application.login_enabled and login_form else self.max_body_bytes
+        if length > limit:
+            return 413, "Payload Too Large"
+        self.request_conn.set_max_body_size(limit)  # a chunked body is cut off at the limit while it is read
+        return None
+
+    def headers_received(self, start_line, headers):
+        refused = self.refusal(start_line, headers)
+        if refused is None:
+            return self.delegate.headers_received(start_line, headers)
+        status, reason = refused
+        text = f"{status} {reason}: request body refused unread\n".encode()
+        stream = self.request_conn.detach()  # tornado then stops reading this connection
+        written = stream.write(b"HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+                               b"Connection: close\r\n\r\n%s" % (status, reason.encode(), len(text), text))
+        written.add_done_callback(lambda _: stream.close())
+        return None
+
+    def data_received(self, chunk):
+        return self.delegate.data_received(chunk)
+
+    def finish(self) -> None:
+        self.delegate.finish()
+
+    def on_connection_close(self) -> None:
+        self.delegate.on_connection_close()
+
+
+def gate_request_bodies(application, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    """Put a ``BodyGate`` in front of every request of the tornado ``application``."""
+    start_request = application.start_request
+
+    def gated(server_conn, request_conn):
+        return BodyGate(application, request_conn, start_request(server_conn, request_conn), max_body_bytes)
+
+    application.start_request = gated
+
+
+def patch_login(html: str) -> str:
+    """visdom 0.2.4's login page posts the password (hashed with sjcl) from a click handler that calls
+    ``preventDefault`` last; should the script fail, the browser submits the form as a GET, with the password in
+    the URL (and the server's log). The form posts instead, and the handler stops the default submission first."""
+    html = html.replace('<form class="form-signin">', '<form class="form-signin" method="post">')
+    return html.replace("$('#submitButton').click(function (event) {",
+                        "$('#submitButton').click(function (event) {\n              event.preventDefault();")
 
 
 def patch_index(html: str) -> str:
@@ -130,11 +220,14 @@ def serve(
     static_dir: Optional[str | Path] = None,
     on_ready: Optional[Callable[[str], None]] = None,
     login: bool = False,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> None:
     """Run a visdom server on ``host:port`` until SIGINT/SIGTERM; its saved envs go to ``env_path``.
 
     ``static_dir`` receives the page assets (default: a temporary folder removed at exit). ``login``: visdom's
-    own login (see the module notes). Raises OSError when the port cannot be bound.
+    own login (see the module notes). A request body larger than ``max_body_bytes``, or any body but the login
+    form's from a client that has not logged in, is refused before it is read. Raises OSError when the port
+    cannot be bound.
     """
     from tornado import ioloop
     from visdom.server import app as visdom_app
@@ -152,7 +245,8 @@ def serve(
         settings["autoreload"] = False  # visdom sets debug=True, which would restart us when a .py changes
         env_path = str(env_path or DEFAULT_ENV_PATH)
         application = visdom_app.Application(port=port, env_path=env_path, user_credential=credential)
-        application.listen(port, address=host, max_buffer_size=1024**3)
+        gate_request_bodies(application, max_body_bytes)
+        application.listen(port, address=host, max_buffer_size=max_body_bytes, max_body_size=max_body_bytes)
         loop = ioloop.IOLoop.current()
 
         def stop(*_):
