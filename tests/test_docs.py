@@ -123,3 +123,38 @@ def test_python_api_page_runs(tmp_path, monkeypatch):
     assert [json.loads(line)["step"] for line in lines] == [2, 4]
     assert list((tmp_path / "notebook" / "tensorboard").glob("events.out.tfevents.*"))
     assert "restored step 4" in out
+
+
+def _yaml_examples() -> list[tuple[str, str]]:
+    """(where, text) of every ```yaml block in README.md, docs/ and the docstrings of the package's modules."""
+    import ast
+
+    examples = [(page.relative_to(REPO).as_posix(), body) for page in PAGES
+                for language, body in FENCE.findall(page.read_text()) if language in ("yaml", "yml")]
+    for package in ("tf3dgan", "variants", "data_io"):
+        for module in sorted((REPO / package).rglob("*.py")):
+            nodes = ast.walk(ast.parse(module.read_text()))
+            for node in nodes:
+                if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                    docstring = ast.get_docstring(node, clean=True) or ""
+                    examples += [(f"{module.relative_to(REPO).as_posix()}:{getattr(node, 'name', '')}", body)
+                                 for language, body in FENCE.findall(docstring) if language in ("yaml", "yml")]
+    return examples
+
+
+def test_every_yaml_example_parses_with_the_package_loader(tmp_path):
+    """The examples are read as config files are: duplicate keys and syntax errors refused, one line each."""
+    from tf3dgan.config import read_yaml
+    from tf3dgan.errors import ConfigError
+
+    examples = _yaml_examples()
+    assert any(where.startswith("tf3dgan/evaluation/ablation.py") for where, _ in examples)  # the suite format
+    problems = []
+    for number, (where, text) in enumerate(examples):
+        path = tmp_path / f"example_{number}.yaml"
+        path.write_text(text)
+        try:
+            read_yaml(path)
+        except ConfigError as err:
+            problems.append(f"{where}: {str(err).replace(str(path), 'the yaml example')}")
+    assert not problems, "\n".join(problems)

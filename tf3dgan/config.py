@@ -212,7 +212,8 @@ def _require(condition: bool, where: str, key: str, expected: str, value: Any) -
 
 
 def validate(config: Config, where: str = "config") -> Config:
-    """Check value ranges and cross-key constraints; return ``config`` unchanged."""
+    """Check value ranges and cross-key constraints (ConfigError naming ``where`` and the key) and build the
+    variant's options: returns ``config`` with ``config.variant`` an instance of its variant's ``Options``."""
     m, t, lat, d, mon = config.model, config.train, config.latent, config.data, config.monitor
     _require(
         is_power_of_two(m.cube_len, 8) and m.cube_len <= MAX_CUBE_LEN,

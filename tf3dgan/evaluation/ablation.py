@@ -15,7 +15,6 @@ evaluate:                         # the reference set the samples are scored aga
 svm:                              # optional: the linear-SVM protocol on D features for every run
   data: ../shared/data/modelnet10/modelnet10_binvox32.npz
   every: 500                      # optional: also score every 500 steps while training (score curves)
-svm:                              # (see above)
 seeds: [0, 1, 2]                  # optional: train every run once per seed (train.seed and data.seed)
 results: blog.results.jsonl       # optional: the results file, relative to the suite (default NAME.results.jsonl)
 resources: {cpus: 2, gpus: 0}     # optional: what each training asks of a Ray cluster (``ablate --ray``)
