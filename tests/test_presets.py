@@ -70,11 +70,12 @@ def test_a_preset_folder_round_trips_a_run(tiny_run, tmp_path):
     assert front["steps"] == step and front["storage"] == "float32" and text.startswith("---\n")
 
 
-def test_float16_storage_restores_exactly_the_float16_values(tiny_run, tmp_path):
+def test_presets_save_stores_float16_that_restores_exactly(tiny_run, tmp_path):
     from tf3dgan.training.checkpoint import load_run
 
     _, gan, _ = load_run(tiny_run)
-    folder = save_preset(tiny_run, tmp_path / "half")
+    folder = tmp_path / "half"
+    assert main(["presets", "save", "--run", str(tiny_run), "--out", str(folder)]) == 0
     with np.load(folder / WEIGHTS_FILE) as stored:
         kinds = {stored[k].dtype.name for k in stored.files if k.startswith("v")}
         assert "float32" not in kinds and "float16" in kinds
