@@ -1,11 +1,12 @@
-"""The report tables of docs/ablations.md, rebuilt from the committed results files.
+"""The report tables of docs/ablations.md and the README's verdicts, rebuilt from the committed results files.
 
-    python tests/ablation_docs.py          # rewrite every block of docs/ablations.md from the results files
+    python tests/ablation_docs.py          # rewrite every block of those pages from the results files
 
 A block is the text between ``<!-- report SUITE PARTS -->`` and ``<!-- /report -->``: the named parts of
 ``tf3dgan ablate --suite SUITE --report-only``, in order, joined by blank lines. PARTS is a comma-separated
-choice of ``status`` (the "Finished trainings" line), ``claims`` and ``runs`` (the text under the report's
-"Claims" and "All runs" headings). ``tests/test_docs_ablations.py`` fails while a block differs from its rebuild.
+choice of ``status`` (the "Finished trainings" line), ``claims``, ``verdicts`` and ``runs`` (the text under the
+report's "Claims", "Verdicts" and "All runs" headings) and ``held`` (the verdicts' bullets of the claims that
+are supported or partly supported). ``tests/test_docs_ablations.py`` fails while a block differs from its rebuild.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ if str(REPO) not in sys.path:
 import tf3dgan  # noqa: E402,F401  (oneDNN first)
 
 DOC = REPO / "docs" / "ablations.md"
+PAGES = [DOC, REPO / "README.md"]
 BLOCK = re.compile(r"(?P<open><!-- report (?P<suite>\S+) (?P<parts>[a-z,]+) -->\n)(?P<body>.*?)(?P<close><!-- /report -->)",
                    re.S)
-SECTIONS = {"claims": "## Claims", "runs": "## All runs"}
+SECTIONS = {"claims": "## Claims", "verdicts": "## Verdicts", "runs": "## All runs"}
+HELD = ("**supported**", "**partly supported**")
 
 
 def report_parts(suite_path: str) -> dict[str, str]:
@@ -38,8 +41,10 @@ def report_parts(suite_path: str) -> dict[str, str]:
         report = (Path(out) / REPORT_FILE).read_text()
     parts = {"status": next(line for line in report.splitlines() if line.startswith("Finished trainings:"))}
     for name, heading in SECTIONS.items():
-        section = report.split(heading + "\n", 1)[1]
+        section = report.split(heading + "\n", 1)[1] if heading + "\n" in report else ""
         parts[name] = section.split("\n## ", 1)[0].strip()
+    parts["held"] = "\n".join(line for line in parts["verdicts"].splitlines()
+                              if line.startswith("- ") and any(word in line for word in HELD)) or "- none"
     return parts
 
 
@@ -63,7 +68,8 @@ def blocks(text: str) -> list[tuple[str, str, str]]:
 
 
 if __name__ == "__main__":
-    old = DOC.read_text()
-    new = rebuilt(old)
-    DOC.write_text(new)
-    print(f"{DOC}: {len(blocks(new))} blocks, {'changed' if new != old else 'unchanged'}")
+    for page in PAGES:
+        old = page.read_text()
+        new = rebuilt(old)
+        page.write_text(new)
+        print(f"{page}: {len(blocks(new))} blocks, {'changed' if new != old else 'unchanged'}")

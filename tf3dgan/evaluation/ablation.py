@@ -18,21 +18,23 @@ svm:                              # optional: the linear-SVM protocol on D featu
 seeds: [0, 1, 2]                  # optional: train every run once per seed (train.seed and data.seed)
 results: blog.results.jsonl       # optional: the results file, relative to the suite (default NAME.results.jsonl)
 resources: {cpus: 2, gpus: 0}     # optional: what each training asks of a Ray cluster (``ablate --ray``)
+collapse: {d_acc: 0.99, mmd: 0.9} # optional: a training collapsed when every such final score is above its value
 runs:
   - name: baseline                # a folder name: letters, digits, '-', '_', '.'
   - name: saturating
     set: [train.g_loss=saturating]
     seeds: [0, 1]                 # optional: this run's own seeds
     claim: the non-saturating G loss converges better than the saturating one
-    expect: [{score: mmd, direction: worse}, {score: mmd, at: 500, direction: worse, against: baseline}]
+    claim_source: blog            # optional: who made the claim (blog, the default, or suite: the suite's own)
+    expect: [{score: mmd, direction: worse}, {score: mmd, at: 500, direction: worse, against: baseline},
+             {score: collapse, direction: higher}]
 ```
 
 ``claim`` / ``expect``: tf3dgan.evaluation.claims (the report opens with the claims table).
 
 With ``seeds``, each run trains into ``OUT/<name>/seed_<s>`` and the report gives the mean and standard
-error over its seeds; a difference from the first run (the base) within two standard errors of the
-difference is marked not significant. Without ``seeds``, each run trains once into ``OUT/<name>`` at its
-config's seed, and no significance is judged.
+error over its seeds, and judges the claims (tf3dgan.evaluation.claims). Without ``seeds``, each run trains
+once into ``OUT/<name>`` at its config's seed, and no significance is judged.
 
 Paths inside configs and the ``evaluate``/``svm`` sections are relative to the working directory, like the
 paths in config files; ``base`` and ``results`` are relative to the suite file. Every run's config is

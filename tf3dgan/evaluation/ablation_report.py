@@ -95,9 +95,8 @@ def _measured_text(judgement) -> str:
     return f"{d.difference:+.3f} [{d.ci_low:+.3f}, {d.ci_high:+.3f}]"
 
 
-def claims_table(suite, rows: list[dict], curves: dict) -> list[str]:
+def claims_table(suite, claims: list) -> list[str]:
     """Markdown lines of the claims table (empty when no run carries a claim)."""
-    claims = judge_claims(suite, rows, curves)
     if not claims:
         return []
     base = suite.runs[0].name
@@ -136,6 +135,44 @@ def claims_table(suite, rows: list[dict], curves: dict) -> list[str]:
     return lines + [""]
 
 
+def _brief(judgement) -> str:
+    """One expectation in a few words: what was measured, the difference and interval (or the rates), Holm's p."""
+    p = "" if judgement.p_adjusted is None else f", p {_p_text(judgement.p_adjusted)}"
+    return f"{judgement.expectation.describe(judgement.compared_with)} {_measured_text(judgement)}{p}: {judgement.verdict}"
+
+
+def welch_power(n: int, effect: float, alpha: float = ALPHA) -> float:
+    """The chance that a two-sided t-test at ``alpha`` with ``n`` seeds in each of two rows finds a true difference of
+    ``effect`` within-row standard deviations (equal spreads: Student's t with 2n - 2 degrees of freedom, which
+    Welch's test matches there)."""
+    from scipy import stats
+
+    df = 2 * n - 2
+    critical = stats.t.ppf(1 - alpha / 2, df)
+    shift = effect / np.sqrt(2.0 / n)
+    return float(stats.nct.sf(critical, df, shift) + stats.nct.cdf(-critical, df, shift))
+
+
+def verdict_lines(claims: list) -> list[str]:
+    """``## Verdicts``: each claim's verdict in one bullet with its expectations' numbers, then a line on power."""
+    if not claims:
+        return []
+    lines = ["## Verdicts", ""]
+    for claim in claims:
+        n = sorted({len(j.values) for j in claim.judgements})
+        lines.append(f"- {claim.claim.rstrip('.')} ({'the blog' if claim.source == 'blog' else 'this suite'}; "
+                     f"{'/'.join(map(str, n))} seeds): **{claim.verdict}**. "
+                     + "; ".join(_brief(j) for j in claim.judgements) + ".")
+    seeds = sorted({len(j.values) for claim in claims for j in claim.judgements if j.values})
+    if seeds:
+        n = seeds[len(seeds) // 2]
+        power = " / ".join(f"{welch_power(n, effect):.0%}" for effect in (1, 2, 3))
+        lines += ["", f"Power: with {n} seeds against {n}, a t-test at alpha {ALPHA} finds a true difference of 1 / 2 / 3 "
+                  f"within-row standard deviations {power} of the time, before Holm's correction (which lowers it); "
+                  "an inconclusive verdict is no evidence of no effect."]
+    return lines + [""]
+
+
 def write_report(suite, out_dir: Path, rows: list[dict], curves: dict, sources: str | None = None) -> None:
     """``report.md``, ``results.csv`` (one row per finished training), ``curves.png`` and ``curves.html`` (scores
     against step per run, mean and ± one standard error over seeds) and, where this folder holds sample sheets,
@@ -154,6 +191,7 @@ def write_report(suite, out_dir: Path, rows: list[dict], curves: dict, sources: 
     columns = REPORT_COLUMNS + ([("SVM acc", "svm_accuracy", 3)] if with_svm else [])
     multi_seed = any(len(group) > 1 for group in by_run.values())
     ev = suite.evaluate
+    claims = judge_claims(suite, rows, curves)
     criterion = getattr(suite, "collapse", None)
     head = (["run", "variant", "settings that differ", "seeds", "steps"] + [name for name, _, _ in columns]
             + (["collapsed [95% CI]"] if criterion else []))
@@ -162,7 +200,8 @@ def write_report(suite, out_dir: Path, rows: list[dict], curves: dict, sources: 
         f"# Ablation report: {suite.path.name}", "",
         suite.description.strip(), "",
         f"Finished trainings: {len(rows)} of {expected} (results: {sources or f'`{suite.results.name}`'}).", "",
-        *claims_table(suite, rows, curves),
+        *claims_table(suite, claims),
+        *verdict_lines(claims),
         "## All runs", "",
         f"Each training: {ev['n']} samples (inference mode, threshold 0.5, latent seed {ev['seed']}) scored against "
         f"{rows[0]['n_reference'] if rows else '?'} reference shapes from `{ev['reference']}` "
