@@ -13,13 +13,8 @@ from tf3dgan.nn.latent import LatentSampler
 from tf3dgan.training import stabilizers
 from tf3dgan.training.distribute import apply_where, gradient_loss, replica_mean, replica_slice
 from tf3dgan.training.metrics import BASE_METRICS
+from tf3dgan.training.saved_gan import gan_arguments
 from variants.base import GeneratorStepTensors
-
-# The flat keyword arguments of GAN configs saved before the GAN took its config sections whole (tf3dgan 0.1.0):
-# train keys by their own names (``total_steps`` was train.steps), latent keys with a ``latent_`` prefix.
-_LEGACY_TRAIN_KEYS = {"d_thresh", "d_gate", "g_loss", "label_smoothing", "fake_label_smoothing", "seed",
-                      "ema_decay", "instance_noise", "r1_gamma", "soft_labels", "lr_schedule", "lr_decay_start"}
-
 
 def _checked(section_class, name: str, value):
     """``value`` (a section dataclass or None for the defaults) rebuilt through the config's checks."""
@@ -193,24 +188,7 @@ class GAN(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        from tf3dgan.config import variant_options
-
-        config = dict(config)
-        for key in ("generator", "discriminator", "encoder"):
-            if config.get(key) is not None:
-                config[key] = keras.saving.deserialize_keras_object(config[key])
-        variant_class, options = variant_options(config["variant"], config.pop("variant_options", None), "GAN config")
-        config["variant"] = variant_class(options)
-        if "train" not in config:  # saved by tf3dgan 0.1.0: the settings as flat keyword arguments
-            train = {key: config.pop(key) for key in _LEGACY_TRAIN_KEYS if key in config}
-            if "total_steps" in config:
-                train["steps"] = config.pop("total_steps")
-            config["train"] = train
-            config["latent"] = {key: config.pop(f"latent_{key}") for key in ("distribution", "std")
-                                if f"latent_{key}" in config}
-        config["train"] = build_section("GAN config", "train", config["train"])
-        config["latent"] = build_section("GAN config", "latent", config["latent"])
-        return cls(**config)
+        return cls(**gan_arguments(config))  # also the configs of earlier versions: tf3dgan.training.saved_gan
 
     # -- training ------------------------------------------------------------------------------------
     def _gate(self, d_acc):
