@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 
 # The public API. The Keras classes are imported here, so that ``keras.saving.load_model("gan.keras")``
 # works after ``import tf3dgan``; that loads Keras and TensorFlow, whose C++ start-up lines are muted.
-# The rest is imported on first use (PEP 562): variants and data_io import tf3dgan.errors, which runs
+# The rest is imported on first use (PEP 562): the variants import tf3dgan.cpu and tf3dgan.errors, which run
 # this file, so importing them from here would be circular.
 from tf3dgan.quiet import exit_if_command_interrupted as _exit_if_command_interrupted  # noqa: E402
 from tf3dgan.quiet import hold_import_for_tests as _hold_import_for_tests  # noqa: E402
