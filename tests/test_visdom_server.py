@@ -177,3 +177,72 @@ def test_the_login_page_has_what_it_loads_and_bodies_are_refused_before_they_are
     finally:
         proc.kill()
         proc.wait(10)
+
+
+class _DevTools:
+    """A minimal Chrome DevTools Protocol client over one page's websocket (websocket-client)."""
+
+    def __init__(self, websocket_url: str):
+        import websocket
+
+        self.socket, self.next_id = websocket.create_connection(websocket_url, timeout=20), 0
+
+    def call(self, method: str, **params) -> dict:
+        self.next_id += 1
+        self.socket.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.socket.recv())
+            if message.get("id") == self.next_id:
+                assert "error" not in message, message
+                return message["result"]
+
+    def evaluate(self, expression: str):
+        return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
+
+    def wait_for(self, expression: str, timeout: float = 30):
+        deadline = time.monotonic() + timeout
+        while not (value := self.evaluate(expression)):
+            assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+            time.sleep(0.1)
+        return value
+
+
+@pytest.mark.slow
+def test_a_headless_browser_logs_in(tmp_path):
+    """The login page in a real browser (headless Chromium, driven over the DevTools protocol): sjcl loads, the form
+    logs in, and the password never appears in a URL."""
+    import shutil
+
+    pytest.importorskip("websocket", reason="needs websocket-client (a visdom dependency)")
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        pytest.skip("no Chromium installed (apt-get install chromium)")
+    port, debug_port = _free_port(), _free_port()
+    server = _start_login_server(tmp_path, port)
+    chrome = subprocess.Popen([browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                               f"--remote-debugging-port={debug_port}", "--remote-allow-origins=*",
+                               f"--user-data-dir={tmp_path / 'chrome'}", "about:blank"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                pages = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{debug_port}/json/list", timeout=2).read())
+                page = next(p for p in pages if p.get("type") == "page")
+                break
+            except (OSError, StopIteration, ValueError):
+                assert chrome.poll() is None and time.monotonic() < deadline, "Chromium did not start"
+                time.sleep(0.2)
+        tab = _DevTools(page["webSocketDebuggerUrl"])
+        tab.call("Page.navigate", url=f"http://127.0.0.1:{port}/")
+        assert tab.wait_for("document.readyState === 'complete' && typeof sjcl === 'object'")
+        tab.evaluate("$('#inputUsername').val('ann'); $('#inputPassword').val('s3cret'); $('#submitButton').click()")
+        tab.wait_for("document.readyState === 'complete' && !document.querySelector('#inputPassword')")
+        assert "user_password=" in tab.evaluate("document.cookie")
+        history = tab.call("Page.getNavigationHistory")["entries"]
+        assert history and not any("s3cret" in entry["url"] or "password" in entry["url"] for entry in history)
+    finally:
+        chrome.kill()
+        server.kill()
+        chrome.wait(10)
+        server.wait(10)
