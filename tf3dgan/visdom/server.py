@@ -11,8 +11,8 @@ Python package. It then runs visdom's tornado Application on that folder, withou
 Run as ``tf3dgan visdom`` or ``python -m tf3dgan.visdom.server --port P``.
 
 Security: visdom has no access control of its own beyond an optional login. Anyone who can reach the port
-can read every curve and sample, overwrite or delete windows, save env files on the server and send large
-requests. The default host is 127.0.0.1 (this machine only); ``exposure_warning`` says so for any other
+can read every curve and sample, overwrite or delete windows, save env files on the server and send requests
+of up to ``MAX_BODY_BYTES`` (with the login on, only after logging in: ``BodyGate``). The default host is 127.0.0.1 (this machine only); ``exposure_warning`` says so for any other
 address. ``login=True`` turns on visdom's own login (``-enable_login`` of ``python -m visdom.server``), with
 the user name and password from ``VISDOM_USERNAME`` / ``VISDOM_PASSWORD`` (or asked for on a terminal) and
 the cookie secret in visdom's ``~/.visdom/COOKIE_SECRET`` (made from ``VISDOM_COOKIE`` or at random when
