@@ -147,3 +147,10 @@ def test_import_release_on_a_full_disk_leaves_nothing_and_the_retry_works(tmp_pa
     monkeypatch.undo()
     assert main(["import-release", str(release), "--out", str(run)]) == 0
     assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.yaml"]
+
+    from harness import mounted_tmpfs
+
+    with mounted_tmpfs(tmp_path / "disk", "24k") as disk:  # a real full disk: config.yaml fits, the checkpoint not
+        assert main(["import-release", str(release), "--out", str(disk / "chair")]) == 2
+        one_line_error(capsys, f"{disk / 'chair'}: cannot write the run folder (No space left on device)")
+        assert list(disk.iterdir()) == []
