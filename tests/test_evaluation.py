@@ -441,13 +441,9 @@ def test_mean_and_standard_error_by_hand():
     assert mean_and_standard_error([0.4, float("nan"), 0.6])[0] == pytest.approx(0.5)
 
 
-def test_significance_is_two_standard_errors_of_the_difference():
-    from tf3dgan.evaluation.seed_statistics import binomial_standard_error, differs_significantly
+def test_binomial_standard_error():
+    from tf3dgan.evaluation.seed_statistics import binomial_standard_error
 
-    # se of the difference: sqrt(0.03^2 + 0.04^2) = 0.05, so the threshold is 0.10
-    assert differs_significantly(0.50, 0.03, 0.61, 0.04) is True
-    assert differs_significantly(0.50, 0.03, 0.59, 0.04) is False
-    assert differs_significantly(0.50, None, 0.90, 0.01) is None
     assert binomial_standard_error(0.9, 100) == pytest.approx(0.03)
 
 
@@ -478,16 +474,20 @@ def test_ablate_with_seeds_trains_each_run_per_seed_and_reports_mean_and_error(t
     assert '"name":"saturating"' in (out / "curves.html").read_text()  # score curves, one line per run
 
 
-def test_report_cells_mark_differences_within_two_standard_errors():
+def test_report_cells_screen_each_column_with_welchs_test():
+    from scipy import stats
+
     from tf3dgan.evaluation.ablation_report import _cell
 
     base = [{"mmd": 0.60}, {"mmd": 0.62}, {"mmd": 0.64}]  # mean 0.62, se 0.01155
-    close = [{"mmd": 0.63}, {"mmd": 0.65}, {"mmd": 0.67}]  # 0.02 away: within 2 * 0.0163
-    far = [{"mmd": 0.70}, {"mmd": 0.72}, {"mmd": 0.74}]  # 0.08 away
+    close = [{"mmd": 0.63}, {"mmd": 0.65}, {"mmd": 0.67}]  # Welch p 0.13
+    far = [{"mmd": 0.70}, {"mmd": 0.72}, {"mmd": 0.74}]  # Welch p 0.007
+    assert stats.ttest_ind([0.63, 0.65, 0.67], [0.60, 0.62, 0.64], equal_var=False).pvalue > 0.05
     assert _cell(close, "mmd", 3, base) == "0.650 ± 0.012 (n.s.)"
     assert _cell(far, "mmd", 3, base) == "0.720 ± 0.012"
     assert _cell(base, "mmd", 3, None) == "0.620 ± 0.012"
     one = [{"svm_accuracy": 0.9, "svm_n_test": 100}]  # one seed: the binomial standard error, 0.03
+    # one seed against one: Fisher's exact test on 90/100 against 75/100 (p 0.008) and 80/100 (p 0.07)
     assert _cell(one, "svm_accuracy", 3, [{"svm_accuracy": 0.75, "svm_n_test": 100}]) == "0.900 ± 0.030"
     assert _cell(one, "svm_accuracy", 3, [{"svm_accuracy": 0.8, "svm_n_test": 100}]) == "0.900 ± 0.030 (n.s.)"
 

@@ -453,7 +453,7 @@ def complete_training(suite: Suite, training: Training, results_path: Path, know
             recorder.scored_steps = set()
         log(f"{where}: training {'from step ' + str(done) + ' ' if done else ''}to {config.train.steps}")
         started = time.perf_counter()
-        gan = train(config, run_dir, progress=progress, extra_callbacks=[recorder.callback])
+        gan = train(config, run_dir, progress=progress, extra_callbacks=[recorder.callback], lock_held=True)
         train_seconds = time.perf_counter() - started
     step = int(gan.step_counter.numpy())
     if recorder.last_step != step:  # trained to the end by an earlier process: score the final weights here

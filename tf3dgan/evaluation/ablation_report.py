@@ -12,7 +12,8 @@ import numpy as np
 
 from data_io.atomic import atomic_write_bytes
 from tf3dgan.evaluation.claims import SCORES, collapsed, judge_claims
-from tf3dgan.evaluation.seed_statistics import ALPHA, binomial_standard_error, mean_and_standard_error, rate, welch
+from tf3dgan.evaluation.seed_statistics import (ALPHA, binomial_standard_error, fisher_exact, mean_and_standard_error,
+                                                 rate, welch)
 
 REPORT_FILE = "report.md"
 SAMPLES_FILE = "samples.png"  # each run's first sample sheet, one labelled strip per run
@@ -67,10 +68,21 @@ def _cell(rows: list[dict], key: str, digits: int, base_rows: list[dict] | None)
     if nan_seeds:
         text += f" (NaN: seed {', '.join(nan_seeds)})"
     if base_rows is not None and key in TESTED:
-        difference = welch([r.get(key) for r in rows], [r.get(key) for r in base_rows], SCORES[key].resolution)
-        if difference is not None and difference.p >= ALPHA:
+        p = screening_p(rows, base_rows, key)
+        if p is not None and p >= ALPHA:
             text += " (n.s.)"
     return text
+
+
+def screening_p(rows: list[dict], base_rows: list[dict], key: str) -> float | None:
+    """p of the report's uncorrected screen of a column against the first run's: Welch's t-test over seeds; for
+    the SVM accuracy of one seed against one, Fisher's exact test on the two test sets' correct counts."""
+    if key == "svm_accuracy" and len(rows) == len(base_rows) == 1 and rows[0].get("svm_n_test") \
+            and base_rows[0].get("svm_n_test"):
+        counts = [rate(round(r["svm_accuracy"] * r["svm_n_test"]), r["svm_n_test"]) for r in (rows[0], base_rows[0])]
+        return fisher_exact(*counts)
+    difference = welch([r.get(key) for r in rows], [r.get(key) for r in base_rows], SCORES[key].resolution)
+    return None if difference is None else difference.p
 
 
 def _values_text(values: list, digits: int = 3) -> str:

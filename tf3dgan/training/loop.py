@@ -7,6 +7,7 @@ folder resumes from the newest checkpoint; the batches, latent draws and optimiz
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import warnings
@@ -169,6 +170,7 @@ def train(
     snapshot_listeners=(),
     progress: bool = True,
     restart: bool = False,
+    lock_held: bool = False,
 ):
     """Train (or resume) the run in ``run_dir`` up to ``steps`` (default ``config.train.steps``).
 
@@ -179,6 +181,7 @@ def train(
     disk is a RunFolderError naming the file and the last good checkpoint. ``restart``: move the files of an
     earlier run in ``run_dir`` into ``run_dir/previous-<time>/`` (``set_aside``) and start at step 0; without it,
     a folder with trained steps but no readable checkpoint is a RunFolderError (``check_no_lost_history``).
+    ``lock_held``: the caller holds the run folder's lock already (``ablate`` takes it before writing anything).
     """
     run_dir = Path(run_dir)
     if steps is not None:
@@ -189,7 +192,7 @@ def train(
     if not is_chief(config.train.distribute):  # a multi-worker run: only the chief writes (and locks) the folder
         return _train_locked(*args, chief=False)
     _prepare_folder(run_dir)
-    with run_folder_lock(run_dir):
+    with contextlib.nullcontext() if lock_held else run_folder_lock(run_dir):
         try:
             if restart and (aside := set_aside(run_dir)) is not None:
                 warnings.warn(RunFolderWarning(f"--restart: the earlier run's files are kept in {aside}"), stacklevel=2)

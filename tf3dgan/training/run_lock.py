@@ -46,20 +46,13 @@ def _describe(holder: dict) -> str:
             f"started {holder.get('started', '?')})")
 
 
-_HELD: set = set()  # the run folders whose lock this process holds (a nested ``run_folder_lock`` is a no-op)
-
-
 @contextlib.contextmanager
 def run_folder_lock(run_dir: str | Path, command: str = "train"):
     """Hold ``run_dir/.lock`` for the ``with`` block of ``tf3dgan command``; RunFolderError at once when another
-    process holds it. A folder that does not exist (yet) is not locked: there is nothing in it to protect. Within
-    a block that holds it, the same folder's lock is held already (``ablate`` holds it around ``train``)."""
+    process holds it (or another block of this process: a second lock on the folder is refused too). A folder that
+    does not exist (yet) is not locked: there is nothing in it to protect."""
     run_dir = Path(run_dir)
     if fcntl is None or not run_dir.is_dir():
-        yield
-        return
-    held = os.path.realpath(run_dir)
-    if held in _HELD:
         yield
         return
     path = run_dir / LOCK_FILE
@@ -79,11 +72,9 @@ def run_folder_lock(run_dir: str | Path, command: str = "train"):
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, (json.dumps(record) + "\n").encode())
-        _HELD.add(held)
         try:
             yield
         finally:
-            _HELD.discard(held)
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, 0)
     finally:
