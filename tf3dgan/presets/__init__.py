@@ -37,9 +37,11 @@ STORAGE_DTYPES = ("float16", "float32")
 MODEL_PLACEHOLDER = "{model}"  # in a registry score command: --run RUN or --preset DIR/NAME
 DATA_PLACEHOLDER = "{data}"  # in a registry entry: the shared data folder (presets build --data)
 DEFAULT_DATA = "../shared/data"
-# How far float16 storage may move each score of the samples and still count as unchanged: a tenth of the seed
-# noise (a rebuild's MMD is expected within 0.01 of the card, COV within 0.05) and components within 0.1.
-STORAGE_TOLERANCE = {"mmd": 0.001, "cov": 0.005, "nna": 0.005, "jsd": 0.001, "components": 0.1, "occupancy": 0.0005}
+# How far float16 storage may move each score of a preset (by its key in a score command's JSON, at any depth)
+# and still count as unchanged: a tenth of the seed noise (a rebuild's MMD is expected within 0.01 of the card,
+# COV within 0.05), components within 0.1; SVM accuracy and reconstruction IoU within 0.005.
+STORAGE_TOLERANCE = {"mmd": 0.001, "cov": 0.005, "nna": 0.005, "jsd": 0.001, "components": 0.1, "occupancy": 0.0005,
+                     "accuracy": 0.005, "reconstruction": 0.005, "refined": 0.005}
 BUILD_TIME_FILE = "preset_build.json"  # in the run folder: the training seconds of every build call, summed
 
 
@@ -59,7 +61,7 @@ class Recipe:
     steps: int
     data: str
     licence: str
-    scores: dict  # score name -> command (without the leading `tf3dgan`); the first one scores the samples
+    scores: dict  # score name -> command (without the leading `tf3dgan`; {model}: the preset), in card order
     overrides: list = dataclasses.field(default_factory=list)
 
     def with_data(self, data: str) -> "Recipe":
@@ -313,8 +315,22 @@ def _cli(command: str, out_json: Path | None = None) -> dict | None:
     return json.loads(out_json.read_text()) if out_json is not None else None
 
 
+def checked_scores(result, prefix: str = "") -> dict:
+    """``{dotted key: value}`` of the scores in a score command's JSON that STORAGE_TOLERANCE names (a value may
+    be a list: one per view count)."""
+    found = {}
+    for key, value in result.items():
+        if isinstance(value, dict):
+            found.update(checked_scores(value, f"{prefix}{key}."))
+        elif key in STORAGE_TOLERANCE:
+            found[prefix + key] = _rounded(value)
+    return found
+
+
 def _storage_unchanged(a: dict, b: dict) -> bool:
-    return all(abs(a[k] - b[k]) <= tolerance for k, tolerance in STORAGE_TOLERANCE.items() if k in a)
+    """Whether scores ``b`` (``checked_scores``) are ``a`` within STORAGE_TOLERANCE."""
+    return a.keys() == b.keys() and all(
+        np.all(np.abs(np.subtract(a[k], b[k])) <= STORAGE_TOLERANCE[k.rsplit(".", 1)[-1]]) for k in a)
 
 
 def _training_seconds(run_dir: Path, seconds: float, trained: bool) -> float:
@@ -358,18 +374,19 @@ def build_preset(name: str, out_dir: str | Path, run_dir: str | Path | None = No
     config, gan, step = load_run(run_dir)
     seconds = _training_seconds(run_dir, time.monotonic() - started, trained=step > start_step)
 
-    (first, first_command), *others = recipe.scores.items()
+    of_model = {k: v for k, v in recipe.scores.items() if MODEL_PLACEHOLDER in v}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        float32 = _cli(first_command.replace(MODEL_PLACEHOLDER, f"--run {run_dir}"), tmp / "run.json")
-        for dtype in STORAGE_DTYPES:  # float16 unless it moves the scores
+
+        def score(key: str, model: str) -> dict:
+            return _cli(recipe.scores[key].replace(MODEL_PLACEHOLDER, model), tmp / f"{key}.json")
+
+        float32 = {k: checked_scores(score(k, f"--run {run_dir}")) for k in of_model}
+        for dtype in STORAGE_DTYPES:  # float16 unless it moves a score
             write_preset(gan, config, out_dir, "---\n---\n(being built)\n", dtype)
-            stored = _cli(first_command.replace(MODEL_PLACEHOLDER, f"--preset {out_dir}"), tmp / f"{dtype}.json")
-            if _storage_unchanged(float32, stored):
+            results = {k: score(k, f"--preset {out_dir}") for k in recipe.scores}
+            if all(_storage_unchanged(float32[k], checked_scores(results[k])) for k in of_model):
                 break
-        results = {first: stored}
-        for score, command in others:
-            results[score] = _cli(command.replace(MODEL_PLACEHOLDER, f"--preset {out_dir}"), tmp / f"{score}.json")
     stored_gan = load_preset(out_dir)
     occupancy = sample_occupancy(stored_gan)
 
@@ -380,13 +397,12 @@ def build_preset(name: str, out_dir: str | Path, run_dir: str | Path | None = No
     front = {"name": name, "summary": recipe.summary, "variant": config.model.variant,
              "cube_len": config.model.cube_len, "config": recipe.config, "set": recipe.overrides, "seed": recipe.seed,
              "steps": step, "data": recipe.data, "licence": recipe.licence, "trained": trained, "storage": dtype,
-             "float32_scores": {k: round(float32[k], 4) for k in STORAGE_TOLERANCE if k in float32},
+             "float32_scores": float32,
              "occupancy": occupancy, "scores": {k: {"command": f"tf3dgan {shown[k]}", "result": _rounded(v)}
                                                 for k, v in _named(results, out_dir, name).items()}}
-    storage_note = (f"stored as {dtype}; the float32 weights score {_set_scores(float32)}: "
-                    + ("float16 moves none of these by more than a tenth of seed noise" if dtype == "float16" else
-                       "float16 moved one of these by more than a tenth of seed noise")
-                    + " (tf3dgan.presets.STORAGE_TOLERANCE)")
+    storage_note = (f"stored as {dtype}: " + ("no score moves from the float32 weights' (`float32_scores` above) by "
+                    "more than a tenth of seed noise" if dtype == "float16" else "float16 moved a score by more than "
+                    "a tenth of seed noise") + " (tf3dgan.presets.STORAGE_TOLERANCE)")
     body = "\n".join([
         f"# {name}", "", recipe.summary + ".", "",
         f"- **Data**: {recipe.data}", f"- **Licence of the data**: {recipe.licence}",
