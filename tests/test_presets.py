@@ -177,3 +177,13 @@ def test_every_registered_recipe_has_a_config_and_score_commands_that_parse(name
         assert args.command in ("evaluate", "svm", "evaluate-reconstruction")
     assert MODEL_PLACEHOLDER in next(iter(recipe.scores.values()))  # the first score is the preset's samples
     assert "academic research" in recipe.licence or recipe.config == "quickstart"
+
+
+def test_a_damaged_preset_folder_is_a_one_line_error(tmp_path, capsys):
+    import shutil
+
+    folder = tmp_path / "damaged"
+    shutil.copytree(resolve_preset(SHIPPED), folder)
+    (folder / WEIGHTS_FILE).write_bytes((folder / WEIGHTS_FILE).read_bytes()[:1000])
+    assert main(["sample", "--preset", str(folder), "--n", "1", "--out", str(tmp_path / "s.npz")]) == 2
+    one_line_error(capsys, str(folder / WEIGHTS_FILE), "not a readable tf3dgan checkpoint")
