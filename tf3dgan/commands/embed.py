@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tf3dgan.commands import add_model_arguments, load_model, model_label
+from tf3dgan.commands import add_model_arguments, load_model
 from tf3dgan.errors import UsageError
 
 
@@ -47,7 +47,7 @@ def run(args) -> int:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     if args.perplexity <= 0 or args.steps < 0 or (args.thumbnail_size != 0 and args.thumbnail_size < 8):
         raise UsageError("need --perplexity > 0, --steps >= 0 and --thumbnail-size 0 or >= 8")
-    config, gan, step, _ = load_model(args)
+    config, gan, step, model = load_model(args)
     voxels, labels, class_names, names = load_shape_source(args, config.model.cube_len)
     if len(voxels) < 3:
         raise UsageError(f"{args.data}: a 2-D map needs at least 3 shapes, got {len(voxels)}")
@@ -64,7 +64,7 @@ def run(args) -> int:
         vectors, what = projected.z, f"projected latents (mean IoU {projected.iou.mean():.3f})"
         print(f"projected {len(voxels)} shapes: IoU of G(z) > 0.5 with the shape, mean {projected.iou.mean():.3f}")
     points = embedding.layout_2d(vectors, args.method, args.seed, args.perplexity)
-    title = f"{args.method.upper()} of {what}: {len(voxels)} shapes of {Path(args.data).name}, {model_label(args)} (step {step})"
+    title = f"{args.method.upper()} of {what}: {len(voxels)} shapes of {Path(args.data).name}, {model} (step {step})"
     line = f"{title}"
     if labels is not None:
         agreement = embedding.neighbour_agreement(points, labels)

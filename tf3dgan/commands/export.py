@@ -26,9 +26,10 @@ def run(args) -> int:
     except UnicodeEncodeError:
         raise UsageError(f"--out {shown(args.out)}: not a valid UTF-8 path, which TensorFlow cannot write; "
                          "choose another --out") from None
-    config, gan, step, model = load_model(args, args.checkpoint)
+    config, gan, step, _ = load_model(args, args.checkpoint)
     source = {"preset": args.preset} if args.preset else {"run": str(args.run)}
-    info = export_gan(gan, args.out, {**source, "step": step, "variant": config.model.variant}, overwrite=args.overwrite)
+    info = export_gan(gan, args.out, {**source, "step": step, "variant": config.model.variant},
+                      overwrite=args.overwrite)
     d = info["cube_len"]
     print(f"{args.out}: SavedModel (serving_default: z [None, {info['z_dim']}] -> probabilities "
           f"[None, {d}, {d}, {d}]; sample: count, seed -> z, probabilities) and gan.keras, step {info['step']}")

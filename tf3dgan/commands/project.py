@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tf3dgan.commands import add_model_arguments, load_model, model_label
+from tf3dgan.commands import add_model_arguments, load_model
 from tf3dgan.errors import UsageError
 
 
@@ -48,7 +48,7 @@ def run(args) -> int:
         raise UsageError(f"--n must be >= 1, got {args.n}")
     if args.steps < 0 or args.restarts < 1 or args.batch_size < 1 or args.lr <= 0 or args.prior_weight < 0:
         raise UsageError("need --steps >= 0, --restarts >= 1, --batch-size >= 1, --lr > 0 and --prior-weight >= 0")
-    config, gan, step, _ = load_model(args)
+    config, gan, step, model = load_model(args)
     cube_len = config.model.cube_len
     if args.shapes == "synthetic":
         shapes = data_io.generate_synthetic(args.n or 16, cube_len, data_io.split_seed(args.seed, args.split),
@@ -66,7 +66,7 @@ def run(args) -> int:
                      args.batch_size, use_encoder=not args.no_encoder)
     arrays = {"z": result.z, "iou": result.iou.astype(np.float32), "names": names, "loss": result.loss,
               "restart": result.restart, "start_iou": result.start_iou.astype(np.float32)}
-    line = (f"{args.out}: {n} shapes into the latent space of {model_label(args)} (step {step}); IoU of G(z) > 0.5 with the "
+    line = (f"{args.out}: {n} shapes into the latent space of {model} (step {step}); IoU of G(z) > 0.5 with the "
             f"shape: mean {result.iou.mean():.3f} (min {result.iou.min():.3f}); "
             f"from the {'encoder guess' if gan.encoder is not None and not args.no_encoder else 'first restart'} "
             f"{result.start_iou.mean():.3f}")

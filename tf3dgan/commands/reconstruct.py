@@ -7,7 +7,7 @@ import numpy as np
 
 from tf3dgan.commands import (
     add_model_arguments, add_postprocess_arguments, add_refine_arguments, check_refine_arguments,
-    check_threshold_argument, load_model, model_label, write_outputs,
+    check_threshold_argument, load_model, write_outputs,
 )
 
 
@@ -33,7 +33,7 @@ def run(args) -> int:
     check_threshold_argument(args)
     check_refine_arguments(args)
     resolve_layout(args.out, args.format, 1)  # fail before loading the model
-    config, gan, step, _ = load_model(args)
+    config, gan, step, model = load_model(args)
     check_image_run(gan, "reconstruct")
     size = image_size(gan)
     pictures = np.stack([read_picture(path, size, resize=not args.no_resize) for path in args.images])
@@ -48,6 +48,6 @@ def run(args) -> int:
     probabilities = gan.generate(z)
     voxels, files = write_outputs(args, probabilities, z)
     how = f"{len(pictures)} views pooled ({gan.variant.pooling})" if len(pictures) > 1 else "1 view"
-    print(f"{files[0]}: a {voxels.shape[1]}^3 shape from {how} by {model_label(args)} (step {step}, {config.model.variant}); "
+    print(f"{files[0]}: a {voxels.shape[1]}^3 shape from {how} by {model} (step {step}, {config.model.variant}); "
           f"occupancy {voxels.mean():.4f}{refined}")
     return 0

@@ -276,7 +276,8 @@ def _score_line(name: str, command: str, result: dict) -> str:
                 f"{result['distance']} distance at {result['cube_len']}^3)")
     elif "trained" in result:
         t = result["trained"]
-        what = f"linear-SVM accuracy on D's features {t['accuracy']:.4f} ± {t['accuracy_se']:.4f} ({t['n_test']} test shapes)"
+        what = (f"linear-SVM accuracy on D's features {t['accuracy']:.4f} ± {t['accuracy_se']:.4f} "
+                f"({t['n_test']} test shapes)")
         if "untrained" in result:
             what += f"; an untrained D: {result['untrained']['accuracy']:.4f}"
     elif "reconstruction" in result:
