@@ -171,7 +171,8 @@ TWO_DEVICES = textwrap.dedent(
 # The training tricks whose draws and averages must not depend on the replica count (minibatch_std does: each
 # replica sees the spread of its own share of the batch).
 REPLICA_INDEPENDENT_TRICKS = ["train.ema_decay=0.9", "train.instance_noise=0.1", "train.r1_gamma=1.0",
-                              "train.soft_labels=true", "train.lr_schedule=linear", "train.lr_decay_start=0.0"]
+                              "train.r1_every=2", "train.soft_labels=true", "train.lr_schedule=linear",
+                              "train.lr_decay_start=0.0"]
 HORIZON_KEYS = ("train.lr_schedule", "train.instance_noise")  # run over train.steps
 
 

@@ -1,5 +1,5 @@
-"""The optional training tricks (``train.ema_decay``, ``instance_noise``, ``r1_gamma``, ``soft_labels``,
-``lr_schedule``, ``model.minibatch_std``): their formulas, and each one through the one train_step."""
+"""The optional training tricks (``train.ema_decay``, ``instance_noise``, ``r1_gamma`` and ``r1_every``,
+``soft_labels``, ``lr_schedule``, ``model.minibatch_std``): their formulas, and each one through the one train_step."""
 
 import json
 import math
@@ -15,6 +15,8 @@ from tf3dgan.nn.minibatch_std import MinibatchStandardDeviation
 from tf3dgan.training import stabilizers
 from tf3dgan.training.builder import build_gan
 from tf3dgan.training.loop import train
+
+from harness import random_grids, tiny_gan
 
 ALL_TRICKS = ["train.ema_decay=0.9", "train.instance_noise=0.2", "train.r1_gamma=2.0", "train.soft_labels=true",
               "train.lr_schedule=cosine", "train.lr_decay_start=0.25", "model.minibatch_std=true"]
@@ -169,3 +171,55 @@ def test_flip_labels_swaps_the_targets_of_the_drawn_rows(tiny_overrides):
     assert 0.2 < flipped.mean() < 0.4
     with pytest.raises(ConfigError, match=r"train.flip_labels must be in \[0, 0.5\) \(0: off\), got 0.5"):
         load_config(None, tiny_overrides + ["train.flip_labels=0.5"])
+
+
+def _discriminator_after_one_step(step: int, *overrides: str) -> list[np.ndarray]:
+    """D's weights and BatchNorm statistics after one train step, taken as step ``step`` by a fresh tiny GAN
+    (same seeds, same batch), with D always updated."""
+    keras.utils.set_random_seed(0)  # the same initial weights
+    gan = tiny_gan("train.d_gate=always", *overrides)
+    gan.step_counter.assign(step)
+    gan.train_on_batch(tf.constant(random_grids(4)[..., None], tf.float32))
+    return [np.asarray(w) for w in gan.discriminator.weights]
+
+
+def _assert_close_weights(a, b) -> None:
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-8)  # equal bit for bit here; other CPUs may fuse ops
+
+
+def test_lazy_r1_skips_the_penalty_between_its_steps():
+    """With ``train.r1_every=4`` a step not divisible by 4 updates D as without R1."""
+    _assert_close_weights(_discriminator_after_one_step(3, "train.r1_gamma=10.0", "train.r1_every=4"),
+                          _discriminator_after_one_step(3, "train.r1_gamma=0.0"))
+
+
+def test_lazy_r1_weights_the_penalty_k_times_on_its_steps():
+    """At a step divisible by ``train.r1_every`` (k=4), D's update is that of R1 at every step with gamma * k."""
+    lazy = _discriminator_after_one_step(8, "train.r1_gamma=2.5", "train.r1_every=4")
+    _assert_close_weights(lazy, _discriminator_after_one_step(8, "train.r1_gamma=10.0"))
+    without_r1 = _discriminator_after_one_step(8, "train.r1_gamma=0.0")
+    assert any(not np.allclose(x, y, rtol=1e-3) for x, y in zip(lazy, without_r1))  # the penalty did move D
+
+
+def _branches_of_the_traced_step(*overrides: str) -> int:
+    """How many ``tf.cond`` ops the traced train step holds, in its branches too (the D gate is one)."""
+    gan = tiny_gan(*overrides)
+    spec = tf.TensorSpec([4, 16, 16, 16, 1], tf.float32)
+    graph = tf.function(gan.train_step).get_concrete_function(spec).graph.as_graph_def()
+    nodes = [*graph.node, *(node for function in graph.library.function for node in function.node_def)]
+    return sum(node.op in ("If", "StatelessIf") for node in nodes)
+
+
+def test_r1_at_every_step_traces_no_extra_branch():
+    """``train.r1_every=1`` (the default) traces today's step: the D gate's branch only; k > 1 branches around it
+    (the gate's branch then sits in both of its branches)."""
+    gate_only = _branches_of_the_traced_step("train.r1_gamma=0.0")
+    assert _branches_of_the_traced_step("train.r1_gamma=1.0", "train.r1_every=1") == gate_only == 1
+    assert _branches_of_the_traced_step("train.r1_gamma=1.0", "train.r1_every=2") == 3
+
+
+@pytest.mark.parametrize("value, shown", [("0", "0"), ("-1", "-1"), ("1.5", "1.5"), ("true", "True")])
+def test_bad_r1_every_is_refused(value, shown):
+    with pytest.raises(ConfigError, match=f"train.r1_every must be an integer.*, got {shown}$"):
+        load_config(None, [f"train.r1_every={value}"])

@@ -60,6 +60,7 @@ class TrainConfig:
     ema_decay: float = 0.0  # average G's weights for sampling (e.g. 0.999; 0: off)
     instance_noise: float = 0.0  # std of the noise on D's inputs at step 0, annealed to 0 (0: off)
     r1_gamma: float = 0.0  # weight of the R1 gradient penalty on real shapes (0: off)
+    r1_every: int = 1  # lazy R1: the penalty on every k-th step only, its weight times k (StyleGAN2; 1: every step)
     soft_labels: bool = False  # random soft targets: real U(0.7, 1.2) and generated U(0, 0.3), clipped to [0, 1]
     flip_labels: float = 0.0  # fraction of each batch whose real and generated targets trade places (0: off)
     lr_schedule: Literal["constant", "linear", "cosine"] = "constant"  # decay both rates to 0 at the last step
@@ -241,6 +242,7 @@ def validate(config: Config, where: str = "config") -> Config:
     _require(0 <= t.flip_labels < 0.5, where, "train.flip_labels", "in [0, 0.5) (0: off)", t.flip_labels)
     for key in ("instance_noise", "r1_gamma"):
         _require(getattr(t, key) >= 0, where, f"train.{key}", ">= 0 (0: off)", getattr(t, key))
+    _require(t.r1_every >= 1, where, "train.r1_every", "an integer >= 1 (1: R1 at every step)", t.r1_every)
     _require(0 <= t.lr_decay_start < 1, where, "train.lr_decay_start", "in [0, 1)", t.lr_decay_start)
     _require(
         not (t.soft_labels and (t.label_smoothing or t.fake_label_smoothing)), where, "train.soft_labels",

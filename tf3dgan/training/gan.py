@@ -263,13 +263,35 @@ class GAN(keras.Model):
         return lambda x: tf.cast(x, tf.float32) + noise_std * self.standard_normal(tf.shape(x))
 
     def _discriminator_step(self, real, fake, step, seen_by_d):
-        """Update D on the real batch and G's (gradient-free) batch where the variant and the gate allow it;
-        return D's loss, accuracy, logits and whether it was updated."""
+        """Update D on the real batch and G's (gradient-free) batch where the variant and the gate allow it, with
+        the R1 penalty where ``train.r1_gamma`` asks for it; return D's loss, accuracy, logits and whether it was
+        updated.
+
+        Lazy R1 (``train.r1_every`` k > 1, StyleGAN2): the penalty, weighted k times, only at the steps divisible
+        by k; the other steps run the plain update (a ``tf.cond`` around the whole update: TensorFlow 2.21 fails to
+        differentiate a branch holding R1's own gradient from inside the D gate's branch). Across replicas a branch
+        cannot hold D's synchronized BatchNorm, so there the penalty is computed at every step, weighted 0 or k.
+        """
         real_for_d, fake_for_d = seen_by_d(real), seen_by_d(tf.stop_gradient(fake))
+        t = self.train_config
+
+        def update(r1_weight):
+            return self._update_discriminator(real, real_for_d, fake_for_d, step, r1_weight)
+
+        if t.r1_gamma <= 0 or t.r1_every == 1:
+            return update(t.r1_gamma if t.r1_gamma > 0 else None)
+        r1_step = tf.equal(step % t.r1_every, 0)
+        lazy_weight = t.r1_gamma * t.r1_every
+        if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            return update(lazy_weight * tf.cast(r1_step, tf.float32))
+        return tf.cond(r1_step, lambda: update(lazy_weight), lambda: update(None))
+
+    def _update_discriminator(self, real, real_for_d, fake_for_d, step, r1_weight):
+        """``_discriminator_step`` with the R1 penalty weighted by ``r1_weight`` (None: without R1)."""
         with tf.GradientTape() as d_tape:
-            if self.train_config.r1_gamma > 0:
+            if r1_weight is not None:
                 real_logits, r1 = stabilizers.logits_with_r1_penalty(self.discriminator, real_for_d)
-                penalty = self.train_config.r1_gamma * r1
+                penalty = r1_weight * r1
             else:
                 real_logits, _ = self.discriminator(real_for_d, training=True)
                 penalty = 0.0
