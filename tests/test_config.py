@@ -1,6 +1,8 @@
 """Config loading and validation: every error names the file, the key and what was expected."""
 
 import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,7 +79,8 @@ def test_variant_defaults_fill_in():
 
 def test_each_choice_list_is_the_config_literal():
     """The modules that act on a choice take its values from the config's Literal (one statement each); the
-    mapping of G's losses and the pipeline's upsampling modes must name exactly those values."""
+    latent distributions, the mapping of G's losses and the pipeline's upsampling modes must name exactly those
+    values."""
     from data_io.resample import UPSAMPLE_MODES
     from tf3dgan.config import DataConfig, LatentConfig, TrainConfig, choices
     from tf3dgan.nn.latent import DISTRIBUTIONS
@@ -107,3 +110,19 @@ def test_a_yaml_syntax_error_is_one_line_naming_line_and_column(tmp_path, capsys
     assert main(["train", "--config", str(bad), "--out", str(tmp_path / "run")]) == 2
     one_line_error(capsys, f"{bad}: line ", ", column ", "not valid YAML")
 
+
+def test_loading_and_validating_configs_imports_neither_keras_nor_tensorflow():
+    """A config is data: loading a shipped one and validating every variant's options loads no Keras (run in a
+    fresh process, as ``python -c`` would)."""
+    script = (
+        "import sys, tf3dgan.config\n"
+        "from variants.options import OPTIONS\n"
+        "tf3dgan.config.load_config('quickstart')\n"
+        "for name in OPTIONS:\n"
+        "    tf3dgan.config.load_config(None, [f'model.variant={name}'])\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('keras', 'tensorflow'))\n"
+        "assert not loaded, loaded[:5]\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            cwd=CONFIGS.parent, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]

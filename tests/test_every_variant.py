@@ -9,6 +9,15 @@ from harness import assert_round_trip, assert_same_state, batches, random_grids,
 from variants import VARIANTS
 
 
+def test_each_variant_takes_the_options_declared_for_its_name():
+    """``variants.options.OPTIONS`` (what a config is validated against, without Keras) lists the variants in
+    ``VARIANTS``' order, each with the Options its class takes."""
+    from variants.options import OPTIONS
+
+    assert list(OPTIONS) == list(VARIANTS)
+    assert all(OPTIONS[name] is cls.Options for name, cls in VARIANTS.items())
+
+
 @pytest.mark.filterwarnings("ignore:Gradients do not exist")  # the autoencoder's E, idle after pre-training
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_every_variant_builds_trains_saves_and_loads(variant, tmp_path):

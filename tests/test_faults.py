@@ -195,8 +195,8 @@ def test_ctrl_c_while_the_modules_load_is_one_line(capsys, monkeypatch):
 
 
 def test_ctrl_c_while_the_command_imports_tensorflow_is_one_line(tmp_path):
-    """The real console script, interrupted by a real SIGINT inside ``import tf3dgan``'s guarded import: the package's
-    test hook (``TF3DGAN_TEST_HOLD_IMPORT``) says when the process is there and holds it there, so the signal cannot
+    """The real console script, interrupted by a real SIGINT as it starts to import TensorFlow: the package's test
+    hook (``TF3DGAN_TEST_HOLD_IMPORT``) says when the process is there and holds it there, so the signal cannot
     arrive before or after; SIGINT's disposition is set to its default, whatever this suite inherited."""
     from tf3dgan.quiet import HOLD_IMPORT_VARIABLE
 
@@ -214,7 +214,7 @@ def test_ctrl_c_while_the_command_imports_tensorflow_is_one_line(tmp_path):
     finally:
         process.kill()
     assert "Traceback" not in err and process.returncode == 130, (process.returncode, err)
-    assert err.strip().splitlines()[-1] == "tf3dgan: interrupted while loading", err
+    assert err.strip().splitlines()[-1] == "tf3dgan env: interrupted", err
 
 
 

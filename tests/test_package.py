@@ -20,7 +20,7 @@ TINY = ["model.cube_len=16", "model.base_width=2", "model.z_dim=4", "train.batch
 LOAD_IN_FRESH_PROCESS = r"""
 import json, sys
 import numpy as np
-import tf3dgan  # registers the Keras classes
+import tf3dgan  # registers the Keras classes when Keras loads
 import keras
 
 report = {}
@@ -60,6 +60,25 @@ def test_public_api():
     assert set(tf3dgan.__all__) <= set(dir(tf3dgan))
     with pytest.raises(AttributeError):
         tf3dgan.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize("imports", ["import keras; import tf3dgan", "import tf3dgan; import tensorflow"])
+def test_keras_classes_are_registered_whichever_loads_first(imports):
+    """``import tf3dgan`` registers the Keras classes at once where Keras is loaded, else when Keras loads (here
+    inside TensorFlow's import, which also looks Keras up without importing it); Keras's module is left as it was,
+    with its own loader, and the import hook is gone."""
+    script = imports + r"""
+import sys, keras
+names = ("GAN", "FusedBatchNormalization", "OneChannelConv3D", "OneChannelConv3DTranspose")
+missing = [n for n in names if keras.saving.get_registered_object(f"tf3dgan>{n}") is None]
+hooks = [type(f).__name__ for f in sys.meta_path if type(f).__module__ == "tf3dgan.keras_classes"]
+assert not missing and not hooks, (missing, hooks)
+assert type(keras.__loader__).__name__ == type(keras.__spec__.loader).__name__ == "SourceFileLoader"
+"""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-c", script], capture_output=True,
+                            text=True, env=env, cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 def test_keras_file_saved_before_the_move_loads_after_import_tf3dgan():

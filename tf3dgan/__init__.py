@@ -6,25 +6,19 @@ _cpu.enable_onednn()  # first: TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, when
 
 __version__ = "0.1.0"
 
-# The public API. The Keras classes are imported here, so that ``keras.saving.load_model("gan.keras")``
-# works after ``import tf3dgan``; that loads Keras and TensorFlow, whose C++ start-up lines are muted.
-# The rest is imported on first use (PEP 562): the variants import tf3dgan.cpu and tf3dgan.errors, which run
-# this file, so importing them from here would be circular.
-from tf3dgan.quiet import exit_if_command_interrupted as _exit_if_command_interrupted  # noqa: E402
-from tf3dgan.quiet import hold_import_for_tests as _hold_import_for_tests  # noqa: E402
-from tf3dgan.quiet import quiet_tensorflow_import as _quiet_tensorflow_import  # noqa: E402
+# The public API, imported on first use (PEP 562): ``import tf3dgan`` and ``tf3dgan.config`` load neither Keras nor
+# TensorFlow (a first use of a name that needs them loads them, with TensorFlow's C++ start-up lines muted). The
+# Keras classes of tf3dgan's ``.keras`` files are registered when Keras loads (``tf3dgan.keras_classes``), so
+# ``keras.saving.load_model("gan.keras")`` works after ``import tf3dgan``.
+from tf3dgan import keras_classes as _keras_classes  # noqa: E402
 
-try:
-    _hold_import_for_tests()
-    with _quiet_tensorflow_import():
-        from tf3dgan.nn.batch_norm import FusedBatchNormalization  # noqa: E402
-        from tf3dgan.nn.one_channel_convs import OneChannelConv3D, OneChannelConv3DTranspose  # noqa: E402
-        from tf3dgan.training.gan import GAN  # noqa: E402
-except KeyboardInterrupt:
-    _exit_if_command_interrupted()  # Ctrl-C while the `tf3dgan` command loads TensorFlow: one line, exit 130
-    raise
+_keras_classes.register_when_keras_loads()
 
 _LAZY = {
+    "GAN": "tf3dgan.training.gan",
+    "FusedBatchNormalization": "tf3dgan.nn.batch_norm",
+    "OneChannelConv3D": "tf3dgan.nn.one_channel_convs",
+    "OneChannelConv3DTranspose": "tf3dgan.nn.one_channel_convs",
     "Config": "tf3dgan.config",
     "load_config": "tf3dgan.config",
     "build_gan": "tf3dgan.training.builder",
@@ -39,18 +33,22 @@ _LAZY = {
 
 _SUBMODULES = ("callbacks",)  # ``tf3dgan.callbacks.TensorBoardMonitor`` works after a bare ``import tf3dgan``
 
-__all__ = ["GAN", "FusedBatchNormalization", "OneChannelConv3D", "OneChannelConv3DTranspose", *_LAZY, *_SUBMODULES, "__version__"]
+__all__ = [*_LAZY, *_SUBMODULES, "__version__"]
 
 
 def __getattr__(name: str):
     import importlib
 
+    from tf3dgan.quiet import quiet_tensorflow_import
+
     if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
+        with quiet_tensorflow_import():
+            value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
     if name in _SUBMODULES:
-        return importlib.import_module(f"tf3dgan.{name}")
+        with quiet_tensorflow_import():
+            return importlib.import_module(f"tf3dgan.{name}")
     raise AttributeError(f"module 'tf3dgan' has no attribute {name!r}")
 
 

@@ -8,7 +8,7 @@ import importlib
 import os
 import sys
 
-from tf3dgan.quiet import stderr_muted
+from tf3dgan.quiet import hold_import_for_tests, stderr_muted
 
 # Each module has ``add_parser(subparsers)``, which sets ``func`` on its parser(s).
 COMMAND_MODULES = [
@@ -48,8 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _start_tensorflow_quietly() -> None:
-    """Import TensorFlow and probe its devices with its C++ start-up lines muted (see ``tf3dgan.quiet``)."""
+    """Import TensorFlow (and with it Keras and tf3dgan's Keras classes) and probe its devices with its C++
+    start-up lines muted (see ``tf3dgan.quiet``); ``main`` reports a Ctrl-C meanwhile in one line."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    hold_import_for_tests()
     with stderr_muted():
         import tensorflow as tf
 

@@ -1,8 +1,9 @@
 """Typed, validated run configuration, loaded from YAML with ``section.key=value`` overrides.
 
 A config has five sections (``model``, ``latent``, ``train``, ``data``, ``monitor``) plus a free-form
-``variant`` section whose keys the chosen variant declares and checks. Every error names the file, the key
-and what was expected, and is raised before any training starts.
+``variant`` section whose keys the chosen variant declares and checks (``variants.options``). Every error names
+the file, the key and what was expected, and is raised before any training starts. Loading and validating a
+config imports neither Keras nor TensorFlow.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from data_io.visdom_client import DEFAULT_HOST as VISDOM_HOST, DEFAULT_PORT as V
 from data_io.volumetric import ROTATIONS, SPLITS
 from data_io.voxel_geometry import is_power_of_two
 from tf3dgan.errors import ConfigError
-from tf3dgan.nn.latent import DISTRIBUTIONS
-from tf3dgan.nn.losses import GENERATOR_LOSSES
+from variants.options import OPTIONS
 
 
 @dataclass
@@ -39,7 +39,7 @@ class ModelConfig:
 
 @dataclass
 class LatentConfig:
-    distribution: Literal[DISTRIBUTIONS] = "normal"
+    distribution: Literal["normal", "uniform"] = "normal"  # tf3dgan.nn.latent.DISTRIBUTIONS
     std: float = 0.33  # for "normal": N(0, std); "uniform" draws U(0, 1) as the paper's release
 
 
@@ -53,7 +53,7 @@ class TrainConfig:
     beta2: float = 0.999
     d_thresh: float = 0.8
     d_gate: Literal["le", "lt", "always"] = "le"  # update D when accuracy <= thresh ("lt": tf-3dgan's <)
-    g_loss: Literal[tuple(GENERATOR_LOSSES)] = "non_saturating"
+    g_loss: Literal["non_saturating", "saturating"] = "non_saturating"  # tf3dgan.nn.losses.GENERATOR_LOSSES
     label_smoothing: float = 0.0  # real targets become 1 - s
     fake_label_smoothing: float = 0.0  # fake targets become s (two-sided smoothing)
     # Training tricks, off by default; see tf3dgan/training/stabilizers.py for what each does and its source.
@@ -264,25 +264,23 @@ def validate(config: Config, where: str = "config") -> Config:
         where, "monitor.html_every", f"0 or a multiple of train.sample_every ({t.sample_every})", mon.html_every,
     )
 
-    variant_class, config.variant = variant_options(m.variant, config.variant, where)
-    variant_class.check_config(config, where)
+    config.variant = variant_options(m.variant, config.variant, where)
+    config.variant.check_config(config, where)
     return config
 
 
 def variant_options(name: str, raw: Any, where: str = "config"):
-    """``(Variant subclass, its Options)`` for the variant registered as ``name``; ``raw`` is a mapping (the
-    config's ``variant`` section) or already an ``Options`` instance. Checked like the other sections."""
-    from variants import get_variant  # imports the networks (Keras): only when a config is checked
-
-    try:
-        cls = get_variant(name)
-    except KeyError as err:
-        raise ConfigError(f"{where}: model.variant {err.args[0]}") from None
-    options = raw if isinstance(raw, cls.Options) else _build_section(
-        where, "variant", raw, cls.Options, f" for variant '{name}'"
+    """The options of the variant registered as ``name`` (an instance of its ``Options`` dataclass, range-checked);
+    ``raw`` is a mapping (the config's ``variant`` section) or already an ``Options`` instance. Checked like the
+    other sections."""
+    if name not in OPTIONS:
+        raise ConfigError(f"{where}: model.variant '{name}' is not a known variant (known: {', '.join(OPTIONS)})")
+    options_class = OPTIONS[name]
+    options = raw if isinstance(raw, options_class) else _build_section(
+        where, "variant", raw, options_class, f" for variant '{name}'"
     )
-    cls.check_options(options, where)
-    return cls, options
+    options.check(where)
+    return options
 
 
 def from_dict(raw: Any, where: str = "config") -> Config:

@@ -1,23 +1,28 @@
-"""Registry of the tf-3dgan variants: ``model.variant`` name -> Variant subclass."""
+"""The tf-3dgan variants: ``VARIANTS`` (``model.variant`` name -> Variant subclass) and ``get_variant(name)``.
+
+A variant's options are data (``variants.options``, no TensorFlow: what validating a config needs); its networks
+and train-step hooks are code that loads Keras, so the names below are imported on first use (PEP 562).
+"""
 
 import tf3dgan.cpu  # noqa: F401  (first: running tf3dgan/__init__.py switches oneDNN on before TensorFlow loads)
-from variants.autoencoder import Autoencoder
-from variants.base import GeneratorStepTensors, Variant
-from variants.baseline_fc import BaselineFC
-from variants.feature_matching import FeatureMatching
-from variants.mit import Mit
-from variants.mit_biasfree import MitBiasFree
-from variants.vae_gan import MvVaeGan, VaeGan
 
-VARIANTS = {cls.name: cls for cls in (MitBiasFree, Mit, BaselineFC, FeatureMatching, Autoencoder, VaeGan, MvVaeGan)}
+_LAZY = {
+    "VARIANTS": "variants.registry",
+    "get_variant": "variants.registry",
+    "Variant": "variants.base",
+    "GeneratorStepTensors": "variants.base",
+}
 
-
-def get_variant(name: str) -> type[Variant]:
-    """The Variant class registered as ``name``; KeyError with the known names otherwise."""
-    try:
-        return VARIANTS[name]
-    except KeyError:
-        raise KeyError(f"'{name}' is not a known variant (known: {', '.join(VARIANTS)})") from None
+__all__ = list(_LAZY)
 
 
-__all__ = ["VARIANTS", "Variant", "GeneratorStepTensors", "get_variant"]
+def __getattr__(name: str):
+    import importlib
+
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'variants' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

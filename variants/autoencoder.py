@@ -10,25 +10,11 @@ RMSProp instead of Adam, for the whole run) and ``binarize`` (the reconstruction
 the loss; tf-3dgan's hard threshold had no gradient, here the gradient passes straight through the rounding).
 """
 
-from dataclasses import dataclass
-from typing import Literal
-
 import tensorflow as tf
 
-from tf3dgan.errors import ConfigError
 from tf3dgan.nn.losses import reconstruction_loss
 from variants.base import Variant
-
-
-@dataclass
-class AutoencoderOptions:
-    pretrain_steps: int = 1000  # reconstruction-only steps before the GAN starts
-    recon_loss: Literal["bce", "mse"] = "bce"
-    recon_weight: float = 1.0  # weight of the reconstruction loss while pre-training
-    recon_weight_after: float = 0.0  # ... and afterwards, beside the adversarial loss
-    weight_l2: float = 0.0  # L2 penalty on G's and E's kernels while pre-training (sum of squares x this)
-    optimizer: Literal["adam", "rmsprop"] = "adam"  # G's (and E's) optimizer
-    binarize: bool = False  # reconstruction rounded to 0/1 at 0.5 in the loss (straight-through gradient)
+from variants.options import AutoencoderOptions
 
 
 class Autoencoder(Variant):
@@ -38,16 +24,6 @@ class Autoencoder(Variant):
     uses_encoder = True
     Options = AutoencoderOptions
     extra_metrics = ("recon_loss",)
-
-    @classmethod
-    def check_options(cls, options, where):
-        if options.pretrain_steps < 0:
-            raise ConfigError(f"{where}: variant.pretrain_steps must be >= 0, got {options.pretrain_steps}")
-        if options.weight_l2 < 0:
-            raise ConfigError(f"{where}: variant.weight_l2 must be >= 0, got {options.weight_l2}")
-        if options.binarize and options.recon_loss != "mse":
-            raise ConfigError(f"{where}: variant.binarize needs variant.recon_loss=mse (cross-entropy of outputs "
-                              "at exactly 0 or 1 has no gradient)")
 
     def generator_optimizer(self) -> str:
         return self.options.optimizer

@@ -10,6 +10,7 @@ import tensorflow as tf
 from data_io.render import ELEVATION
 
 from tf3dgan.nn import networks
+from variants.options import NoOptions
 
 
 @dataclass
@@ -43,17 +44,12 @@ class ImageInput:
     elevation: float = ELEVATION  # degrees
 
 
-@dataclass
-class NoOptions:
-    """The options of a variant that has none."""
-
-
 class Variant:
     """Default behaviour: the paper's networks, adversarial losses only.
 
-    Subclasses set ``name``, ``description`` and, where they differ, the architecture flags, ``Options``
-    (a dataclass: the keys of the config's ``variant`` section with their types and defaults, checked by
-    ``tf3dgan.config`` like the other sections), ``check_options`` (range checks) and the hooks below.
+    Subclasses set ``name``, ``description`` and, where they differ, the architecture flags, ``Options`` (the
+    dataclass of the config's ``variant`` section and its checks: ``variants.options.OPTIONS[name]``, declared
+    there so that a config is validated without TensorFlow) and the hooks below.
     """
 
     name = "base"
@@ -68,14 +64,6 @@ class Variant:
 
     def __init__(self, options=None):
         self.options = options if options is not None else self.Options()
-
-    @classmethod
-    def check_options(cls, options, where: str) -> None:
-        """Range checks of a variant's own options (an ``Options`` instance); raise ConfigError."""
-
-    @classmethod
-    def check_config(cls, config, where: str) -> None:
-        """Checks across sections (a whole ``Config``, its ``variant`` already an ``Options``); raise ConfigError."""
 
     # -- networks ----------------------------------------------------------------------------------
     def build_networks(self, model_cfg):

@@ -4,20 +4,9 @@ tf-3dgan matched the batch-mean final logit and multiplied the adversarial term 
 the distance between batch-mean intermediate D features, added to the (kept) adversarial loss.
 """
 
-from dataclasses import dataclass
-from typing import Literal
-
-from tf3dgan.errors import ConfigError
 from tf3dgan.nn.losses import feature_matching_loss
 from variants.base import Variant
-
-
-@dataclass
-class FeatureMatchingOptions:
-    weight: float = 1.0  # of the feature-matching term
-    norm: Literal["l1", "l2"] = "l2"
-    layers: Literal["all", "last"] = "all"  # the D feature maps matched
-    adversarial_weight: float = 1.0
+from variants.options import FeatureMatchingOptions
 
 
 class FeatureMatching(Variant):
@@ -27,11 +16,6 @@ class FeatureMatching(Variant):
     Options = FeatureMatchingOptions
     needs_real_features = True
     extra_metrics = ("fm_loss",)
-
-    @classmethod
-    def check_options(cls, options, where):
-        if options.weight < 0 or options.adversarial_weight < 0:
-            raise ConfigError(f"{where}: variant.weight and variant.adversarial_weight must be >= 0")
 
     def adversarial_weight(self, step):
         import tensorflow as tf

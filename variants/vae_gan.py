@@ -21,49 +21,15 @@ Pictures are grey (one channel, 0..255, the renderer's shaded views); the paper 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal, Optional
 
 import tensorflow as tf
 
-from data_io.render import ELEVATION
-
-from data_io.voxel_geometry import is_power_of_two
-from tf3dgan.errors import ConfigError
 from tf3dgan.nn import networks
 from tf3dgan.nn.losses import reconstruction_loss
 from variants.base import ImageInput, Variant
+from variants.options import MvVaeGanOptions, VaeGanOptions
 
 LOG_VAR_RANGE = (-12.0, 6.0)  # E's log-variance is clipped here (exp(6) is 400x the default prior's variance)
-
-
-@dataclass
-class VaeGanOptions:
-    image_size: int = 256  # square grey pictures (a power of two >= 8); the paper: 256 (RGB)
-    render_views: int = 8  # azimuths rendered per training shape (evenly spaced); each example shows one at random
-    elevation: float = ELEVATION  # degrees above the horizon of the rendered views
-    kl_weight: float = 0.0001  # weight of KL(q(z|y) || N(0, latent.std^2)), summed over z's dimensions
-    recon_weight: float = 100.0  # weight of the reconstruction loss (mean per voxel)
-    recon_loss: Literal["bce", "mse"] = "bce"
-    e_lr: float = 0.001  # learning rate of E's own Adam optimizer (beta1, beta2: train.beta1, train.beta2)
-    e_weight_decay: float = 0.0  # decoupled weight decay of E's conv kernels (each step: w -= lr x decay x w)
-    encoder_width: Optional[int] = None  # E's first hidden width (None: model.base_width; the paper: 64)
-    encoder_extra_convs: int = 0  # k3 stride-1 conv layers after each of E's hidden layers (the paper: 0)
-    adversarial_weight: float = 1.0  # weight of G's adversarial term (beside recon_weight x reconstruction)
-
-
-@dataclass
-class MvVaeGanOptions(VaeGanOptions):
-    views: int = 4  # pictures per object, encoded in one batched call, their z pooled
-    min_views: int = 4  # fewest distinct views per training object (the other slots repeat them); 1..views
-    pooling: Literal["max", "mean"] = "max"  # how the per-view z are pooled into one z
-
-
-def _check_positive(options, where, *keys):
-    for key in keys:
-        value = getattr(options, key)
-        if value is not None and not value > 0:
-            raise ConfigError(f"{where}: variant.{key} must be > 0, got {value!r}")
 
 
 class VaeGan(Variant):
@@ -72,30 +38,6 @@ class VaeGan(Variant):
     use_bias = False
     Options = VaeGanOptions
     extra_metrics = ("recon_loss", "kl_loss", "e_loss")
-
-    @classmethod
-    def check_options(cls, options, where):
-        size = options.image_size
-        if not is_power_of_two(size, 8):
-            raise ConfigError(f"{where}: variant.image_size must be a power of two >= 8 (e.g. 64 or 256), got {size}")
-        _check_positive(options, where, "render_views", "e_lr", "encoder_width")
-        for key in ("kl_weight", "recon_weight", "adversarial_weight", "e_weight_decay"):
-            if getattr(options, key) < 0:
-                raise ConfigError(f"{where}: variant.{key} must be >= 0, got {getattr(options, key)!r}")
-        if not -90 <= options.elevation <= 90:
-            raise ConfigError(f"{where}: variant.elevation must be within -90..90 degrees, got {options.elevation}")
-        if options.encoder_extra_convs < 0:
-            raise ConfigError(
-                f"{where}: variant.encoder_extra_convs must be >= 0, got {options.encoder_extra_convs!r}"
-            )
-
-    @classmethod
-    def check_config(cls, config, where):
-        if config.latent.distribution != "normal":
-            raise ConfigError(
-                f"{where}: model.variant {cls.name} needs latent.distribution normal (E's Gaussians are pulled "
-                f"towards the latent prior N(0, latent.std^2)), got {config.latent.distribution!r}"
-            )
 
     # -- networks ----------------------------------------------------------------------------------
     def build_networks(self, model_cfg):
@@ -176,20 +118,6 @@ class MvVaeGan(VaeGan):
     name = "mv_vae_gan"
     description = "MV-3D-VAE-GAN: several views per object through E in one batched call, z pooled (max / mean)"
     Options = MvVaeGanOptions
-
-    @classmethod
-    def check_options(cls, options, where):
-        super().check_options(options, where)
-        _check_positive(options, where, "views")
-        if not 1 <= options.min_views <= options.views:
-            raise ConfigError(
-                f"{where}: variant.min_views must be within 1..variant.views ({options.views}), got {options.min_views}"
-            )
-        if options.views > options.render_views:
-            raise ConfigError(
-                f"{where}: variant.views ({options.views}) must not exceed "
-                f"variant.render_views ({options.render_views})"
-            )
 
     @property
     def views(self) -> int:

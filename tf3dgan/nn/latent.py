@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-DISTRIBUTIONS = ("normal", "uniform")  # latent.distribution's choices (the config's Literal is built from them)
+DISTRIBUTIONS = ("normal", "uniform")  # latent.distribution's choices (tf3dgan.config lists them too)
 
 
 class LatentSampler:

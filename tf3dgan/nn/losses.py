@@ -29,7 +29,7 @@ def generator_loss_saturating(fake_logits):
     return -_bce(tf.zeros_like(fake_logits), fake_logits)
 
 
-GENERATOR_LOSSES = {
+GENERATOR_LOSSES = {  # train.g_loss's choices (tf3dgan.config lists them too)
     "non_saturating": generator_loss_non_saturating,
     "saturating": generator_loss_saturating,
 }

@@ -8,6 +8,7 @@ from tf3dgan.config import Config, variant_options
 from tf3dgan.training.distribute import check_global_batch, strategy_scope
 from tf3dgan.training.gan import GAN
 from tf3dgan.training.precision import dtype_policy, wrap_optimizer
+from variants import get_variant
 
 
 
@@ -26,8 +27,7 @@ def build_gan(config: Config, compile: bool = True) -> GAN:
 
 def _build(config: Config, compile: bool) -> GAN:
     m, t = config.model, config.train
-    variant_class, options = variant_options(m.variant, config.variant)
-    variant = variant_class(options)  # built once, here; the GAN keeps it
+    variant = get_variant(m.variant)(variant_options(m.variant, config.variant))  # built once, here; the GAN keeps it
     with dtype_policy(t.mixed_precision):
         generator, discriminator, encoder = variant.build_networks(m)
     if t.distribute != "none":

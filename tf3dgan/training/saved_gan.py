@@ -20,8 +20,10 @@ def gan_arguments(config: dict) -> dict:
     for key in ("generator", "discriminator", "encoder"):
         if config.get(key) is not None:
             config[key] = keras.saving.deserialize_keras_object(config[key])
-    variant_class, options = variant_options(config["variant"], config.pop("variant_options", None), "GAN config")
-    config["variant"] = variant_class(options)
+    from variants import get_variant  # here: this module loads with Keras (tf3dgan.keras_classes), variants after
+
+    options = variant_options(config["variant"], config.pop("variant_options", None), "GAN config")
+    config["variant"] = get_variant(config["variant"])(options)
     if "train" not in config:  # saved by tf3dgan 0.1.0: the settings as flat keyword arguments
         train = {key: config.pop(key) for key in LEGACY_TRAIN_KEYS if key in config}
         if "total_steps" in config:

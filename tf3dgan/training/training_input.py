@@ -33,8 +33,9 @@ def make_dataset(config: Config, voxels: np.ndarray | None = None, start_step: i
     if voxels is None:
         voxels = load_voxels(config)
     if variant is None:
-        variant_class, options = variant_options(config.model.variant, config.variant)
-        variant = variant_class(options)
+        from variants import get_variant
+
+        variant = get_variant(config.model.variant)(variant_options(config.model.variant, config.variant))
     return shape_batches(config, voxels, start_step, **image_arguments(variant, voxels, progress))
 
 
