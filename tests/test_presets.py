@@ -153,7 +153,9 @@ def test_build_trains_scores_and_writes_the_card_of_a_registry_recipe(tmp_path, 
                    "real_vs_real": "evaluate --samples synthetic --samples-split train --reference synthetic --n 4 "
                                    "--n-reference 4 --seed 0"}}}))
     monkeypatch.setattr(presets, "REGISTRY_FILE", registry_file)
-    out = presets.build_preset("tiny", tmp_path / "tiny", run_dir=tmp_path / "run")
+    from tf3dgan.commands.presets import build_preset
+
+    out = build_preset("tiny", tmp_path / "tiny", main, run_dir=tmp_path / "run")
     front, text = read_card(out)
     assert front["steps"] == 3 and front["seed"] == 2 and front["trained"]["vector_isa"]
     assert front["scores"]["samples"]["command"].startswith("tf3dgan evaluate --preset tiny ")

@@ -15,7 +15,7 @@ from tf3dgan import keras_classes as _keras_classes  # noqa: E402
 _keras_classes.register_when_keras_loads()
 
 _LAZY = {
-    "GAN": "tf3dgan.training.gan",
+    "GAN": "tf3dgan.presets",  # the class of tf3dgan.training.gan, with from_preset attached by the presets
     "FusedBatchNormalization": "tf3dgan.nn.batch_norm",
     "OneChannelConv3D": "tf3dgan.nn.one_channel_convs",
     "OneChannelConv3DTranspose": "tf3dgan.nn.one_channel_convs",

@@ -100,6 +100,7 @@ def main(argv=None) -> int:
         from tf3dgan.errors import UserError
 
         try:
+            args.run_command = main  # for a command that runs other commands (presets build)
             return args.func(args) or 0
         except UserError as err:
             print(f"tf3dgan {command}: error: {err}", file=sys.stderr)

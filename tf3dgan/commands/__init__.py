@@ -169,3 +169,8 @@ def text_table(rows: list[tuple]) -> list[str]:
     """Indented lines of ``rows`` in aligned columns (the last column as it is)."""
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]) - 1)]
     return ["  " + "  ".join(str(c).ljust(w) for c, w in zip(r, widths)) + "  " + str(r[-1]) for r in rows]
+
+
+def shown(name) -> str:
+    """``name`` (a path or text) printable anywhere: bytes of a file name that are not UTF-8 as ``\\xff``."""
+    return str(name).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

@@ -18,7 +18,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from tf3dgan.commands.view import shown
+    from tf3dgan.commands import shown
     from tf3dgan.generation.export import export_gan
 
     try:  # TensorFlow writes only file names that are valid UTF-8

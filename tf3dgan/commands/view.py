@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tf3dgan.commands import add_threshold_argument, check_threshold_argument
+from tf3dgan.commands import add_threshold_argument, check_threshold_argument, shown
 from tf3dgan.errors import UsageError
 
 
@@ -27,11 +27,6 @@ def add_parser(subparsers) -> None:
     p.add_argument("--max", type=int, default=16, help="at most this many shapes (default 16)")
     p.add_argument("--size", type=int, default=None, help="voxelization size for .off meshes (default 32)")
     p.set_defaults(func=run)
-
-
-def shown(name) -> str:
-    """``name`` (a path or text) printable anywhere: bytes of a file name that are not UTF-8 as ``\\xff``."""
-    return str(name).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 # Grids larger than this per side are max-pooled down to it for display (a 1024^3 grid would need 8 GiB of

@@ -9,23 +9,20 @@ A preset is a folder of three files; a folder that holds them works wherever a n
 
 The shipped presets sit beside this file (``tf3dgan/presets/NAME/``). ``registry.yaml`` is the one place each
 preset's recipe is stated (config, overrides, seed, steps, data and licence, the commands that score it);
-``tf3dgan presets build NAME --out DIR`` follows it (``build_preset``), and a registry entry without a folder is
-listed as not built yet.
+``tf3dgan presets build NAME --out DIR`` follows it (``tf3dgan.commands.presets``), and a registry entry
+without a folder is listed as not built yet.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import platform
 import re
-import shlex
-import time
 from pathlib import Path
 
 import numpy as np
 
 from tf3dgan.errors import UserError
+from tf3dgan.training.gan import GAN
 
 PRESETS_DIR = Path(__file__).resolve().parent
 REGISTRY_FILE = PRESETS_DIR / "registry.yaml"
@@ -206,7 +203,7 @@ def write_preset(gan, config, out_dir: str | Path, card_text: str, dtype: str = 
     return out_dir
 
 
-def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
+def check_out_dir(out_dir: Path, overwrite: bool) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise PresetError(f"--out {out_dir}: exists and is not a folder")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not (overwrite or is_preset_folder(out_dir)):
@@ -220,7 +217,7 @@ def save_preset(run_dir: str | Path, out_dir: str | Path, checkpoint=None, dtype
     from tf3dgan.training.checkpoint import load_run
 
     out_dir = Path(out_dir)
-    _check_out_dir(out_dir, overwrite=False)
+    check_out_dir(out_dir, overwrite=False)
     config, gan, step = load_run(run_dir, checkpoint)
     occupancy = sample_occupancy(gan)
     front = {"name": out_dir.name, "summary": summary or f"{config.model.variant} at {config.model.cube_len}^3 from "
@@ -253,172 +250,12 @@ def card(front: dict, body: str) -> str:
     return "---\n" + yaml.safe_dump(front, sort_keys=False, width=110, allow_unicode=True) + "---\n" + body
 
 
-def _rounded(value, digits: int = 4):
-    if isinstance(value, float):
-        return round(value, digits)
-    if isinstance(value, dict):
-        return {k: _rounded(v, digits) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_rounded(v, digits) for v in value]
-    return value
+def _from_preset(cls, preset: str):
+    """A trained GAN shipped with tf3dgan, by name (``tf3dgan presets`` lists them), or a preset folder: the
+    keras-hub spelling of ``tf3dgan.load_preset``."""
+    return load_preset(preset)
 
 
-def _set_scores(result: dict) -> str:
-    """The scores of a `tf3dgan evaluate` result, as the card prints them."""
-    return (f"MMD {result['mmd']:.4f}, COV {result['cov']:.3f}, 1-NNA {result['nna']:.3f}, JSD {result['jsd']:.4f}, "
-            f"{result['components']:.2f} components, occupancy {result['occupancy']:.4f}")
-
-
-def _score_line(name: str, command: str, result: dict) -> str:
-    """One Markdown bullet for a score: its main numbers and the command that reproduces it."""
-    if "mmd" in result:
-        what = (f"{_set_scores(result)} ({result['n_samples']} vs {result['n_reference']} shapes, "
-                f"{result['distance']} distance at {result['cube_len']}^3)")
-    elif "trained" in result:
-        t = result["trained"]
-        what = (f"linear-SVM accuracy on D's features {t['accuracy']:.4f} ± {t['accuracy_se']:.4f} "
-                f"({t['n_test']} test shapes)")
-        if "untrained" in result:
-            what += f"; an untrained D: {result['untrained']['accuracy']:.4f}"
-    elif "reconstruction" in result:
-        what = "reconstruction IoU " + ", ".join(
-            f"{v:.3f} from {k} view{'s' if k > 1 else ''}" for k, v in zip(result["views"], result["reconstruction"]))
-        what += f" (best baseline margin {', '.join(f'{m:+.3f}' for m in result['margin_over_best_baseline'])})"
-        if "refined" in result:
-            what += (f"; after {result['refine_rounds']} rounds of render-and-compare search: "
-                     + ", ".join(f"{v:.3f}" for v in result["refined"]))
-    else:
-        what = json.dumps(_rounded(result))[:300]
-    return f"- **{name}**: {what}\n  `tf3dgan {command}`\n"
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-# -- building a registry preset -------------------------------------------------------------------------------
-
-def _cli(command: str, out_json: Path | None = None) -> dict | None:
-    """Run ``tf3dgan COMMAND`` in this process (the very command a card states); its ``--out`` JSON."""
-    from tf3dgan.cli import main
-
-    argv = shlex.split(command) + (["--out", str(out_json)] if out_json is not None else [])
-    print(f"$ tf3dgan {' '.join(argv)}", flush=True)
-    status = main(argv)
-    if status != 0:
-        raise PresetError(f"`tf3dgan {command}` failed (exit status {status})")
-    return json.loads(out_json.read_text()) if out_json is not None else None
-
-
-def checked_scores(result, prefix: str = "") -> dict:
-    """``{dotted key: value}`` of the scores in a score command's JSON that STORAGE_TOLERANCE names (a value may
-    be a list: one per view count)."""
-    found = {}
-    for key, value in result.items():
-        if isinstance(value, dict):
-            found.update(checked_scores(value, f"{prefix}{key}."))
-        elif key in STORAGE_TOLERANCE:
-            found[prefix + key] = _rounded(value)
-    return found
-
-
-def _storage_unchanged(a: dict, b: dict) -> bool:
-    """Whether scores ``b`` (``checked_scores``) are ``a`` within STORAGE_TOLERANCE."""
-    return a.keys() == b.keys() and all(
-        np.all(np.abs(np.subtract(a[k], b[k])) <= STORAGE_TOLERANCE[k.rsplit(".", 1)[-1]]) for k in a)
-
-
-def _training_seconds(run_dir: Path, seconds: float, trained: bool) -> float:
-    """The run's training time over every build call (kept in the run folder, so a card rebuilt from a finished
-    run still states it)."""
-    path = run_dir / BUILD_TIME_FILE
-    total = json.loads(path.read_text())["seconds"] if path.is_file() else 0.0
-    if trained:
-        total += seconds
-        path.write_text(json.dumps({"seconds": round(total, 1)}) + "\n")
-    return total
-
-
-def _named(results: dict, out_dir: Path, name: str) -> dict:
-    """``results`` with the build's folder named as the card's commands name it (``preset NAME``)."""
-    return json.loads(json.dumps(results).replace(json.dumps(str(out_dir))[1:-1], name))
-
-
-def build_preset(name: str, out_dir: str | Path, run_dir: str | Path | None = None, data: str = DEFAULT_DATA,
-                 steps: int | None = None) -> Path:
-    """Train registry preset ``name`` (resuming ``run_dir``, default ``runs/preset_<name>``), score it with its
-    registry commands, and write the preset folder with its card into ``out_dir``."""
-    import tempfile
-
-    from tf3dgan import cpu
-    from tf3dgan.training.checkpoint import load_run
-    from tf3dgan.training.run_folder import latest_step
-
-    recipes = registry()
-    if name not in recipes:
-        raise PresetError(f"unknown preset {name!r} (registered presets: {', '.join(recipes)})")
-    recipe = recipes[name].with_data(data)
-    steps = recipe.steps if steps is None else steps
-    out_dir, run_dir = Path(out_dir), Path(run_dir or f"runs/preset_{name}")
-    _check_out_dir(out_dir, overwrite=False)
-    start_step = latest_step(run_dir)
-    sets = " ".join(f"--set {shlex.quote(o)}" for o in [*recipe.overrides, f"train.seed={recipe.seed}"])
-    train_command = f"train --config {recipe.config} {sets} --steps {steps} --out {run_dir} --quiet"
-    started = time.monotonic()
-    _cli(train_command)
-    config, gan, step = load_run(run_dir)
-    seconds = _training_seconds(run_dir, time.monotonic() - started, trained=step > start_step)
-
-    of_model = {k: v for k, v in recipe.scores.items() if MODEL_PLACEHOLDER in v}
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-
-        def score(key: str, model: str) -> dict:
-            return _cli(recipe.scores[key].replace(MODEL_PLACEHOLDER, model), tmp / f"{key}.json")
-
-        float32 = {k: checked_scores(score(k, f"--run {run_dir}")) for k in of_model}
-        for dtype in STORAGE_DTYPES:  # float16 unless it moves a score
-            write_preset(gan, config, out_dir, "---\n---\n(being built)\n", dtype)
-            results = {k: score(k, f"--preset {out_dir}") for k in recipe.scores}
-            if all(_storage_unchanged(float32[k], checked_scores(results[k])) for k in of_model):
-                break
-    stored_gan = load_preset(out_dir)
-    occupancy = sample_occupancy(stored_gan)
-
-    shown = {k: v.replace(MODEL_PLACEHOLDER, f"--preset {name}").replace(data, DEFAULT_DATA)
-             for k, v in recipe.scores.items()}
-    trained = {"seconds": round(seconds), "steps": step, "cpu": _cpu_name(),
-               "vector_isa": cpu.vector_isa(), "precision": config.train.mixed_precision}
-    front = {"name": name, "summary": recipe.summary, "variant": config.model.variant,
-             "cube_len": config.model.cube_len, "config": recipe.config, "set": recipe.overrides, "seed": recipe.seed,
-             "steps": step, "data": recipe.data, "licence": recipe.licence, "trained": trained, "storage": dtype,
-             "float32_scores": float32,
-             "occupancy": occupancy, "scores": {k: {"command": f"tf3dgan {shown[k]}", "result": _rounded(v)}
-                                                for k, v in _named(results, out_dir, name).items()}}
-    storage_note = (f"stored as {dtype}: " + ("no score moves from the float32 weights' (`float32_scores` above) by "
-                    "more than a tenth of seed noise" if dtype == "float16" else "float16 moved a score by more than "
-                    "a tenth of seed noise") + " (tf3dgan.presets.STORAGE_TOLERANCE)")
-    body = "\n".join([
-        f"# {name}", "", recipe.summary + ".", "",
-        f"- **Data**: {recipe.data}", f"- **Licence of the data**: {recipe.licence}",
-        f"- **Recipe**: config `{recipe.config}`" + (f" with {', '.join(f'`{o}`' for o in recipe.overrides)}"
-                                                    if recipe.overrides else "")
-        + f", seed {recipe.seed}, {step:,} steps ({config.model.variant}, {config.model.cube_len}^3, "
-          f"base width {config.model.base_width})",
-        f"- **Trained** in {seconds / 60:.1f} minutes on {trained['cpu']} ({trained['vector_isa']}; precision "
-        f"{config.train.mixed_precision}), beside other jobs",
-        f"- **Weights**: {storage_note}; a preset samples in float32",
-        f"- **Occupancy** of {occupancy['n']} samples (seed 0, > 0.5): mean {occupancy['mean']}, "
-        f"{occupancy['min']}-{occupancy['max']}",
-        f"- **Rebuild**: `tf3dgan presets build {name} --out DIR` (the recipe: tf3dgan/presets/registry.yaml)",
-        "", "## Scores", "",
-        *[_score_line(k, shown[k], v) for k, v in results.items()],
-    ])
-    write_preset(gan, config, out_dir, card(front, body), dtype)
-    return out_dir
+# ``GAN.from_preset`` as keras-hub spells it, set here: the presets sit above the training layer that defines GAN
+# (``tf3dgan.GAN`` is this module's, so the method is there whenever the public name is used).
+GAN.from_preset = classmethod(_from_preset)

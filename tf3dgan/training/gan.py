@@ -366,14 +366,6 @@ class GAN(keras.Model):
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     # -- inference -----------------------------------------------------------------------------------
-    @classmethod
-    def from_preset(cls, preset: str):
-        """A trained GAN shipped with tf3dgan, by name (``tf3dgan presets`` lists them), or a preset folder: the
-        keras-hub spelling of ``tf3dgan.load_preset``."""
-        from tf3dgan.presets import load_preset
-
-        return load_preset(preset)
-
     def sample_latent(self, n: int, seed: int):
         """``n`` latent vectors from the configured distribution, reproducible from ``seed``."""
         return self.latent.sample(n, seed)
