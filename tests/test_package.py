@@ -62,16 +62,17 @@ def test_public_api():
         tf3dgan.no_such_name  # noqa: B018
 
 
-@pytest.mark.parametrize("imports", ["import keras; import tf3dgan", "import tf3dgan; import tensorflow"])
-def test_keras_classes_are_registered_whichever_loads_first(imports):
-    """``import tf3dgan`` registers the Keras classes at once where Keras is loaded, else when Keras loads (here
-    inside TensorFlow's import, which also looks Keras up without importing it); Keras's module is left as it was,
-    with its own loader, and the import hook is gone."""
+@pytest.mark.parametrize("imports", ["import tf3dgan; import tensorflow",
+                                     "from tf3dgan.nn.latent import LatentSampler"])
+def test_keras_classes_are_registered_when_keras_loads(imports):
+    """``import tf3dgan`` loads no Keras; its Keras classes are registered as soon as Keras has loaded: inside
+    TensorFlow's import (which also looks Keras up without importing it), or once the module of tf3dgan that imports
+    Keras (one the classes' modules need whole) is imported. Keras keeps its own loader; the import hook is gone."""
     script = imports + r"""
 import sys, keras
 names = ("GAN", "FusedBatchNormalization", "OneChannelConv3D", "OneChannelConv3DTranspose")
 missing = [n for n in names if keras.saving.get_registered_object(f"tf3dgan>{n}") is None]
-hooks = [type(f).__name__ for f in sys.meta_path if type(f).__module__ == "tf3dgan.keras_classes"]
+hooks = [f for f in sys.meta_path if type(f).__module__ == "tf3dgan.keras_classes"]
 assert not missing and not hooks, (missing, hooks)
 assert type(keras.__loader__).__name__ == type(keras.__spec__.loader).__name__ == "SourceFileLoader"
 """
