@@ -3,6 +3,7 @@ folder from a run, ``build`` trains and scores a registry preset (tf3dgan.preset
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import shlex
@@ -258,5 +259,10 @@ def build_preset(name: str, out_dir: str | Path, run_command, run_dir: str | Pat
         "", "## Scores", "",
         *[_score_line(k, shown[k], v) for k, v in results.items()],
     ])
+    if data != DEFAULT_DATA:  # the card and config name the data folder as a user's checkout has it
+        front = json.loads(json.dumps(front).replace(json.dumps(data)[1:-1], DEFAULT_DATA))
+        body = body.replace(data, DEFAULT_DATA)
+        config = dataclasses.replace(config, data=dataclasses.replace(
+            config.data, source=str(config.data.source).replace(data, DEFAULT_DATA)))
     write_preset(gan, config, out_dir, card(front, body), dtype)
     return out_dir
