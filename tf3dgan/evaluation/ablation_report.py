@@ -121,7 +121,7 @@ def claims_table(suite, claims: list) -> list[str]:
              "not equivalent: beyond it); a collapse rate by Fisher's exact test, with each row's k of n and its "
              "Clopper-Pearson 95% interval"
              + (f" (collapsed: {', '.join(f'{k} > {v:g}' for k, v in suite.collapse.items())} at the end)"
-                if getattr(suite, "collapse", None) else "")
+                if suite.collapse else "")
              + ". Each row's standard deviation is floored at its score's resolution / sqrt(12). p: raw / Holm. "
              "A claim is supported when every expectation holds, partly supported when some hold and the rest are "
              "inconclusive, reversed when an effect is significantly against it, not the same when a claimed "
@@ -204,7 +204,7 @@ def write_report(suite, out_dir: Path, rows: list[dict], curves: dict, sources: 
     multi_seed = any(len(group) > 1 for group in by_run.values())
     ev = suite.evaluate
     claims = judge_claims(suite, rows, curves)
-    criterion = getattr(suite, "collapse", None)
+    criterion = suite.collapse
     head = (["run", "variant", "settings that differ", "seeds", "steps"] + [name for name, _, _ in columns]
             + (["collapsed [95% CI]"] if criterion else []))
     expected = sum(len(run.seeds or [None]) for run in suite.runs)
@@ -306,7 +306,7 @@ def score_series(suite, curves: dict) -> dict:
     every seed of the run was scored at, and ``seeds``, one ``(steps, values)`` per seed over its own steps."""
     out = {}
     for run in suite.runs:
-        seeds = [by_step for (name, _), by_step in sorted(curves.items(), key=lambda item: str(item[0][1]))
+        seeds = [by_step for (name, _), by_step in sorted(curves.items(), key=lambda item: item[0][1] or 0)
                  if name == run.name and by_step]
         if not seeds:
             continue

@@ -278,7 +278,7 @@ def judge_claims(suite, rows: list[dict], curves: dict) -> list[ClaimJudgement]:
             else:
                 mine, theirs = scores_at(curves, run.name, expectation.at), scores_at(curves, other, expectation.at)
             claim.judgements.append(judge(expectation, mine, theirs, expectation.compared_with(base),
-                                          getattr(suite, "collapse", None)))
+                                          suite.collapse))
         claims.append(claim)
     correct([j for claim in claims for j in claim.judgements])
     return claims
