@@ -7,6 +7,13 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One TensorFlow thread per pool in each pytest-xdist worker and in the processes its tests start: with
+    # TensorFlow's default (a thread per core in each pool) the two workers and their subprocesses oversubscribe
+    # two cores, and the tiny in-process tests, which hand thousands of small ops between threads, waited for the
+    # scheduler: 7-19x slower beside a subprocess-heavy test than alone.
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 import pytest  # noqa: E402
 
@@ -16,6 +23,11 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 from harness import TINY  # noqa: E402  (the shared harness: tests/harness.py)
+
+
+def pytest_collection_modifyitems(items):
+    """The tests marked slow first (in their order), so that pytest-xdist does not end on a long one."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import fit_steps as _fit
+from harness import TINY, fit_steps as _fit
 from tf3dgan.training.builder import build_gan
 from tf3dgan.config import load_config
 
@@ -135,13 +135,14 @@ TWO_DEVICES = textwrap.dedent(
     from tf3dgan.training.run_callbacks import read_metrics
     from tf3dgan.training.distribute import get_strategy
 
-    tiny, out, horizon = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3] == "horizon"
+    cases, root = json.loads(sys.argv[1]), sys.argv[2]
     voxels = (np.random.default_rng(0).random((20, 8, 8, 8)) > 0.7).astype("uint8")
-    result = {"replicas": get_strategy("mirrored").num_replicas_in_sync}
+    checks = {"replicas": get_strategy("mirrored").num_replicas_in_sync}
     try:
-        train(load_config(None, tiny + ["train.distribute=mirrored", "train.batch_size=3"]), f"{out}/odd", 1, voxels)
+        train(load_config(None, cases["paper"] + ["train.distribute=mirrored", "train.batch_size=3"]), f"{root}/odd",
+              1, voxels)
     except ValueError as err:
-        result["odd_batch_error"] = str(err)
+        checks["odd_batch_error"] = str(err)
     class StopAt(keras.callbacks.Callback):  # a Ctrl-C at the end of a step: train() checkpoints it, then raises
         def __init__(self, step):
             super().__init__()
@@ -151,24 +152,33 @@ TWO_DEVICES = textwrap.dedent(
             if int(self.model.step_counter.numpy()) == self.step:
                 raise KeyboardInterrupt
 
-    for name, distribute, splits in [("one", "none", [4]), ("two", "mirrored", [4]), ("resumed", "mirrored", [2, 4])]:
-        config = load_config(None, tiny + [f"train.distribute={distribute}", "train.log_every=1",
-                                           "train.checkpoint_every=2", "train.d_thresh=0.7"])
-        if name == "resumed" and horizon:
-            # A schedule over train.steps: the first part runs with train.steps=4 too, cut after step 2.
-            try:
-                train(config, f"{out}/{name}", steps=4, voxels=voxels, extra_callbacks=[StopAt(2)], progress=False)
-            except KeyboardInterrupt:
-                pass
-            splits = [4]
-        for steps in splits:
-            gan = train(config, f"{out}/{name}", steps=steps, voxels=voxels, progress=False)
-        result[name] = {
-            "metrics": read_metrics(f"{out}/{name}"),
-            "weights": [w.numpy().tolist() for w in gan.discriminator.weights[:2] + gan.sampling_generator.weights[-3:]],
-            "d_updates": int(gan.d_optimizer.iterations.numpy()),
-        }
-    print("RESULT" + json.dumps(result))
+    def compare(tiny, out, horizon):
+        result = dict(checks)
+        for name, distribute, splits in [("one", "none", [4]), ("two", "mirrored", [4]),
+                                         ("resumed", "mirrored", [2, 4])]:
+            config = load_config(None, tiny + [f"train.distribute={distribute}", "train.log_every=1",
+                                               "train.checkpoint_every=2", "train.d_thresh=0.7"])
+            if name == "resumed" and horizon:
+                # A schedule over train.steps: the first part runs with train.steps=4 too, cut after step 2.
+                try:
+                    train(config, f"{out}/{name}", steps=4, voxels=voxels, extra_callbacks=[StopAt(2)],
+                          progress=False)
+                except KeyboardInterrupt:
+                    pass
+                splits = [4]
+            for steps in splits:
+                gan = train(config, f"{out}/{name}", steps=steps, voxels=voxels, progress=False)
+            result[name] = {
+                "metrics": read_metrics(f"{out}/{name}"),
+                "weights": [w.numpy().tolist()
+                            for w in gan.discriminator.weights[:2] + gan.sampling_generator.weights[-3:]],
+                "d_updates": int(gan.d_optimizer.iterations.numpy()),
+            }
+        return result
+
+    results = {case: compare(tiny, f"{root}/{case}", any(t.startswith(HORIZON_KEYS) for t in tiny))
+               for case, tiny in cases.items()}
+    print("RESULT" + json.dumps(results))
     """
 )
 
@@ -181,20 +191,24 @@ REPLICA_INDEPENDENT_TRICKS = ["train.ema_decay=0.9", "train.instance_noise=0.1",
 HORIZON_KEYS = ("train.lr_schedule", "train.instance_noise")  # run over train.steps
 
 
+@pytest.fixture(scope="module")
+def two_device_runs(tmp_path_factory):
+    """Both cases' runs (paper, tricks) in one process with two logical CPU devices: one TensorFlow start-up."""
+    cases = {"paper": list(TINY), "tricks": list(TINY) + REPLICA_INDEPENDENT_TRICKS}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    script = f"HORIZON_KEYS = {HORIZON_KEYS!r}\n" + TWO_DEVICES
+    proc = subprocess.run([sys.executable, "-c", script, json.dumps(cases), str(tmp_path_factory.mktemp("devices"))],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.split("RESULT", 1)[1])
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("tricks", [[], REPLICA_INDEPENDENT_TRICKS], ids=["paper", "tricks"])
-def test_two_logical_devices_match_one_device(tiny_overrides, tmp_path, tricks):
+@pytest.mark.parametrize("case", ["paper", "tricks"])
+def test_two_logical_devices_match_one_device(two_device_runs, case):
     """Same global batch on 1 device and on 2 replicas (MirroredStrategy): same metrics, gate and weights;
     a run resumed from a checkpoint under the strategy continues as the uninterrupted one."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    horizon = any(t.startswith(HORIZON_KEYS) for t in tricks)
-    proc = subprocess.run(
-        [sys.executable, "-c", TWO_DEVICES, json.dumps(tiny_overrides + tricks), str(tmp_path),
-         "horizon" if horizon else "-"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.split("RESULT", 1)[1])
+    result = two_device_runs[case]
     assert result["replicas"] == 2
     assert "train.batch_size=3 must be a multiple of the 2 replicas" in result["odd_batch_error"]
     one, two = result["one"], result["two"]

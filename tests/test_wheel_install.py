@@ -110,7 +110,6 @@ def test_wheel_installs_and_runs_in_a_fresh_environment(tmp_path):
     _ok(install)
     try:
         tf3dgan = bin_dir / "tf3dgan"
-        assert "tensorflow" in _ok(_run([tf3dgan, "env"], cwd=empty))
         listing = _ok(_run([tf3dgan, "configs"], cwd=empty))
         names = {line.split()[0] for line in listing.splitlines() if line.startswith("  ")}
         assert {p.stem for p in (REPO / "configs").rglob("*.yaml")} <= names
@@ -126,12 +125,9 @@ def test_wheel_installs_and_runs_in_a_fresh_environment(tmp_path):
         sets = [arg for key in TINY for arg in ("--set", key)]
         _ok(_run([tf3dgan, "train", "--config", "quickstart", "--out", "runs/q", "--steps", "5", "--quiet", *sets],
                  cwd=empty))
-        _ok(_run([tf3dgan, "sample", "--run", "runs/q", "--n", "2", "--out", "runs/q/samples.npz"], cwd=empty))
-        assert (empty / "runs" / "q" / "samples.npz").is_file()
         checked = _ok(_run([bin_dir / "python", "-c", CHECK_PRESETS], cwd=empty)).split()
         assert "furniture_32" in checked and Path(checked[1]).is_relative_to(venv), checked
-        _ok(_run([tf3dgan, "sample", "--preset", "furniture_32", "--n", "2", "--out", "p.npz"], cwd=empty))
-        _ok(_run([tf3dgan, "view", "p.npz", "--png", "--out", "p.png"], cwd=empty))
+        _ok(_run([tf3dgan, "view", "runs/q/samples/step_00000005.npz", "--png", "--out", "q.png"], cwd=empty))
         assert "usage: tf3dgan visdom" in _ok(_run([tf3dgan, "visdom", "--help"], cwd=empty))
     finally:
         shutil.rmtree(venv, ignore_errors=True)  # 2.5 GB

@@ -10,7 +10,9 @@ import sys
 
 from tf3dgan.quiet import hold_import_for_tests, stderr_muted
 
-# Each module has ``add_parser(subparsers)``, which sets ``func`` on its parser(s).
+# Each module has ``add_parser(subparsers)``, which sets ``func`` on its parser(s), and ``needs_tensorflow=False``
+# (or a predicate of the parsed arguments) where the command runs without TensorFlow: it then starts in a second,
+# not the eight that importing TensorFlow takes on a 2-core CPU.
 COMMAND_MODULES = [
     "train",
     "describe",
@@ -95,7 +97,9 @@ def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         command = args.command
-        _start_tensorflow_quietly()
+        needs_tensorflow = getattr(args, "needs_tensorflow", True)
+        if needs_tensorflow(args) if callable(needs_tensorflow) else needs_tensorflow:
+            _start_tensorflow_quietly()
         _one_line_warnings(command)
         from tf3dgan.errors import UserError
 

@@ -14,7 +14,7 @@ def add_parser(subparsers) -> None:
     actions = p.add_subparsers(dest="configs_action", metavar="ACTION")
     show = actions.add_parser("show", help="print a shipped config or suite")
     show.add_argument("name", help="a name from `tf3dgan configs` (configs first, then suites)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, needs_tensorflow=False)
 
 
 def config_rows() -> list[tuple]:

@@ -26,7 +26,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--index", type=int, nargs="+", default=None, help="which shapes to show (default: the first --max)")
     p.add_argument("--max", type=int, default=16, help="at most this many shapes (default 16)")
     p.add_argument("--size", type=int, default=None, help="voxelization size for .off meshes (default 32)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, needs_tensorflow=False)
 
 
 # Grids larger than this per side are max-pooled down to it for display (a 1024^3 grid would need 8 GiB of

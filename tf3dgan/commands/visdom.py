@@ -14,7 +14,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--login", action="store_true",
                    help="require visdom's login: user name and password from VISDOM_USERNAME and VISDOM_PASSWORD "
                         "(asked for on a terminal when unset); training posts with the same variables")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, needs_tensorflow=False)
 
 
 def run(args) -> int:

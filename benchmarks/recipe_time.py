@@ -1,0 +1,71 @@
+"""The whole recipe's time as a user meets it: ``tf3dgan train`` (start-up, data, tracing, checkpoints, sample
+pages) then ``tf3dgan evaluate`` against the held-out test shapes, each timed as the command it is.
+
+The README's minutes come from this script. ``--steps N`` trains N steps only and also prints the config's full
+length at the measured rate (start-up counted once); run it alone on the machine, nothing else training beside it.
+
+    python benchmarks/recipe_time.py --config configs/chairs_cpu.yaml
+    ONEDNN_MAX_CPU_ISA=AVX2 python benchmarks/recipe_time.py --config configs/chairs_cpu.yaml --steps 500
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import common
+
+from tf3dgan.config import load_config
+
+
+def parse_args(argv=None):
+    p = common.argument_parser(__doc__, config="configs/chairs_cpu.yaml", batch=None)
+    p.add_argument("--steps", type=int, help="train this many steps (default: the config's train.steps)")
+    p.add_argument("--reference", help="reference shapes for evaluate (default: the config's data.source)")
+    p.add_argument("--n", type=int, default=100, help="samples scored (default 100)")
+    p.add_argument("--out", help="run folder to train in (default: a temporary folder, removed at the end)")
+    return p.parse_args(argv)
+
+
+def timed(command: list[str]) -> tuple[float, str]:
+    """Seconds a ``tf3dgan`` command took as a new process, and what it printed."""
+    start = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "tf3dgan.cli", *command], capture_output=True, text=True,
+                            cwd=common.REPO)
+    if result.returncode != 0:
+        sys.exit(f"recipe_time: `tf3dgan {' '.join(command)}` failed:\n{result.stderr[-3000:]}")
+    return time.monotonic() - start, result.stdout
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    config = load_config(args.config, args.set)
+    steps = args.steps or config.train.steps
+    reference = args.reference or config.data.source
+    run = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="recipe_time_")) / "run"
+    sets = [a for s in args.set for a in ("--set", s)]
+    try:
+        train_s, _ = timed(["train", "--config", args.config, "--out", str(run), "--steps", str(steps), "--quiet",
+                            "--restart", *sets])
+        evaluate_s, scores = timed(["evaluate", "--run", str(run), "--reference", reference, "--n", str(args.n)])
+    finally:
+        if not args.out:
+            shutil.rmtree(run.parent, ignore_errors=True)
+    print(f"{args.config} {' '.join(args.set)}: {steps} steps, batch {config.train.batch_size}, precision "
+          f"{common.precision(config)}; {common.machine()}; {common.load_average()}")
+    print(f"train     {train_s:8.1f} s  {steps / train_s:6.2f} steps/s (start-up, tracing, checkpoints included)")
+    print(f"evaluate  {evaluate_s:8.1f} s  ({args.n} samples against {reference})")
+    print(f"recipe    {(train_s + evaluate_s) / 60:8.1f} min")
+    if steps < config.train.steps:
+        full = config.train.steps / steps * train_s + evaluate_s
+        print(f"at {config.train.steps} steps: about {full / 60:.1f} min (this rate, start-up counted "
+              f"{config.train.steps // steps} times: an upper bound)")
+    print(scores.strip().splitlines()[-1] if scores.strip() else "")
+
+
+if __name__ == "__main__":
+    main()
