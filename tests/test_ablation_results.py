@@ -345,7 +345,25 @@ def test_a_report_names_the_results_files_it_read_and_how_many_lines_matched(tmp
     with pytest.warns(ResultsFileWarning, match=f"no line of {other} belongs to this suite's trainings"):
         assert main(["ablate", "--suite", str(tmp_path / "suite.yaml"), "--out", str(tmp_path / "out"),
                      "--report-only", "--results", str(other)]) == 0
-    assert "(results: `other.results.jsonl`; 0 of 1 lines belong to this suite's trainings)" in capsys.readouterr().out
+    assert "(results: `other.results.jsonl`; 0 of 0 lines of finished trainings belong to this suite's)" in (
+        capsys.readouterr().out)
+
+
+def test_a_training_in_progress_leaves_the_report_unchanged(tmp_path):
+    """The pages quote the report and are committed with the results file: a training still writing its scores
+    (of this suite or another sharing the file) leaves them as they are, until it finishes or passes a step that an
+    expectation reads (``at``)."""
+    from tf3dgan.evaluation.ablation import load_suite, suite_trainings, write_report_from_results
+
+    (tmp_path / "suite.yaml").write_text(TINY_SUITE)
+    suite, results = load_suite(tmp_path / "suite.yaml"), tmp_path / "suite.results.jsonl"
+    suite_results.append_event(results, _event("final", key="another-suites", step=4, row={"steps": 4}))
+    write_report_from_results(suite, tmp_path / "a", results)
+    for key in ("another-suites-second", *(t.key for t in suite_trainings(suite, tmp_path / "a"))):
+        suite_results.append_event(results, _event("score", key=key, step=1, scores={"mmd": 0.5}))
+    write_report_from_results(suite, tmp_path / "b", results)
+    assert (tmp_path / "a" / "report.md").read_text() == (tmp_path / "b" / "report.md").read_text()
+    assert "0 of 1 lines of finished trainings belong to this suite's" in (tmp_path / "a" / "report.md").read_text()
 
 
 def test_a_seed_whose_score_is_not_a_number_is_shown_as_such():

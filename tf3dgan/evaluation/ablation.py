@@ -531,14 +531,18 @@ def write_report_from_results(suite: Suite, out_dir: str | Path, results_path: s
     read_from = [path for path in results_paths(suite, out_dir, results_path)[1] if Path(path).is_file()]
     events = read_events(read_from)
     keys = {training.key for training in suite_trainings(suite, out_dir)}
-    matched = sum(event["key"] in keys for event in events)
-    if not matched:
+    if not any(event["key"] in keys for event in events):
         warnings.warn(ResultsFileWarning(
             f"no line of {', '.join(map(str, read_from)) or 'any results file (none found)'} belongs to this suite's "
             f"trainings (their settings differ: another suite's results?)"), stacklevel=2)
     rows, curves = suite_rows(suite, out_dir, results_by_key(events))
+    # Counted over finished trainings only, so that a training in progress (of any suite sharing the file) leaves
+    # the report, and the pages that quote it, unchanged until it finishes.
+    finished = {event["key"] for event in events if event["kind"] == "final"}
+    finished_lines = [event for event in events if event["key"] in finished]
+    matched = sum(event["key"] in keys for event in finished_lines)
     sources = (", ".join(f"`{Path(path).name}`" for path in read_from) or "no results file") + (
-        f"; {matched} of {len(events)} lines belong to this suite's trainings")
+        f"; {matched} of {len(finished_lines)} lines of finished trainings belong to this suite's")
     write_report(suite, out_dir, rows, curves, sources)
     return rows
 
