@@ -24,7 +24,7 @@ demo: $(STAMP)
 
 # Three pytest-xdist workers on a 2-core machine: each test process runs TensorFlow on one thread per pool
 # (tests/conftest.py) and many tests wait on a process they started, so a third worker fills those waits
-# (7 min 44 s against 8 min 38 s with two, oneDNN capped at AVX2). TEST_WORKERS=0 runs serially.
+# (7 min 44 s against 8 min 38 s with two on the same tree, oneDNN capped at AVX2). TEST_WORKERS=0 runs serially.
 TEST_WORKERS ?= 3
 PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 

@@ -9,9 +9,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # One TensorFlow thread per pool in each pytest-xdist worker and in the processes its tests start: with
-    # TensorFlow's default (a thread per core in each pool) the two workers and their subprocesses oversubscribe
-    # two cores, and the tiny in-process tests, which hand thousands of small ops between threads, waited for the
-    # scheduler: 7-19x slower beside a subprocess-heavy test than alone.
+    # TensorFlow's default (a thread per core in each pool) the workers and their subprocesses oversubscribe the
+    # cores, and the tiny in-process tests, which hand thousands of small ops between threads, waited for the
+    # scheduler: 7-19x slower beside a subprocess-heavy test than alone (2 cores, 2 workers).
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
