@@ -129,14 +129,15 @@ def test_loading_and_validating_configs_imports_neither_keras_nor_tensorflow():
 
 
 def test_commands_that_need_no_tensorflow_start_without_it(tmp_path):
-    """``tf3dgan configs``, ``view`` and ``visdom --help`` run in a fresh process without importing TensorFlow or
-    Keras (a second, not the eight seconds of TensorFlow's import on a 2-core CPU)."""
+    """``tf3dgan configs``, ``view``, ``presets`` (the list and a card) and ``visdom --help`` run in a fresh process
+    without importing TensorFlow or Keras (a second, not the eight seconds of TensorFlow's import on a 2-core CPU)."""
     script = (
         "import sys, numpy as np\n"
         "from tf3dgan.cli import main\n"
         f"np.savez({str(tmp_path / 'v.npz')!r}, voxels=np.ones((1, 8, 8, 8), 'uint8'))\n"
         f"assert main(['configs']) == 0 and main(['view', {str(tmp_path / 'v.npz')!r}, '--out', "
         f"{str(tmp_path / 'v.html')!r}]) == 0\n"
+        "assert main(['presets']) == 0 and main(['presets', 'show', 'furniture_32']) == 0\n"
         "try:\n"
         "    main(['visdom', '--help'])\n"
         "except SystemExit:\n"

@@ -143,8 +143,8 @@ def test_presets_lists_each_with_a_card_line_and_shows_a_card(capsys):
 
 @pytest.mark.slow
 def test_build_trains_scores_and_writes_the_card_of_a_registry_recipe(tmp_path, monkeypatch, capsys):
-    import tf3dgan.presets as presets
     from harness import TINY
+    from tf3dgan import preset_cards
 
     registry_file = tmp_path / "registry.yaml"
     registry_file.write_text(json.dumps({"tiny": {
@@ -153,7 +153,7 @@ def test_build_trains_scores_and_writes_the_card_of_a_registry_recipe(tmp_path, 
         "scores": {"samples": "evaluate {model} --reference synthetic --n 4 --n-reference 4 --seed 0",
                    "real_vs_real": "evaluate --samples synthetic --samples-split train --reference synthetic --n 4 "
                                    "--n-reference 4 --seed 0"}}}))
-    monkeypatch.setattr(presets, "REGISTRY_FILE", registry_file)
+    monkeypatch.setattr(preset_cards, "REGISTRY_FILE", registry_file)
     from tf3dgan.commands.presets import build_preset
 
     out = build_preset("tiny", tmp_path / "tiny", main, run_dir=tmp_path / "run")

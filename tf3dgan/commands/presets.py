@@ -37,12 +37,12 @@ def add_parser(subparsers) -> None:
     build.add_argument("--run-dir", help="run folder to train in, resumed when it exists (default runs/preset_NAME)")
     build.add_argument("--data", default=None, help="the shared data folder of the recipe (default ../shared/data)")
     build.add_argument("--steps", type=int, help="train this many steps instead of the recipe's (a quick check)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, needs_tensorflow=lambda args: args.presets_action in ("save", "build"))
 
 
 def rows() -> list[tuple]:
     """(name, size, state, summary) of each registered preset."""
-    from tf3dgan.presets import built_names, read_card, registry, shipped_folder
+    from tf3dgan.preset_cards import built_names, read_card, registry, shipped_folder
 
     built = set(built_names())
     out = []
@@ -57,12 +57,19 @@ def rows() -> list[tuple]:
 
 
 def run(args) -> int:
-    from tf3dgan import presets
     from tf3dgan.errors import UsageError
 
-    if args.presets_action == "show":
-        print(presets.read_card(presets.resolve_preset(args.name))[1], end="")
+    if args.presets_action is None:
+        print("presets (tf3dgan sample --preset NAME ...; tf3dgan presets show NAME prints its card):")
+        print("\n".join(text_table([("NAME", "SIZE", "TRAINED", "WHAT IT IS"), *rows()])))
         return 0
+    if args.presets_action == "show":
+        from tf3dgan.preset_cards import read_card, resolve_preset
+
+        print(read_card(resolve_preset(args.name))[1], end="")
+        return 0
+    from tf3dgan import presets  # save and build: TensorFlow (the command line started it)
+
     if args.presets_action == "save":
         out = presets.save_preset(args.run, args.out, args.checkpoint, args.dtype, args.summary)
         print(f"{out}: preset saved from {args.run} (weights {args.dtype}); use it with --preset {out}")
@@ -75,9 +82,7 @@ def run(args) -> int:
         print(presets.read_card(out)[1], end="")
         print(f"\n{out}: preset {args.name} built; ship it as tf3dgan/presets/{args.name}/")
         return 0
-    print("presets (tf3dgan sample --preset NAME ...; tf3dgan presets show NAME prints its card):")
-    print("\n".join(text_table([("NAME", "SIZE", "TRAINED", "WHAT IT IS"), *rows()])))
-    return 0
+    raise AssertionError(args.presets_action)  # argparse allows no other action
 
 
 # -- presets build ---------------------------------------------------------------------------------------------
