@@ -10,7 +10,8 @@ A preset is a folder of three files; a folder that holds them works wherever a n
 The shipped presets sit beside this file (``tf3dgan/presets/NAME/``). ``registry.yaml`` is the one place each
 preset's recipe is stated (config, overrides, seed, steps, data and licence, the commands that score it);
 ``tf3dgan presets build NAME --out DIR`` follows it (``tf3dgan.commands.presets``), and a registry entry
-without a folder is listed as not built yet.
+without a folder is listed as not built yet. The registry and the cards are read by ``tf3dgan.preset_cards``,
+without TensorFlow; this module re-exports its names and adds loading and saving.
 """
 
 from __future__ import annotations
