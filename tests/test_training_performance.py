@@ -204,6 +204,7 @@ def two_device_runs(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("two_devices")  # both cases on one pytest-xdist worker: the fixture's one process serves both
 @pytest.mark.parametrize("case", ["paper", "tricks"])
 def test_two_logical_devices_match_one_device(two_device_runs, case):
     """Same global batch on 1 device and on 2 replicas (MirroredStrategy): same metrics, gate and weights;
