@@ -77,6 +77,17 @@ for name in built_names():
     print(name, tf3dgan.presets.__file__)
 """
 
+# What a new user runs on a shipped preset from an empty folder (issue 43), smallest sizes that still exercise each.
+PRESET_COMMANDS = [
+    ["sample", "--preset", "chairs_32", "--n", "16", "--out", "s.npz"],
+    ["view", "s.npz", "--png", "--out", "s.png"],
+    ["interpolate", "--preset", "chairs_32", "--from", "0", "--to", "1", "--steps", "4", "--out", "i.npz"],
+    ["project", "--preset", "chairs_32", "--shapes", "s.npz", "--n", "2", "--steps", "5", "--restarts", "1",
+     "--out", "p.npz"],
+    ["neurons", "--preset", "chairs_32", "--data", "synthetic", "--count", "32", "--out", "n.html"],
+    ["embed", "--preset", "chairs_32", "--data", "synthetic", "--count", "32", "--method", "pca", "--out", "e.html"],
+]
+
 
 @pytest.mark.slow
 def test_wheel_installs_and_runs_in_a_fresh_environment(tmp_path):
@@ -128,6 +139,9 @@ def test_wheel_installs_and_runs_in_a_fresh_environment(tmp_path):
         checked = _ok(_run([bin_dir / "python", "-c", CHECK_PRESETS], cwd=empty)).split()
         assert "furniture_32" in checked and Path(checked[1]).is_relative_to(venv), checked
         _ok(_run([tf3dgan, "view", "runs/q/samples/step_00000005.npz", "--png", "--out", "q.png"], cwd=empty))
+        for args in PRESET_COMMANDS:
+            _ok(_run([tf3dgan, *args], cwd=empty))
+        assert all((empty / out).stat().st_size > 0 for out in ("s.png", "i.npz", "p.npz", "n.html", "e.html"))
         assert "usage: tf3dgan visdom" in _ok(_run([tf3dgan, "visdom", "--help"], cwd=empty))
     finally:
         shutil.rmtree(venv, ignore_errors=True)  # 2.5 GB
