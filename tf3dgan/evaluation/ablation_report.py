@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import numpy as np
 from data_io.atomic import atomic_write_bytes
 from tf3dgan.evaluation.claims import SCORES, collapsed, judge_claims
 from tf3dgan.evaluation.seed_statistics import (ALPHA, binomial_standard_error, fisher_exact, mean_and_standard_error,
-                                                 rate, welch)
+                                                 rate, t_test_power, welch)
 
 REPORT_FILE = "report.md"
 SAMPLES_FILE = "samples.png"  # each run's first sample sheet, one labelled strip per run
@@ -153,18 +154,6 @@ def _brief(judgement) -> str:
     return f"{judgement.expectation.describe(judgement.compared_with)} {_measured_text(judgement)}{p}: {judgement.verdict}"
 
 
-def welch_power(n: int, effect: float, alpha: float = ALPHA) -> float:
-    """The chance that a two-sided t-test at ``alpha`` with ``n`` seeds in each of two rows finds a true difference of
-    ``effect`` within-row standard deviations (equal spreads: Student's t with 2n - 2 degrees of freedom, which
-    Welch's test matches there)."""
-    from scipy import stats
-
-    df = 2 * n - 2
-    critical = stats.t.ppf(1 - alpha / 2, df)
-    shift = effect / np.sqrt(2.0 / n)
-    return float(stats.nct.sf(critical, df, shift) + stats.nct.cdf(-critical, df, shift))
-
-
 def verdict_lines(claims: list) -> list[str]:
     """``## Verdicts``: each claim's verdict in one bullet with its expectations' numbers, then a line on power."""
     if not claims:
@@ -175,13 +164,14 @@ def verdict_lines(claims: list) -> list[str]:
         lines.append(f"- {claim.claim.rstrip('.')} ({'the blog' if claim.source == 'blog' else 'this suite'}; "
                      f"{'/'.join(map(str, n))} seeds): **{claim.verdict}**. "
                      + "; ".join(_brief(j) for j in claim.judgements) + ".")
-    seeds = sorted({len(j.values) for claim in claims for j in claim.judgements if j.values})
-    if seeds:
-        n = seeds[len(seeds) // 2]
-        power = " / ".join(f"{welch_power(n, effect):.0%}" for effect in (1, 2, 3))
-        lines += ["", f"Power: with {n} seeds against {n}, a t-test at alpha {ALPHA} finds a true difference of 1 / 2 / 3 "
-                  f"within-row standard deviations {power} of the time, before Holm's correction (which lowers it); "
-                  "an inconclusive verdict is no evidence of no effect."]
+    sizes = Counter(tuple(sorted((len(j.values), len(j.other_values)))) for claim in claims
+                    for j in claim.judgements if j.values and j.other_values and not isinstance(j.values[0], bool))
+    if sizes:
+        power = ", ".join(f"{' / '.join(f'{t_test_power(a, b, e):.0%}' for e in (1, 2, 3))} with {a} seeds against {b}"
+                          for (a, b), _ in sizes.most_common())
+        lines += ["", f"Power (a two-sided t-test at alpha {ALPHA}, before Holm's correction, which lowers it): a true "
+                  f"difference of 1 / 2 / 3 within-row standard deviations is found {power} (the comparisons here, "
+                  "most frequent first); an inconclusive verdict is no evidence of no effect."]
     return lines + [""]
 
 

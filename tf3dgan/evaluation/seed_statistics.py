@@ -9,6 +9,7 @@
 - Several expectations at once: Holm's step-down correction over a suite's family of tests.
 - Outcomes that split in two (a seed collapses or not): k of n with the exact Clopper-Pearson interval, two rows
   compared by Fisher's exact test.
+- Power: the chance that the t-test finds a true difference of a given size with the seeds at hand.
 """
 
 from __future__ import annotations
@@ -136,3 +137,13 @@ def rate(k: int, n: int, alpha: float = ALPHA) -> Rate:
 def fisher_exact(a: Rate, b: Rate) -> float:
     """Two-sided p of Fisher's exact test that two rates are equal."""
     return float(stats.fisher_exact([[a.k, a.n - a.k], [b.k, b.n - b.k]]).pvalue)
+
+
+def t_test_power(n_a: int, n_b: int, effect: float, alpha: float = ALPHA) -> float:
+    """The chance that a two-sided t-test at ``alpha`` on ``n_a`` and ``n_b`` seeds finds a true difference of
+    ``effect`` within-row standard deviations (equal spreads: Student's t with n_a + n_b - 2 degrees of freedom and
+    the noncentral t, which Welch's test matches there)."""
+    df = n_a + n_b - 2
+    critical = stats.t.ppf(1 - alpha / 2, df)
+    shift = effect / math.sqrt(1.0 / n_a + 1.0 / n_b)
+    return float(stats.nct.sf(critical, df, shift) + stats.nct.cdf(-critical, df, shift))
