@@ -2,7 +2,7 @@
 the render-and-compare search (``--refine`` rounds, as `tf3dgan reconstruct` does) and the true shape (the last
 three rendered from the input's azimuth), one row per shape.
 
-    python benchmarks/reconstruction_sheet.py RUN [--reference synthetic|SOURCE] [--n 6] [--refine 8] [--out sheet.png]
+    python benchmarks/reconstruction_sheet.py RUN|PRESET [--reference synthetic|SOURCE] [--n 6] [--refine 8] [--out sheet.png]
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run")
+    parser.add_argument("run", help="a vae_gan run folder, or a preset's name or folder")
     parser.add_argument("--reference", default="synthetic")
     parser.add_argument("--n", type=int, default=6)
     parser.add_argument("--views", type=int, default=1, help="input views per shape (default 1)")
@@ -38,7 +38,14 @@ def main() -> None:
     from tf3dgan.generation.refinement import refine_latents
     from tf3dgan.training.checkpoint import load_run
 
-    config, gan, step = load_run(args.run)
+    from tf3dgan.preset_cards import is_preset_folder, registry
+
+    if args.run in registry() or is_preset_folder(Path(args.run)):
+        from tf3dgan.presets import open_preset
+
+        config, gan, step = open_preset(args.run)
+    else:
+        config, gan, step = load_run(args.run)
     spec = gan.variant.image_input()
     d = config.model.cube_len
     if args.reference == "synthetic":

@@ -88,6 +88,40 @@ def test_presets_save_stores_float16_that_restores_exactly(tiny_run, tmp_path):
             np.testing.assert_array_equal(restored.numpy(), original.numpy().astype("float16").astype("float32"))
 
 
+
+def test_the_build_keeps_a_storage_whose_scores_move_exactly_by_the_tolerance():
+    """1-NNA of 100 + 100 shapes moves in steps of 0.005, its tolerance: one step is unchanged, two are not (0.585 -
+    0.58 is 0.0050000000000000044 in floating point, which a plain comparison refused)."""
+    from tf3dgan.commands.presets import storage_unchanged
+
+    assert storage_unchanged({"nna": 0.58, "reconstruction.refined": [0.5417]},
+                             {"nna": 0.585, "reconstruction.refined": [0.5411]})
+    assert not storage_unchanged({"nna": 0.58}, {"nna": 0.59})
+    assert not storage_unchanged({"cov": 0.30}, {"cov": 0.31})  # COV of 100 chairs: one step is 0.01, beyond 0.005
+    assert not storage_unchanged({"nna": 0.58}, {"nna": 0.58, "cov": 0.3})
+
+
+def test_encoder_float16_storage_halves_the_encoder_alone(tmp_path):
+    """``presets build``'s middle storage: the encoder's floats as float16, G's and D's exact as float32."""
+    from harness import TINY, variant_overrides
+    from tf3dgan.config import load_config
+    from tf3dgan.presets import ENCODER_FLOAT16, write_preset
+    from tf3dgan.training.builder import build_gan
+
+    config = load_config(None, [*TINY, *variant_overrides("vae_gan")])
+    gan = build_gan(config)
+    folder = write_preset(gan, config, tmp_path / "mixed", "---\n---\n", ENCODER_FLOAT16)
+    with np.load(folder / WEIGHTS_FILE) as stored:
+        kinds = {key.split("/", 1)[0]: stored[f"v{i:04d}"].dtype.name for i, key in enumerate(stored["keys"])
+                 if key != "step"}
+    assert kinds == {"generator": "float32", "discriminator": "float32", "encoder": "float16"}
+    loaded = load_preset(folder)
+    for network, exact in (("generator", True), ("discriminator", True), ("encoder", False)):
+        for restored, original in zip(getattr(loaded, network).weights, getattr(gan, network).weights):
+            expected = original.numpy() if exact else original.numpy().astype("float16").astype("float32")
+            np.testing.assert_array_equal(restored.numpy(), expected)
+
+
 def test_sample_and_export_take_a_preset_by_name_and_by_folder(tiny_run, tmp_path, capsys):
     folder = save_preset(tiny_run, tmp_path / "mine")
     assert main(["sample", "--preset", SHIPPED, "--n", "2", "--seed", "4", "--out", str(tmp_path / "a.npz")]) == 0

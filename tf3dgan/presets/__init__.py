@@ -28,7 +28,11 @@ from tf3dgan.preset_cards import (  # noqa: F401  (the registry and cards, read 
 )
 from tf3dgan.training.gan import GAN
 
-STORAGE_DTYPES = ("float16", "float32")
+STORAGE_DTYPES = ("float16", "float32")  # `tf3dgan presets save --dtype`: every float stored as one of these
+# What `presets build` tries, most compact first: every float as float16; the encoder's alone as float16 (the largest
+# network of an image variant, read by no sample score; G and D stay float32); every float as float32.
+ENCODER_FLOAT16 = "encoder float16"
+STORAGES = ("float16", ENCODER_FLOAT16, "float32")
 # How far float16 storage may move each score of a preset (by its key in a score command's JSON, at any depth)
 # and still count as unchanged: a tenth of the seed noise (a rebuild's MMD is expected within 0.01 of the card,
 # COV within 0.05), components within 0.1; SVM accuracy and reconstruction IoU within 0.005.
@@ -73,18 +77,19 @@ def _preset_config(config):
 
 
 def write_weights(gan, path: Path, dtype: str = "float16") -> None:
-    """The preset's variables of ``gan`` in the checkpoint layout, floats stored as ``dtype``."""
+    """The preset's variables of ``gan`` in the checkpoint layout, floats stored as ``dtype`` (one of STORAGES)."""
     from data_io.atomic import atomic_write_bytes
     from tf3dgan.training.checkpoint import KEYS, state_variables
 
-    if dtype not in STORAGE_DTYPES:
-        raise PresetError(f"weights dtype must be one of {', '.join(STORAGE_DTYPES)}, got {dtype!r}")
+    if dtype not in STORAGES:
+        raise PresetError(f"weights storage must be one of {', '.join(STORAGES)}, got {dtype!r}")
     owners = preset_owners(gan)
     variables = {k: v for k, v in state_variables(gan).items() if k.split("/", 1)[0] in owners}
     arrays = {}
-    for i, v in enumerate(variables.values()):
+    for i, (key, v) in enumerate(variables.items()):
         value = np.asarray(v.numpy())
-        arrays[f"v{i:04d}"] = value.astype(dtype) if value.dtype.kind == "f" else value
+        stored = dtype if dtype != ENCODER_FLOAT16 else "float16" if key.startswith("encoder/") else "float32"
+        arrays[f"v{i:04d}"] = value.astype(stored) if value.dtype.kind == "f" else value
     arrays[KEYS] = np.array(list(variables))
     atomic_write_bytes(path, lambda f: np.savez_compressed(f, **arrays))
 
