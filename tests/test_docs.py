@@ -40,7 +40,7 @@ def test_the_readme_fits_a_screenful_or_two():
 def test_relative_links_resolve(page):
     missing = []
     prose = re.sub(r"`[^`\n]*`", "", FENCE.sub("", page.read_text()))  # links, not code
-    for target in re.findall(r"\]\(([^)\s]+)\)", prose):
+    for target in re.findall(r"\]\(([^)\s]+)\)", prose) + re.findall(r'<img src="([^"]+)"', prose):
         if re.match(r"^[a-z]+:", target) or target.startswith("#"):
             continue
         if not (page.parent / target.split("#", 1)[0]).exists():
