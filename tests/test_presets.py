@@ -247,5 +247,5 @@ WHEEL_BUDGET_BYTES = 15_000_000  # issue 43: all presets together add at most 15
 def test_the_shipped_presets_fit_their_budget_in_the_wheel():
     """Every file of every shipped preset folder, as the wheel carries them (weights stored compressed or not)."""
     files = [p for name in built_names() for p in shipped_folder(name).rglob("*") if p.is_file()]
-    assert {p.parent.name for p in files} >= {"furniture_32", "chairs_32"}
+    assert {p.parent.name for p in files} == set(registry())  # every registered preset ships
     assert sum(p.stat().st_size for p in files) <= WHEEL_BUDGET_BYTES
