@@ -141,8 +141,8 @@ def fisher_exact(a: Rate, b: Rate) -> float:
 
 def t_test_power(n_a: int, n_b: int, effect: float, alpha: float = ALPHA) -> float:
     """The chance that a two-sided t-test at ``alpha`` on ``n_a`` and ``n_b`` seeds finds a true difference of
-    ``effect`` within-row standard deviations (equal spreads: Student's t with n_a + n_b - 2 degrees of freedom and
-    the noncentral t, which Welch's test matches there)."""
+    ``effect`` within-row standard deviations: Student's t with n_a + n_b - 2 degrees of freedom and the noncentral
+    t, for rows of equal spread, where the suites' Welch test is close to it."""
     df = n_a + n_b - 2
     critical = stats.t.ppf(1 - alpha / 2, df)
     shift = effect / math.sqrt(1.0 / n_a + 1.0 / n_b)
