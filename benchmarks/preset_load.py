@@ -19,7 +19,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="loads per preset (default 5)")
     args = parser.parse_args()
 
-    import tensorflow as tf  # noqa: F401  (TensorFlow up before the timing starts)
+    import tensorflow  # noqa: F401  (TensorFlow up before the timing starts)
 
     import tf3dgan
     from tf3dgan.presets import built_names, read_card, resolve_preset
