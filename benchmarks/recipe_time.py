@@ -53,8 +53,10 @@ def main(argv=None) -> None:
     try:
         train_s, _ = timed([*train, "--out", str(run), "--steps", str(steps)])
         evaluate_s, scores = timed(["evaluate", "--run", str(run), "--reference", reference, "--n", str(args.n)])
-        # A shortened run: the start-up (TensorFlow, data, tracing, first step) timed alone, to extrapolate.
-        start_s = timed([*train, "--out", str(run.parent / "one_step"), "--steps", "1"])[0] if steps < full_steps else 0
+        start_s = 0.0
+        if steps < full_steps:  # the start-up (TensorFlow, data, tracing, first step) timed alone, to extrapolate
+            with tempfile.TemporaryDirectory(prefix="recipe_time_") as one_step:
+                start_s = timed([*train, "--out", str(Path(one_step) / "run"), "--steps", "1"])[0]
     finally:
         if not args.out:
             shutil.rmtree(run.parent, ignore_errors=True)
@@ -63,8 +65,11 @@ def main(argv=None) -> None:
     print(f"train     {train_s:8.1f} s  {steps / train_s:6.2f} steps/s (start-up, tracing, checkpoints included)")
     print(f"evaluate  {evaluate_s:8.1f} s  ({args.n} samples against {reference})")
     print(f"recipe    {(train_s + evaluate_s) / 60:8.1f} min")
-    if steps < full_steps:
-        rate = (steps - 1) / max(train_s - start_s, 1e-9)
+    if steps < full_steps and train_s <= start_s:
+        print(f"start-up  {start_s:8.1f} s  (a one-step training): longer than the {steps}-step one, too few steps "
+              "to extrapolate from")
+    elif steps < full_steps:
+        rate = (steps - 1) / (train_s - start_s)
         print(f"start-up  {start_s:8.1f} s  (a one-step training); then {rate:.2f} steps/s")
         print(f"at {full_steps} steps: about {(start_s + (full_steps - 1) / rate + evaluate_s) / 60:.1f} min "
               f"(extrapolated; checkpoints and sample pages at this rate)")

@@ -2,7 +2,8 @@
 the render-and-compare search (``--refine`` rounds, as `tf3dgan reconstruct` does) and the true shape (the last
 three rendered from the input's azimuth), one row per shape.
 
-    python benchmarks/reconstruction_sheet.py RUN|PRESET [--reference synthetic|SOURCE] [--n 6] [--refine 8] [--out sheet.png]
+    python benchmarks/reconstruction_sheet.py --run RUN|--preset NAME [--reference synthetic|SOURCE] [--n 6] [--refine 8]
+        [--out sheet.png]
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main() -> None:
+    from tf3dgan.commands import add_model_arguments
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", help="a vae_gan run folder, or a preset's name or folder")
+    add_model_arguments(parser, run_help="run folder of a vae_gan run")
     parser.add_argument("--reference", default="synthetic")
     parser.add_argument("--n", type=int, default=6)
     parser.add_argument("--views", type=int, default=1, help="input views per shape (default 1)")
@@ -36,16 +39,9 @@ def main() -> None:
     from tf3dgan.evaluation.reconstruction_scores import view_orders
     from tf3dgan.generation.image_encoder import pictures_to_latents, resize_picture
     from tf3dgan.generation.refinement import refine_latents
-    from tf3dgan.training.checkpoint import load_run
+    from tf3dgan.commands import load_model
 
-    from tf3dgan.preset_cards import is_preset_folder, registry
-
-    if args.run in registry() or is_preset_folder(Path(args.run)):
-        from tf3dgan.presets import open_preset
-
-        config, gan, step = open_preset(args.run)
-    else:
-        config, gan, step = load_run(args.run)
+    config, gan, step, _ = load_model(args)
     spec = gan.variant.image_input()
     d = config.model.cube_len
     if args.reference == "synthetic":

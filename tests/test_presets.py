@@ -112,9 +112,9 @@ def test_encoder_float16_storage_halves_the_encoder_alone(tmp_path):
     gan = build_gan(config)
     folder = write_preset(gan, config, tmp_path / "mixed", "---\n---\n", ENCODER_FLOAT16)
     with np.load(folder / WEIGHTS_FILE) as stored:
-        kinds = {key.split("/", 1)[0]: stored[f"v{i:04d}"].dtype.name for i, key in enumerate(stored["keys"])
+        kinds = {(key.split("/", 1)[0], stored[f"v{i:04d}"].dtype.name) for i, key in enumerate(stored["keys"])
                  if key != "step"}
-    assert kinds == {"generator": "float32", "discriminator": "float32", "encoder": "float16"}
+    assert kinds == {("generator", "float32"), ("discriminator", "float32"), ("encoder", "float16")}
     loaded = load_preset(folder)
     for network, exact in (("generator", True), ("discriminator", True), ("encoder", False)):
         for restored, original in zip(getattr(loaded, network).weights, getattr(gan, network).weights):
