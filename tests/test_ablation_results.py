@@ -115,6 +115,21 @@ def test_expectation_verdicts_by_hand():
     assert stuck.verdict == "inconclusive" and stuck.p is None
 
 
+def test_an_inconclusive_same_inside_its_margin_names_the_seeds_that_would_show_it():
+    from tf3dgan.evaluation.ablation_report import _brief
+    from tf3dgan.evaluation.seed_statistics import seeds_for_equivalence
+
+    base = [{"mmd": 0.60}, {"mmd": 0.62}, {"mmd": 0.64}]
+    close = [{"mmd": 0.621}, {"mmd": 0.622}, {"mmd": 0.623}]
+    inconclusive = _verdict(Expectation("mmd", "same"), close, base)
+    n = seeds_for_equivalence([0.621, 0.622, 0.623], [0.60, 0.62, 0.64], 0.01, resolution=1e-4)
+    assert n > 3 and _brief(inconclusive).endswith(f"inconclusive (about {n} seeds a row would show it)")
+    shown = _verdict(Expectation("mmd", "same", margin=0.05), close, base)
+    assert _brief(shown).endswith(": equivalent")  # decided: nothing to plan
+    far = [{"mmd": 0.64}, {"mmd": 0.66}, {"mmd": 0.68}]  # 0.04 apart: outside the margin, no seeds would show it
+    assert _brief(_verdict(Expectation("mmd", "same"), far, base)).endswith(": inconclusive")
+
+
 def test_claim_verdicts_keep_a_reversal_apart_from_a_breached_same():
     def verdicts(*names):
         judgements = []

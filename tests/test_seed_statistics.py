@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tf3dgan.evaluation.seed_statistics import fisher_exact, holm, mean_and_standard_error, rate, t_test_power, welch
+from tf3dgan.evaluation.seed_statistics import (equivalence_power, fisher_exact, holm, mean_and_standard_error, rate,
+                                                 seeds_for_equivalence, t_test_power, welch)
 
 A = [0.606, 0.612, 0.940]
 B = [0.610, 0.598, 0.608, 0.606, 0.607]
@@ -109,3 +110,32 @@ def test_t_test_power_matches_the_rejection_rate_of_simulated_t_tests(n_a, n_b, 
     simulated = float((stats.ttest_ind(a, b, axis=1).pvalue < 0.05).mean())
     assert t_test_power(n_a, n_b, effect) == pytest.approx(simulated, abs=0.01)
     assert t_test_power(n_a, n_b, effect) == pytest.approx(t_test_power(n_b, n_a, effect))
+
+
+@pytest.mark.parametrize("n, margin, difference", [(5, 2.0, 0.0), (10, 1.5, 0.0), (20, 1.0, 0.0), (10, 1.5, 0.5)])
+def test_equivalence_power_is_close_to_the_rate_of_simulated_two_one_sided_tests(n, margin, difference):
+    """TOST (both one-sided pooled t-tests at 0.05) on 40,000 simulated pairs of rows that truly differ by
+    ``difference``. The formula takes the standard error as known: it runs up to 0.025 under the simulated rate
+    (most at few seeds), never over."""
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(difference, 1.0, (40_000, n)), rng.normal(0.0, 1.0, (40_000, n))
+    above = stats.ttest_ind(a + margin, b, axis=1, alternative="greater").pvalue < 0.05
+    below = stats.ttest_ind(a - margin, b, axis=1, alternative="less").pvalue < 0.05
+    simulated = float((above & below).mean())
+    assert simulated - 0.025 <= equivalence_power(n, 1.0, margin, difference) <= simulated + 0.005
+    assert equivalence_power(n, 1.0, margin, -difference) == equivalence_power(n, 1.0, margin, difference)
+
+
+def test_seeds_for_equivalence_is_the_fewest_seeds_that_reach_the_power_at_the_observed_difference():
+    a, b = [0.597, 0.592, 0.606], [0.597, 0.594, 0.598]
+    sd = math.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1)) / 2)
+    difference = np.mean(a) - np.mean(b)
+    n = seeds_for_equivalence(a, b, 0.01)
+    assert equivalence_power(n, sd, 0.01, difference) >= 0.8 > equivalence_power(n - 1, sd, 0.01, difference)
+    assert seeds_for_equivalence(a, b, 10.0) == 2  # a margin far beyond the spread: the fewest seeds that test
+    assert seeds_for_equivalence([0.5], b, 0.01) is None  # one seed gives no spread
+    assert seeds_for_equivalence(a, b, abs(difference)) is None  # a difference on the margin: never shown inside
+    assert seeds_for_equivalence(a, b, 1e-3, most=50) is None  # more seeds than worth trying
+    # rows without spread: the resolution floor decides, as in welch
+    floored = seeds_for_equivalence([0.41] * 3, [0.41] * 3, 0.05, resolution=0.01)
+    assert floored == seeds_for_equivalence([0.0, 0.01 / math.sqrt(6)], [0.0, 0.01 / math.sqrt(6)], 0.05)

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from data_io.atomic import atomic_write_bytes
-from tf3dgan.evaluation.claims import SCORES, collapsed, judge_claims
+from tf3dgan.evaluation.claims import INCONCLUSIVE, SCORES, collapsed, judge_claims
 from tf3dgan.evaluation.seed_statistics import (ALPHA, binomial_standard_error, fisher_exact, mean_and_standard_error,
-                                                 rate, t_test_power, welch)
+                                                 rate, seeds_for_equivalence, t_test_power, welch)
 
 REPORT_FILE = "report.md"
 SAMPLES_FILE = "samples.png"  # each run's first sample sheet, one labelled strip per run
@@ -151,7 +151,19 @@ def claims_table(suite, claims: list) -> list[str]:
 def _brief(judgement) -> str:
     """One expectation in a few words: what was measured, the difference and interval (or the rates), Holm's p."""
     p = "" if judgement.p_adjusted is None else f", p {_p_text(judgement.p_adjusted)}"
-    return f"{judgement.expectation.describe(judgement.compared_with)} {_measured_text(judgement)}{p}: {judgement.verdict}"
+    return (f"{judgement.expectation.describe(judgement.compared_with)} {_measured_text(judgement)}{p}: "
+            f"{judgement.verdict}{_seeds_needed_text(judgement)}")
+
+
+def _seeds_needed_text(judgement) -> str:
+    """For an inconclusive "same" whose difference lies inside the margin: the seeds a row that would show it with
+    80% power at the rows' spread, were the true difference the observed one (before Holm); empty otherwise."""
+    expectation = judgement.expectation
+    if expectation.direction != "same" or judgement.verdict != INCONCLUSIVE or not judgement.other_values:
+        return ""
+    n = seeds_for_equivalence(judgement.values, judgement.other_values, expectation.equivalence_margin,
+                              SCORES[expectation.tested_score].resolution)
+    return "" if n is None else f" (about {n} seeds a row would show it)"
 
 
 def verdict_lines(claims: list) -> list[str]:
@@ -171,7 +183,9 @@ def verdict_lines(claims: list) -> list[str]:
                           for (a, b), _ in sizes.most_common())
         lines += ["", f"Power (a two-sided t-test at alpha {ALPHA}, before Holm's correction, which lowers it): a true "
                   f"difference of 1 / 2 / 3 within-row standard deviations is found {power} (the comparisons here, "
-                  "most frequent first); an inconclusive verdict is no evidence of no effect."]
+                  "most frequent first); an inconclusive verdict is no evidence of no effect. An inconclusive \"same\" inside its "
+                  "margin gives the seeds a row with which TOST would show it with 80% power, were the rows' spread "
+                  "and difference the observed ones (before Holm's correction)."]
     return lines + [""]
 
 

@@ -9,7 +9,8 @@
 - Several expectations at once: Holm's step-down correction over a suite's family of tests.
 - Outcomes that split in two (a seed collapses or not): k of n with the exact Clopper-Pearson interval, two rows
   compared by Fisher's exact test.
-- Power: the chance that the t-test finds a true difference of a given size with the seeds at hand.
+- Power: the chance that the t-test finds a true difference of a given size with the seeds at hand, and the
+  seeds a row that TOST would need to show two rows the same within a margin.
 """
 
 from __future__ import annotations
@@ -147,3 +148,38 @@ def t_test_power(n_a: int, n_b: int, effect: float, alpha: float = ALPHA) -> flo
     critical = stats.t.ppf(1 - alpha / 2, df)
     shift = effect / math.sqrt(1.0 / n_a + 1.0 / n_b)
     return float(stats.nct.sf(critical, df, shift) + stats.nct.cdf(-critical, df, shift))
+
+
+def equivalence_power(n: int, sd: float, margin: float, difference: float = 0.0, alpha: float = ALPHA) -> float:
+    """The chance that TOST at ``alpha`` with ``n`` seeds in each of two rows of standard deviation ``sd`` shows
+    them within ``±margin`` when they truly differ by ``difference``: ``T((margin - d) / se - t_crit) +
+    T((margin + d) / se - t_crit) - 1`` with Student's t on 2n - 2 degrees of freedom, the standard
+    approximation that takes the standard error as known."""
+    if n < 2 or abs(difference) >= margin:
+        return 0.0
+    df = 2 * n - 2
+    standard_error = sd * math.sqrt(2.0 / n)
+    if standard_error == 0.0:
+        return 1.0
+    critical = stats.t.ppf(1 - alpha, df)
+    d = abs(difference)
+    inside = stats.t.cdf((margin - d) / standard_error - critical, df) + stats.t.cdf((margin + d) / standard_error - critical, df)
+    return float(max(0.0, inside - 1.0))
+
+
+def seeds_for_equivalence(a, b, margin: float, resolution: float = 0.0, power: float = 0.8, alpha: float = ALPHA,
+                          most: int = 1000) -> int | None:
+    """The fewest seeds a row for which TOST shows rows like ``a`` and ``b`` within ``±margin`` with ``power``,
+    were their true difference the observed one (``equivalence_power`` at their pooled standard deviation,
+    floored as in ``welch``); None when a row has fewer than two seeds, when the observed difference is not
+    inside the margin, or above ``most``."""
+    x, y = finite_values(a), finite_values(b)
+    if len(x) < 2 or len(y) < 2:
+        return None
+    floor = resolution**2 / 12.0
+    sd = math.sqrt((max(float(x.var(ddof=1)), floor) + max(float(y.var(ddof=1)), floor)) / 2.0)
+    difference = float(x.mean() - y.mean())
+    for n in range(2, most + 1):
+        if equivalence_power(n, sd, margin, difference, alpha) >= power:
+            return n
+    return None
