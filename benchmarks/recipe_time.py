@@ -4,8 +4,8 @@ pages) then ``tf3dgan evaluate`` against the held-out test shapes, each timed as
 The README's minutes come from this script. ``--steps N`` trains N steps only, times a one-step training for the
 start-up, and extrapolates the config's full length from the rate in between; run it alone on the machine. The
 extrapolation is an upper bound where the D gate is on: D's update (and R1 with it) is skipped on more steps as
-training goes on (the chairs recipe's gate passed about 0.7 of the first 3,000 steps and 0.44 of all 7,000), so
-the first steps are the dearest. The full length (no ``--steps``) is the figure to quote.
+training goes on (the chairs recipe's float32 seeds passed the gate on about 0.7 of the first 1,000 steps and
+0.42-0.44 of all 7,000), so the first steps are the dearest. The full length (no ``--steps``) is the figure to quote.
 
     python benchmarks/recipe_time.py --config configs/chairs_cpu.yaml
     ONEDNN_MAX_CPU_ISA=AVX2 python benchmarks/recipe_time.py --config configs/chairs_cpu.yaml --steps 500
