@@ -163,8 +163,8 @@ def equivalence_power(n: int, sd: float, margin: float, difference: float = 0.0,
         return 1.0
     critical = stats.t.ppf(1 - alpha, df)
     d = abs(difference)
-    inside = stats.t.cdf((margin - d) / standard_error - critical, df) + stats.t.cdf((margin + d) / standard_error - critical, df)
-    return float(max(0.0, inside - 1.0))
+    near, far = ((margin - d) / standard_error - critical, (margin + d) / standard_error - critical)
+    return float(max(0.0, stats.t.cdf(near, df) + stats.t.cdf(far, df) - 1.0))
 
 
 def seeds_for_equivalence(a, b, margin: float, resolution: float = 0.0, power: float = 0.8, alpha: float = ALPHA,
