@@ -184,8 +184,8 @@ def verdict_lines(claims: list) -> list[str]:
         lines += ["", f"Power (a two-sided t-test at alpha {ALPHA}, before Holm's correction, which lowers it): a true "
                   f"difference of 1 / 2 / 3 within-row standard deviations is found {power} (the comparisons here, "
                   "most frequent first); an inconclusive verdict is no evidence of no effect. An inconclusive "
-                  "\"same\" inside its margin gives the seeds a row with which TOST would show it with 80% power, were the rows' spread "
-                  "and difference the observed ones (before Holm's correction)."]
+                  "\"same\" inside its margin gives the seeds a row with which TOST would show it with 80% power, "
+                  "were the rows' spread and difference the observed ones (before Holm's correction)."]
     return lines + [""]
 
 

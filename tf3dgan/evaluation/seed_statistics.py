@@ -74,6 +74,11 @@ class Difference:
         return float(stats.t.sf((abs(self.difference) - margin) / self.standard_error, self.df))
 
 
+def _floored_variance(values: np.ndarray, resolution: float) -> float:
+    """A row's sample variance, floored at that of rounding to the score's ``resolution`` (resolution^2 / 12)."""
+    return max(float(values.var(ddof=1)), resolution**2 / 12.0)
+
+
 def welch(a, b, resolution: float = 0.0, alpha: float = ALPHA) -> Difference | None:
     """Welch's t-test of ``mean(a) - mean(b)``, ``b`` a sequence of values or one constant (then a one-sample t-test).
     None when a row has fewer than two finite values. ``resolution``: the score's smallest step."""
@@ -82,9 +87,8 @@ def welch(a, b, resolution: float = 0.0, alpha: float = ALPHA) -> Difference | N
     y = finite_values([b] if constant else b)
     if len(x) < 2 or len(y) < (1 if constant else 2):
         return None
-    floor = resolution**2 / 12.0
-    var_x = max(float(x.var(ddof=1)), floor) / len(x)
-    var_y = 0.0 if constant else max(float(y.var(ddof=1)), floor) / len(y)
+    var_x = _floored_variance(x, resolution) / len(x)
+    var_y = 0.0 if constant else _floored_variance(y, resolution) / len(y)
     se = math.sqrt(var_x + var_y)
     if constant:
         df = len(x) - 1.0
@@ -176,8 +180,7 @@ def seeds_for_equivalence(a, b, margin: float, resolution: float = 0.0, power: f
     x, y = finite_values(a), finite_values(b)
     if len(x) < 2 or len(y) < 2:
         return None
-    floor = resolution**2 / 12.0
-    sd = math.sqrt((max(float(x.var(ddof=1)), floor) + max(float(y.var(ddof=1)), floor)) / 2.0)
+    sd = math.sqrt((_floored_variance(x, resolution) + _floored_variance(y, resolution)) / 2.0)
     difference = float(x.mean() - y.mean())
     for n in range(2, most + 1):
         if equivalence_power(n, sd, margin, difference, alpha) >= power:
