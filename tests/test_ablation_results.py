@@ -421,3 +421,24 @@ def test_a_second_ablate_on_a_training_another_process_holds_writes_nothing(tmp_
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_run_folder_of_another_training_is_refused_before_anything_is_recorded(tmp_path):
+    """The same row and seed train in the same folder whatever the key: ``auto`` trained on a CPU without native
+    bf16 then resumed on one with it used to record the float32 weights as the bf16 training, unscored."""
+    from tf3dgan.errors import RunFolderError
+    from tf3dgan.evaluation import ablation
+
+    one_training = TINY_SUITE.replace("seeds: [0, 1]", "seeds: [0]").split("  - name: saturating")[0]
+    (tmp_path / "suite.yaml").write_text(one_training)
+    suite = ablation.load_suite(tmp_path / "suite.yaml")
+    ablation.run_suite(suite, tmp_path / "out", progress=False, log=lambda m: None)
+    marker = tmp_path / "out" / "base" / "seed_0" / ablation.TRAINING_KEY_FILE
+    [training] = ablation.suite_trainings(suite, tmp_path / "out")
+    assert marker.read_text() == training.key + "\n"
+    suite.results.unlink()  # as on a machine whose key for the row differs: no final row for this key
+    marker.write_text("0123456789abcdef\n")
+    another = r"seed_0: holds the checkpoints of another training \(key 0123456789abcdef\)"
+    with pytest.raises(RunFolderError, match=another):
+        ablation.run_suite(suite, tmp_path / "out", progress=False, log=lambda m: None)
+    assert not suite.results.exists()

@@ -40,8 +40,8 @@ Paths inside configs and the ``evaluate``/``svm`` sections are relative to the w
 paths in config files; ``base`` and ``results`` are relative to the suite file. Every run's config is
 validated before any training starts. Each training writes its scores to the results file the moment they
 exist (tf3dgan.evaluation.suite_results); a training whose final row is there is not trained again, one that
-was cut short resumes from its run folder's newest checkpoint (or from step 0 when the folder is gone), and
-the report is rebuilt from the results files alone.
+was cut short resumes from its run folder's newest checkpoint (or from step 0 when the folder is gone; a
+folder marked for another training's key is refused), and the report is rebuilt from the results files alone.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ from data_io.render import shape_sheet
 from data_io.voxel_geometry import threshold_grids
 from tf3dgan.config import MAX_SEED, Config, apply_overrides, build_section, from_dict, read_yaml
 from tf3dgan.cpu import vector_isa
-from tf3dgan.errors import ConfigError, ResultsFileWarning
+from tf3dgan.errors import ConfigError, ResultsFileWarning, RunFolderError
 from tf3dgan.evaluation.ablation_report import UNTRAINED_SVM_FILE, sample_sheet_path, write_report
 from tf3dgan.evaluation.claims import CLAIM_SOURCES, SCORES, parse_expectations
 from tf3dgan.evaluation.shape_metrics import DISTANCES
@@ -433,6 +433,23 @@ class ScoreRecorder:
                 "key": self.training.key}
 
 
+TRAINING_KEY_FILE = "training_key"  # in a suite's run folder: the key of the training whose checkpoints it holds
+
+
+def claim_run_folder(training: Training) -> None:
+    """Mark ``training.run_dir`` as ``training``'s, or refuse a folder marked for another training: resuming from
+    its checkpoints would record that training's weights under this key (``auto`` run on a CPU with and one
+    without native bf16, or a row whose settings changed, train in the same folder). Call under its lock."""
+    marker = training.run_dir / TRAINING_KEY_FILE
+    held = marker.read_text().strip() if marker.exists() else None
+    if held is None:
+        atomic_write_bytes(marker, lambda f: f.write(training.key.encode() + b"\n"))
+    elif held != training.key:
+        raise RunFolderError(f"{training.run_dir}: holds the checkpoints of another training (key {held}) than "
+                             f"{training.label} (key {training.key}: other settings, or `auto` in the other "
+                             "precision); move the folder away or pass another --out")
+
+
 def complete_training(suite: Suite, training: Training, results_path: Path, known: TrainingResults | None,
                       reference_cache: dict, progress: bool, log) -> dict:
     """Train ``training`` to its step count unless the results files hold its final row, recording its scores
@@ -447,6 +464,7 @@ def complete_training(suite: Suite, training: Training, results_path: Path, know
     recorder = ScoreRecorder(suite, training, results_path, reference_cache, known.scored_steps if known else set())
     run_dir.mkdir(parents=True, exist_ok=True)
     with run_folder_lock(run_dir):  # before anything is written: a second process on this training stops here
+        claim_run_folder(training)
         done = latest_step(run_dir)
         if done == 0:  # a new attempt: scores an earlier attempt recorded for this training no longer count
             append_event(results_path, {"kind": "start", **recorder.names(), "step": 0})
