@@ -153,6 +153,34 @@ def test_an_unknown_precision_is_refused_by_name():
         resolve("bf16")
 
 
+@pytest.mark.parametrize("cap, refused", [("AVX2", True), ("AVX512_CORE_BF16", True), ("AVX512_CORE_AMX", False),
+                                          ("ALL", False)])
+def test_fp16_under_a_onednn_cap_below_avx512_fp16_is_refused_on_a_cpu_that_has_it(monkeypatch, tiny_overrides,
+                                                                                      cap, refused):
+    """TensorFlow sends oneDNN float16 convolutions on an AVX512_FP16 CPU whatever the cap; below it they abort."""
+    from tf3dgan import cpu
+    from tf3dgan.config import load_config
+    from tf3dgan.errors import ConfigError
+    from tf3dgan.training.builder import build_gan
+
+    monkeypatch.setattr(cpu, "cpu_flags", lambda: frozenset({"avx2", "avx512f", "avx512_bf16", "avx512_fp16"}))
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+    config = load_config(None, tiny_overrides + ["train.mixed_precision=mixed_float16"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # float16 on a CPU is slow: not what this test is about
+        if refused:
+            with pytest.raises(ConfigError, match=f"^train.mixed_precision=mixed_float16 cannot run with "
+                                                  f"ONEDNN_MAX_CPU_ISA={cap}"):
+                build_gan(config, compile=False)
+        else:
+            build_gan(config, compile=False)
+    monkeypatch.setattr(cpu, "cpu_flags", lambda: frozenset({"avx2", "avx512f"}))  # no fp16: Eigen's, slow but runs
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        build_gan(config, compile=False)
+
+
 def test_bf16_under_a_onednn_cap_below_avx512_is_refused_before_it_aborts(monkeypatch, tiny_overrides):
     from tf3dgan import cpu
     from tf3dgan.config import load_config

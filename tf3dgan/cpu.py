@@ -20,6 +20,7 @@ VECTOR_ISA_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
 # ONEDNN_MAX_CPU_ISA values that keep oneDNN below AVX-512, and those that leave it no native bf16 dot product.
 _ISA_CAPS_BELOW_AVX512 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2")
 _ISA_CAPS_WITHOUT_BF16 = _ISA_CAPS_BELOW_AVX512 + ("AVX512_CORE", "AVX512_CORE_VNNI")
+_ISA_CAPS_WITHOUT_FP16 = _ISA_CAPS_WITHOUT_BF16 + ("AVX512_CORE_BF16",)
 
 _warned: set[str] = set()
 
@@ -74,6 +75,13 @@ def onednn_capped_below_avx512() -> bool:
     """Whether ``ONEDNN_MAX_CPU_ISA`` keeps oneDNN below AVX-512 (TensorFlow still sends it bf16 work then,
     which it cannot run: bf16 ops abort)."""
     return os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper() in _ISA_CAPS_BELOW_AVX512
+
+
+def onednn_cap_hides_fp16() -> bool:
+    """Whether this CPU has AVX512_FP16 and ``ONEDNN_MAX_CPU_ISA`` caps oneDNN below it (TensorFlow still sends it
+    float16 convolutions then, which it cannot run: they abort)."""
+    capped = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper() in _ISA_CAPS_WITHOUT_FP16
+    return capped and "avx512_fp16" in cpu_flags()
 
 
 def native_bf16() -> bool:

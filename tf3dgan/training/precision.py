@@ -55,16 +55,17 @@ def dtype_policy(mixed_precision: str):
 
 
 def check_runs_here(mixed_precision: str) -> None:
-    """Refuse bf16 (a resolved ``train.mixed_precision``) on an AVX-512 CPU whose oneDNN is capped below AVX-512
-    (``ONEDNN_MAX_CPU_ISA``): TensorFlow still hands oneDNN the bf16 convolutions there, and they abort at the
-    first step."""
-    if (mixed_precision == "mixed_bfloat16" and cpu.onednn_capped_below_avx512()
-            and "avx512f" in cpu.cpu_flags()):
+    """Refuse bf16 (a resolved ``train.mixed_precision``) on an AVX-512 CPU whose oneDNN is capped below AVX-512,
+    and fp16 on an AVX512_FP16 CPU whose oneDNN is capped below that (``ONEDNN_MAX_CPU_ISA``): TensorFlow still
+    hands oneDNN those convolutions there, and they abort at the first step."""
+    aborts = {"mixed_bfloat16": cpu.onednn_capped_below_avx512() and "avx512f" in cpu.cpu_flags(),
+              "mixed_float16": cpu.onednn_cap_hides_fp16()}
+    if aborts.get(mixed_precision):
         import tensorflow as tf
 
         if not tf.config.list_logical_devices("GPU"):
-            raise ConfigError(f"train.mixed_precision=mixed_bfloat16 cannot run with ONEDNN_MAX_CPU_ISA="
-                              f"{os.environ['ONEDNN_MAX_CPU_ISA']} on this AVX-512 CPU (oneDNN's bf16 kernels abort); "
+            raise ConfigError(f"train.mixed_precision={mixed_precision} cannot run with ONEDNN_MAX_CPU_ISA="
+                              f"{os.environ['ONEDNN_MAX_CPU_ISA']} on this CPU (oneDNN's kernels for it abort); "
                               "unset ONEDNN_MAX_CPU_ISA or use train.mixed_precision=none")
 
 
