@@ -17,7 +17,7 @@ import warnings
 ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
 # The ISA flags (as /proc/cpuinfo names them) that decide which kernels oneDNN can use, slowest first.
 VECTOR_ISA_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
-# ONEDNN_MAX_CPU_ISA values that keep oneDNN below AVX-512, and those that leave it no native bf16 dot product.
+# ONEDNN_MAX_CPU_ISA values that keep oneDNN below AVX-512, and those without its native bf16 or fp16 dot products.
 _ISA_CAPS_BELOW_AVX512 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2")
 _ISA_CAPS_WITHOUT_BF16 = _ISA_CAPS_BELOW_AVX512 + ("AVX512_CORE", "AVX512_CORE_VNNI")
 _ISA_CAPS_WITHOUT_FP16 = _ISA_CAPS_WITHOUT_BF16 + ("AVX512_CORE_BF16",)
