@@ -26,15 +26,11 @@ def test_mixed_precision_trains_with_float32_logits_and_losses(policy, compute, 
 
     from tf3dgan.nn import losses
     from tf3dgan.training import checkpoint
-    from tf3dgan.training.precision import compute_dtype
-
-    from tf3dgan import cpu
     from tf3dgan.errors import ConfigError
+    from tf3dgan.training.precision import compute_dtype, onednn_would_abort
 
     config = load_config(None, tiny_overrides + [f"train.mixed_precision={policy}", "train.d_gate=always"])
-    aborts = {"mixed_bfloat16": cpu.onednn_capped_below_avx512() and "avx512f" in cpu.cpu_flags(),
-              "mixed_float16": cpu.onednn_cap_hides_fp16()}
-    if aborts[policy]:
+    if onednn_would_abort(policy):
         with pytest.raises(ConfigError, match="cannot run with ONEDNN_MAX_CPU_ISA"):  # oneDNN's kernels would abort
             build_gan(config)
         return
@@ -83,12 +79,12 @@ def test_policy_does_not_leak_into_later_builds(tiny_overrides, monkeypatch):
 
 
 def test_loss_scaled_gate_skip_leaves_d_and_its_loss_scale_untouched(tiny_overrides, real16):
-    from tf3dgan import cpu
     from tf3dgan.errors import ConfigError
+    from tf3dgan.training.precision import onednn_would_abort
 
     config = load_config(None, tiny_overrides + ["train.mixed_precision=mixed_float16", "train.d_gate=lt",
                                                  "train.d_thresh=0.0"])
-    if cpu.onednn_cap_hides_fp16():
+    if onednn_would_abort("mixed_float16"):
         with pytest.raises(ConfigError, match="cannot run with ONEDNN_MAX_CPU_ISA"):  # oneDNN's fp16 would abort
             build_gan(config)
         return

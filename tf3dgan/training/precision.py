@@ -54,13 +54,18 @@ def dtype_policy(mixed_precision: str):
         keras.mixed_precision.set_dtype_policy(previous)
 
 
+def onednn_would_abort(mixed_precision: str) -> bool:
+    """Whether this CPU's oneDNN aborts on a resolved ``train.mixed_precision``: bf16 on an AVX-512 CPU whose oneDNN
+    is capped below AVX-512, fp16 on an AVX512_FP16 CPU whose oneDNN is capped below that (``ONEDNN_MAX_CPU_ISA``).
+    TensorFlow still hands oneDNN those convolutions there, and they abort at the first step."""
+    if mixed_precision == "mixed_bfloat16":
+        return cpu.onednn_capped_below_avx512() and "avx512f" in cpu.cpu_flags()
+    return mixed_precision == "mixed_float16" and cpu.onednn_cap_hides_fp16()
+
+
 def check_runs_here(mixed_precision: str) -> None:
-    """Refuse bf16 (a resolved ``train.mixed_precision``) on an AVX-512 CPU whose oneDNN is capped below AVX-512,
-    and fp16 on an AVX512_FP16 CPU whose oneDNN is capped below that (``ONEDNN_MAX_CPU_ISA``): TensorFlow still
-    hands oneDNN those convolutions there, and they abort at the first step."""
-    aborts = {"mixed_bfloat16": cpu.onednn_capped_below_avx512() and "avx512f" in cpu.cpu_flags(),
-              "mixed_float16": cpu.onednn_cap_hides_fp16()}
-    if aborts.get(mixed_precision):
+    """Refuse a resolved ``train.mixed_precision`` that oneDNN would abort on (``onednn_would_abort``), GPUs apart."""
+    if onednn_would_abort(mixed_precision):
         import tensorflow as tf
 
         if not tf.config.list_logical_devices("GPU"):
