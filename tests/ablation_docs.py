@@ -6,7 +6,10 @@ A block is the text between ``<!-- report SUITE PARTS -->`` and ``<!-- /report -
 ``tf3dgan ablate --suite SUITE --report-only``, in order, joined by blank lines. PARTS is a comma-separated
 choice of ``status`` (the "Finished trainings" line), ``claims``, ``verdicts`` and ``runs`` (the text under the
 report's "Claims", "Verdicts" and "All runs" headings) and ``held`` (the verdicts' bullets of the claims that
-are supported or partly supported). ``tests/test_docs_ablations.py`` fails while a block differs from its rebuild.
+are supported or partly supported). After the parts, ``set=SECTION.KEY=VALUE`` items (``tf3dgan ablate --set``)
+choose the trainings read, e.g. ``set=train.mixed_precision=none``: the float32 trainings of a suite whose
+precision is ``auto``, so the block is the same on every CPU. ``tests/test_docs_ablations.py`` fails while a
+block differs from its rebuild.
 """
 
 from __future__ import annotations
@@ -24,18 +27,18 @@ import tf3dgan  # noqa: E402,F401  (oneDNN first)
 
 DOC = REPO / "docs" / "ablations.md"
 PAGES = [DOC, REPO / "README.md"]
-BLOCK = re.compile(r"(?P<open><!-- report (?P<suite>\S+) (?P<parts>[a-z,]+) -->\n)(?P<body>.*?)(?P<close><!-- /report -->)",
-                   re.S)
+BLOCK = re.compile(r"(?P<open><!-- report (?P<suite>\S+) (?P<parts>[a-z,]+)(?P<sets>(?: set=\S+)*) -->\n)(?P<body>.*?)"
+                   r"(?P<close><!-- /report -->)", re.S)
 SECTIONS = {"claims": "## Claims", "verdicts": "## Verdicts", "runs": "## All runs"}
 HELD = ("**supported**", "**partly supported**")
 
 
-def report_parts(suite_path: str) -> dict[str, str]:
+def report_parts(suite_path: str, overrides=()) -> dict[str, str]:
     """``status``, ``claims`` and ``runs`` of the suite's report, rebuilt from its results files alone."""
     from tf3dgan.evaluation.ablation import load_suite, write_report_from_results
     from tf3dgan.evaluation.ablation_report import REPORT_FILE
 
-    suite = load_suite(REPO / suite_path, check_data=False)
+    suite = load_suite(REPO / suite_path, check_data=False, overrides=overrides)
     with tempfile.TemporaryDirectory() as out:
         write_report_from_results(suite, Path(out), None)
         report = (Path(out) / REPORT_FILE).read_text()
@@ -53,10 +56,11 @@ def rebuilt(text: str) -> str:
     cache: dict[str, dict] = {}
 
     def rebuild(match: re.Match) -> str:
-        suite = match["suite"]
-        if suite not in cache:
-            cache[suite] = report_parts(suite)
-        body = "\n\n".join(cache[suite][part] for part in match["parts"].split(","))
+        overrides = tuple(item.removeprefix("set=") for item in match["sets"].split())
+        key = (match["suite"], overrides)
+        if key not in cache:
+            cache[key] = report_parts(*key)
+        body = "\n\n".join(cache[key][part] for part in match["parts"].split(","))
         return f"{match['open']}{body}\n{match['close']}"
 
     return BLOCK.sub(rebuild, text)

@@ -188,6 +188,32 @@ def test_bad_expectations_are_refused_with_one_line(tmp_path, expect, message):
     assert "\n" not in str(err.value)
 
 
+def test_ablate_set_comes_after_each_runs_own_set_and_auto_precision_says_what_it_read(tmp_path, monkeypatch):
+    from tf3dgan.evaluation.ablation import load_suite, suite_trainings
+    from tf3dgan.evaluation.ablation_report import status_line
+
+    path = tmp_path / "suite.yaml"
+    path.write_text(TINY_SUITE)
+    plain = load_suite(path)
+    changed = load_suite(path, overrides=["train.g_loss=non_saturating", "train.d_lr=0.0005"])
+    assert [run.config.train.g_loss for run in plain.runs] == ["non_saturating", "saturating"]
+    assert [run.config.train.g_loss for run in changed.runs] == ["non_saturating", "non_saturating"]
+    assert {run.config.train.d_lr for run in changed.runs} == {0.0005}
+    assert changed.overrides == ("train.g_loss=non_saturating", "train.d_lr=0.0005")
+    assert not {t.key for t in suite_trainings(plain, tmp_path)} & {t.key for t in suite_trainings(changed, tmp_path)}
+
+    from tf3dgan.training import precision
+
+    auto = load_suite(path, overrides=["train.mixed_precision=auto"])
+    for native, here, other in ((False, "float32", "mixed_bfloat16"), (True, "bf16", "none")):
+        monkeypatch.setattr(precision.cpu, "native_bf16", lambda native=native: native)
+        line = status_line(auto, 1, 4, None)
+        assert line.startswith("Finished trainings: 1 of 4 (results: `suite.results.jsonl`).")
+        assert f"Precision `auto` is {here} on this machine" in line
+        assert f"(`--set train.mixed_precision={other}` reads the" in line
+    assert "Precision `auto`" not in status_line(plain, 1, 4, None)
+
+
 def _report_without_times(path):
     return "\n".join(line for line in path.read_text().splitlines() if "Training time" not in line)
 
@@ -267,6 +293,10 @@ def test_report_only_and_shards_merge(tmp_path, capsys):
     assert "Finished trainings: 2 of 2" in printed and "| plain | mit_biasfree | (base) |" in printed
     assert main(["ablate", "--suite", str(suite), "--shard", "3/2", "--report-only"]) == 2
     assert "--shard I/N needs 1 <= I <= N" in capsys.readouterr().err
+    with pytest.warns(suite_results.ResultsFileWarning, match="belongs to this suite's trainings"):
+        assert main(["ablate", "--suite", str(suite), "--report-only", "--set", "train.d_lr=0.0005"]) == 0
+    printed = capsys.readouterr().out  # other settings: other trainings, none trained yet
+    assert "Finished trainings: 0 of 2" in printed and "Every run with `train.d_lr=0.0005` (`--set`)." in printed
     assert json.loads((tmp_path / "suite.results-shard-1-of-2.jsonl").read_text().splitlines()[0])["kind"] == "start"
 
 

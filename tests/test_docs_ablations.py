@@ -4,7 +4,7 @@ results files."""
 import ablation_docs
 
 SUITES = {"configs/ablations/blog_cpu.yaml", "configs/ablations/precision_cpu.yaml",
-          "configs/ablations/fidelity_cpu.yaml"}
+          "configs/ablations/fidelity_cpu.yaml", "configs/ablations/chairs_cpu_seeds.yaml"}
 
 
 def test_the_page_has_a_block_for_each_published_suite():
@@ -31,3 +31,14 @@ def test_a_block_is_rebuilt_in_place_and_the_text_around_it_is_kept():
     status = ablation_docs.report_parts("configs/ablations/precision_cpu.yaml")["status"]
     assert status.startswith("Finished trainings: ")
     assert ablation_docs.rebuilt(doc) == doc.replace("old text\n", status + "\n")
+
+
+def test_a_block_reads_the_trainings_its_settings_name_whatever_this_cpu_resolves_auto_to():
+    doc = ("<!-- report configs/ablations/chairs_cpu_seeds.yaml status set=train.mixed_precision=none -->\n"
+           "<!-- /report -->\n")
+    status = ablation_docs.blocks(ablation_docs.rebuilt(doc))[0][2]
+    assert "Every run with `train.mixed_precision=none` (`--set`)." in status
+    assert "Precision `auto`" not in status  # no run is left at auto: the same block on every CPU
+    float32 = ablation_docs.report_parts("configs/ablations/chairs_cpu_seeds.yaml", ("train.mixed_precision=none",))
+    bf16 = ablation_docs.report_parts("configs/ablations/chairs_cpu_seeds.yaml", ("train.mixed_precision=mixed_bfloat16",))
+    assert float32["runs"] != bf16["runs"]  # two sets of trainings in the one results file

@@ -1,5 +1,9 @@
 """``tf3dgan ablate``: train and score an ablation suite, or rebuild its report from its results files."""
 
+from __future__ import annotations
+
+from tf3dgan.commands import add_overrides_argument
+
 
 def add_parser(subparsers) -> None:
     from tf3dgan.evaluation.ablation_ray import RUN_FOLDERS
@@ -34,6 +38,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--runs", default=None, metavar="NAME[,NAME...]",
                    help="train only these runs of the suite (the report still covers every run)")
     p.add_argument("--quiet", action="store_true", help="no training progress bars")
+    add_overrides_argument(p, "train and report every run with this setting, after the suite's own (a setting "
+                              "changes which trainings are read: e.g. train.mixed_precision=none reads the float32 "
+                              "trainings of a suite whose precision is auto on a CPU with native bf16); ")
     p.set_defaults(func=run)
 
 
@@ -70,7 +77,8 @@ def run(args) -> int:
     from tf3dgan.evaluation.ablation_report import REPORT_FILE
 
     shard = parse_shard(args.shard) if args.shard else None
-    suite = load_suite(args.suite, check_data=not args.report_only)  # every run's config checked before training
+    # every run's config is checked here, before any training
+    suite = load_suite(args.suite, check_data=not args.report_only, overrides=args.overrides)
     only = parse_run_names(args.runs, suite) if args.runs else None
     out = Path(args.out) if args.out else Path("runs") / suite.path.stem
     if args.report_only:

@@ -150,6 +150,7 @@ class Suite:
     results: Path | None = None  # the results file (default: beside the suite file, NAME.results.jsonl)
     resources: dict | None = None  # {cpus, gpus} per training on a Ray cluster (None: 1 CPU, 1 GPU if any)
     collapse: dict | None = None  # {score: threshold}: a training collapsed when every such final score is above
+    overrides: tuple = ()  # 'section.key=value' given to every run from the command line (after the suite's set)
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -186,10 +187,11 @@ def _section(raw: dict, key: str, section_class, where: str) -> dict:
     return dataclasses.asdict(build_section(where, key, raw.get(key), section_class))
 
 
-def load_suite(path: str | Path, check_data: bool = True) -> Suite:
+def load_suite(path: str | Path, check_data: bool = True, overrides=()) -> Suite:
     """Read and validate a suite file, or a shipped suite by name (``blog_cpu``); every run's config is built and
     checked here (before any training). ``check_data=False``: the reference and SVM data need not exist (a
-    report rebuilt from the results files reads neither)."""
+    report rebuilt from the results files reads neither). ``overrides``: ``section.key=value`` strings applied to
+    every run after the suite's own ``set`` (``tf3dgan ablate --set``); they change the trainings' keys."""
     from tf3dgan.config_library import resolve_config_path
 
     path = resolve_config_path(path, kind="suite")
@@ -208,8 +210,8 @@ def load_suite(path: str | Path, check_data: bool = True) -> Suite:
         if not base_path.is_file():
             raise ConfigError(f"{where}: base config {raw['base']!r} not found (looked for {base_path})")
         base_raw = read_yaml(base_path)
-    common = _string_list(raw.get("set"), where, "set")
-    base_config = from_dict(apply_overrides(base_raw, common), f"{where} (base with the suite's set)")
+    common, last = _string_list(raw.get("set"), where, "set"), list(overrides)  # the command line's come last
+    base_config = from_dict(apply_overrides(base_raw, common + last), f"{where} (base with the suite's set)")
     base_flat = _flatten(base_config.to_dict())
 
     evaluate = _section(raw, "evaluate", EvaluateSettings, where)
@@ -248,10 +250,10 @@ def load_suite(path: str | Path, check_data: bool = True) -> Suite:
         bad = set(entry) - RUN_KEYS
         if bad:
             raise ConfigError(f"{run_where}: unknown key(s) {sorted(bad)} (known: {', '.join(sorted(RUN_KEYS))})")
-        overrides = _string_list(entry.get("set"), run_where, "set")
-        config = from_dict(apply_overrides(base_raw, common + overrides), run_where)
+        run_set = _string_list(entry.get("set"), run_where, "set")
+        config = from_dict(apply_overrides(base_raw, common + run_set + last), run_where)
         flat = _flatten(config.to_dict())
-        explicit = {o.split("=", 1)[0] for o in common + overrides}
+        explicit = {o.split("=", 1)[0] for o in common + run_set + last}
         differs = {
             k: v for k, v in flat.items()
             if base_flat.get(k, object()) != v and not k.startswith("monitor.")
@@ -265,7 +267,7 @@ def load_suite(path: str | Path, check_data: bool = True) -> Suite:
         source = entry.get("claim_source", CLAIM_SOURCES[0])
         if source not in CLAIM_SOURCES:
             raise ConfigError(f"{run_where}: claim_source must be one of {', '.join(CLAIM_SOURCES)}, got {source!r}")
-        runs.append(SuiteRun(name, overrides, config, str(entry.get("description", "")), differs, seeds,
+        runs.append(SuiteRun(name, run_set, config, str(entry.get("description", "")), differs, seeds,
                              str(entry.get("claim", "")).strip(), expect, source))
     resources = raw.get("resources")
     if resources is not None:
@@ -277,7 +279,8 @@ def load_suite(path: str | Path, check_data: bool = True) -> Suite:
     if results is not None and not isinstance(results, str):
         raise ConfigError(f"{where}: 'results' must be a path to the results file, got {results!r}")
     results_path = path.parent / results if results else path.with_name(path.stem + RESULTS_SUFFIX)
-    return Suite(path, runs, evaluate, svm, str(raw.get("description", "")), results_path, resources, collapse)
+    return Suite(path, runs, evaluate, svm, str(raw.get("description", "")), results_path, resources, collapse,
+                 tuple(last))
 
 
 def _collapse_criterion(value, where: str) -> dict | None:

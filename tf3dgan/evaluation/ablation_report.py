@@ -174,7 +174,7 @@ def verdict_lines(claims: list) -> list[str]:
     for claim in claims:
         n = sorted({len(j.values) for j in claim.judgements})
         lines.append(f"- {claim.claim.rstrip('.')} ({'the blog' if claim.source == 'blog' else 'this suite'}; "
-                     f"{'/'.join(map(str, n))} seeds): **{claim.verdict}**. "
+                     f"{'/'.join(map(str, n))} seed{'' if n == [1] else 's'}): **{claim.verdict}**. "
                      + "; ".join(_brief(j) for j in claim.judgements) + ".")
     sizes = Counter(tuple(sorted((len(j.values), len(j.other_values)))) for claim in claims
                     for j in claim.judgements if j.values and j.other_values and not isinstance(j.values[0], bool))
@@ -187,6 +187,23 @@ def verdict_lines(claims: list) -> list[str]:
                   "\"same\" inside its margin gives the seeds a row with which TOST would show it with 80% power, "
                   "were the rows' spread and difference the observed ones (before Holm's correction)."]
     return lines + [""]
+
+
+def status_line(suite, finished: int, expected: int, sources: str | None) -> str:
+    """The report's "Finished trainings" line: how many, from which results files, and which trainings were
+    read where the settings say so (the command line's ``--set``; ``auto`` precision as it resolves here)."""
+    from tf3dgan.training.precision import resolve
+
+    line = f"Finished trainings: {finished} of {expected} (results: {sources or f'`{suite.results.name}`'})."
+    if suite.overrides:
+        line += f" Every run with {', '.join(f'`{o}`' for o in suite.overrides)} (`--set`)."
+    if any(run.config.train.mixed_precision == "auto" for run in suite.runs):
+        here = resolve("auto")
+        other = "mixed_bfloat16" if here == "none" else "none"
+        name = {"none": "float32", "mixed_bfloat16": "bf16"}
+        line += (f" Precision `auto` is {name[here]} on this machine, so these are the {name[here]} trainings "
+                 f"(`--set train.mixed_precision={other}` reads the {name[other]} ones).")
+    return line
 
 
 def write_report(suite, out_dir: Path, rows: list[dict], curves: dict, sources: str | None = None) -> None:
@@ -215,7 +232,7 @@ def write_report(suite, out_dir: Path, rows: list[dict], curves: dict, sources: 
     lines = [
         f"# Ablation report: {suite.path.name}", "",
         suite.description.strip(), "",
-        f"Finished trainings: {len(rows)} of {expected} (results: {sources or f'`{suite.results.name}`'}).", "",
+        status_line(suite, len(rows), expected, sources), "",
         *claims_table(suite, claims),
         *verdict_lines(claims),
         "## All runs", "",
