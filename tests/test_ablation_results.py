@@ -123,11 +123,15 @@ def test_an_inconclusive_same_inside_its_margin_names_the_seeds_that_would_show_
     close = [{"mmd": 0.621}, {"mmd": 0.622}, {"mmd": 0.623}]
     inconclusive = _verdict(Expectation("mmd", "same"), close, base)
     n = seeds_for_equivalence([0.621, 0.622, 0.623], [0.60, 0.62, 0.64], 0.01, resolution=1e-4)
-    assert n > 3 and _brief(inconclusive).endswith(f"inconclusive (about {n} seeds a row would show it)")
+    assert n > 3 and _brief(inconclusive, 1).endswith(f"inconclusive (about {n} seeds a row would show it)")
+    # in a family of 12 tests Holm's correction asks alpha / 12 of the smallest p at worst: more seeds
+    after = seeds_for_equivalence([0.621, 0.622, 0.623], [0.60, 0.62, 0.64], 0.01, resolution=1e-4, alpha=0.05 / 12)
+    assert after > n and _brief(inconclusive, 12).endswith(
+        f"inconclusive (about {n} seeds a row would show it before Holm's correction, {after} after it)")
     shown = _verdict(Expectation("mmd", "same", margin=0.05), close, base)
-    assert _brief(shown).endswith(": equivalent")  # decided: nothing to plan
+    assert _brief(shown, 12).endswith(": equivalent")  # decided: nothing to plan
     far = [{"mmd": 0.64}, {"mmd": 0.66}, {"mmd": 0.68}]  # 0.04 apart: outside the margin, no seeds would show it
-    assert _brief(_verdict(Expectation("mmd", "same"), far, base)).endswith(": inconclusive")
+    assert _brief(_verdict(Expectation("mmd", "same"), far, base), 12).endswith(": inconclusive")
 
 
 def test_claim_verdicts_keep_a_reversal_apart_from_a_breached_same():

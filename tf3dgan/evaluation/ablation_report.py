@@ -148,22 +148,30 @@ def claims_table(suite, claims: list) -> list[str]:
     return lines + [""]
 
 
-def _brief(judgement) -> str:
+def _brief(judgement, tests: int) -> str:
     """One expectation in a few words: what was measured, the difference and interval (or the rates), Holm's p."""
     p = "" if judgement.p_adjusted is None else f", p {_p_text(judgement.p_adjusted)}"
     return (f"{judgement.expectation.describe(judgement.compared_with)} {_measured_text(judgement)}{p}: "
-            f"{judgement.verdict}{_seeds_needed_text(judgement)}")
+            f"{judgement.verdict}{_seeds_needed_text(judgement, tests)}")
 
 
-def _seeds_needed_text(judgement) -> str:
+def _seeds_needed_text(judgement, tests: int) -> str:
     """For an inconclusive "same" whose difference lies inside the margin: the seeds a row that would show it with
-    80% power at the rows' spread, were the true difference the observed one (before Holm); empty otherwise."""
+    80% power at the rows' spread, were the true difference the observed one, before Holm's correction and at
+    alpha / ``tests`` (the level Holm's correction over ``tests`` asks at worst: enough whatever the others give);
+    empty otherwise."""
     expectation = judgement.expectation
     if expectation.direction != "same" or judgement.verdict != INCONCLUSIVE or not judgement.other_values:
         return ""
-    n = seeds_for_equivalence(judgement.values, judgement.other_values, expectation.equivalence_margin,
-                              SCORES[expectation.tested_score].resolution)
-    return "" if n is None else f" (about {n} seeds a row would show it)"
+    seeds = [seeds_for_equivalence(judgement.values, judgement.other_values, expectation.equivalence_margin,
+                                   SCORES[expectation.tested_score].resolution, alpha=alpha)
+             for alpha in (ALPHA, ALPHA / max(tests, 1))]
+    if seeds[0] is None:
+        return ""
+    if tests <= 1:
+        return f" (about {seeds[0]} seeds a row would show it)"
+    return (f" (about {seeds[0]} seeds a row would show it before Holm's correction, "
+            f"{seeds[1] if seeds[1] is not None else 'over 1000'} after it)")
 
 
 def verdict_lines(claims: list) -> list[str]:
@@ -171,11 +179,12 @@ def verdict_lines(claims: list) -> list[str]:
     if not claims:
         return []
     lines = ["## Verdicts", ""]
+    tests = sum(j.p is not None for claim in claims for j in claim.judgements)  # Holm's family
     for claim in claims:
         n = sorted({len(j.values) for j in claim.judgements})
         lines.append(f"- {claim.claim.rstrip('.')} ({'the blog' if claim.source == 'blog' else 'this suite'}; "
                      f"{'/'.join(map(str, n))} seed{'' if n == [1] else 's'}): **{claim.verdict}**. "
-                     + "; ".join(_brief(j) for j in claim.judgements) + ".")
+                     + "; ".join(_brief(j, tests) for j in claim.judgements) + ".")
     sizes = Counter(tuple(sorted((len(j.values), len(j.other_values)))) for claim in claims
                     for j in claim.judgements if j.values and j.other_values and not isinstance(j.values[0], bool))
     if sizes:
@@ -185,7 +194,9 @@ def verdict_lines(claims: list) -> list[str]:
                   f"difference of 1 / 2 / 3 within-row standard deviations is found {power} (the comparisons here, "
                   "most frequent first); an inconclusive verdict is no evidence of no effect. An inconclusive "
                   "\"same\" inside its margin gives the seeds a row with which TOST would show it with 80% power, "
-                  "were the rows' spread and difference the observed ones (before Holm's correction)."]
+                  "were the rows' spread and difference the observed ones, before Holm's correction and after it "
+                  f"(at alpha {ALPHA} / {tests}, the level it asks of the smallest p: enough whatever the other "
+                  "tests give)."]
     return lines + [""]
 
 
