@@ -218,6 +218,26 @@ def test_ablate_set_comes_after_each_runs_own_set_and_auto_precision_says_what_i
     assert "Precision `auto`" not in status_line(plain, 1, 4, None)
 
 
+def test_ablate_limit_trains_the_next_unfinished_trainings_in_the_suites_order_then_stops(tmp_path, capsys):
+    from tf3dgan.cli import main
+
+    suite, out = tmp_path / "suite.yaml", tmp_path / "out"
+    suite.write_text(TINY_SUITE)
+
+    def finished():
+        return [(e["run"], e["seed"]) for e in suite_results.read_events([tmp_path / "suite.results.jsonl"])
+                if e["kind"] == "final"]
+
+    assert main(["ablate", "--suite", str(suite), "--out", str(out), "--quiet", "--limit", "1"]) == 0
+    assert finished() == [("base", 0)]
+    assert main(["ablate", "--suite", str(suite), "--out", str(out), "--quiet", "--limit", "2"]) == 0
+    assert finished() == [("base", 0), ("saturating", 0), ("base", 1)]  # seed by seed, the finished one skipped
+    assert "--limit 2: training 2 of the 3 unfinished" in capsys.readouterr().out
+    assert main(["ablate", "--suite", str(suite), "--out", str(out), "--limit", "0"]) == 2
+    assert "--limit must be an integer >= 1, got 0" in capsys.readouterr().err
+    assert len(finished()) == 3
+
+
 def _report_without_times(path):
     return "\n".join(line for line in path.read_text().splitlines() if "Training time" not in line)
 

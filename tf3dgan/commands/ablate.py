@@ -37,6 +37,9 @@ def add_parser(subparsers) -> None:
                         "worker's temporary folder")
     p.add_argument("--runs", default=None, metavar="NAME[,NAME...]",
                    help="train only these runs of the suite (the report still covers every run)")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="train at most N of the unfinished trainings (in the suite's order, seed by seed), then "
+                        "stop: a suite in steps that each end with a results file to commit")
     p.add_argument("--quiet", action="store_true", help="no training progress bars")
     add_overrides_argument(p, "train and report every run with this setting, after the suite's own (a setting "
                               "changes which trainings are read: e.g. train.mixed_precision=none reads the float32 "
@@ -77,6 +80,8 @@ def run(args) -> int:
     from tf3dgan.evaluation.ablation_report import REPORT_FILE
 
     shard = parse_shard(args.shard) if args.shard else None
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit must be an integer >= 1, got {args.limit}")
     # every run's config is checked here, before any training
     suite = load_suite(args.suite, check_data=not args.report_only, overrides=args.overrides)
     only = parse_run_names(args.runs, suite) if args.runs else None
@@ -86,13 +91,13 @@ def run(args) -> int:
     elif args.ray is not None:
         from tf3dgan.evaluation.ablation_ray import run_suite_on_ray
 
-        if shard:
-            raise UsageError("--ray schedules every training itself: give it without --shard")
+        if shard or args.limit is not None:
+            raise UsageError("--ray schedules every training itself: give it without --shard or --limit")
         run_suite_on_ray(suite, out, args.ray or None, log=lambda m: print(m, flush=True), results_path=args.results,
                          run_folders=args.run_folders)
     else:
         print(f"{args.suite}: {len(suite.runs)} runs -> {out}", flush=True)
         run_suite(suite, out, progress=not args.quiet, log=lambda m: print(m, flush=True),
-                  results_path=args.results, shard=shard, only=only)
+                  results_path=args.results, shard=shard, only=only, limit=args.limit)
     print((out / REPORT_FILE).read_text())
     return 0

@@ -504,14 +504,15 @@ def results_paths(suite: Suite, out_dir: str | Path, results_path: str | Path | 
 
 def run_suite(suite: Suite, out_dir: str | Path, progress: bool = True, log=print,
               results_path: str | Path | None = None, shard: tuple[int, int] | None = None,
-              only: set | None = None) -> list[dict]:
+              only: set | None = None, limit: int | None = None) -> list[dict]:
     """Train (or resume / skip) and score every training of ``suite`` in ``out_dir``; write the report files.
 
     Scores go to the results file ``results_path`` (default: the suite's, ``suite.results``) as they come, and
     a training whose final row any of the suite's results files holds is not trained again: the report can
     be rebuilt from those files alone. ``shard`` ``(i, n)``: only the i-th of n disjoint shares of the
-    trainings, written to the shard's own file. Trainings at once, in processes or on machines:
-    ``tf3dgan.evaluation.ablation_ray``."""
+    trainings, written to the shard's own file. ``only``: the names of the runs to train. ``limit``: train at most
+    that many of the unfinished trainings, in the suite's order (seed by seed), then stop. Trainings at once, in
+    processes or on machines: ``tf3dgan.evaluation.ablation_ray``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     primary, read_from = results_paths(suite, out_dir, results_path)
@@ -521,6 +522,10 @@ def run_suite(suite: Suite, out_dir: str | Path, progress: bool = True, log=prin
                  if (shard is None or in_shard(t.run.name, t.seed, *shard)) and (only is None or t.run.name in only)]
     log(f"{len(trainings)} trainings, {sum(1 for t in trainings if t.key in known and known[t.key].final)} "
         f"finished in {primary}" + (f" (shard {shard[0]} of {shard[1]})" if shard else ""))
+    if limit is not None:
+        unfinished = [t for t in trainings if not (t.key in known and known[t.key].final)]
+        trainings = unfinished[:limit]
+        log(f"--limit {limit}: training {len(trainings)} of the {len(unfinished)} unfinished")
     reference_cache: dict = {}
     for training in trainings:
         complete_training(suite, training, write_to, known.get(training.key), reference_cache, progress, log)
