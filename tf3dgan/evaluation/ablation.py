@@ -191,7 +191,7 @@ def load_suite(path: str | Path, check_data: bool = True, overrides=()) -> Suite
     """Read and validate a suite file, or a shipped suite by name (``blog_cpu``); every run's config is built and
     checked here (before any training). ``check_data=False``: the reference and SVM data need not exist (a
     report rebuilt from the results files reads neither). ``overrides``: ``section.key=value`` strings applied to
-    every run after the suite's own ``set`` (``tf3dgan ablate --set``); they change the trainings' keys."""
+    every run after the suite's and the run's own ``set`` (``tf3dgan ablate --set``); they change the keys."""
     from tf3dgan.config_library import resolve_config_path
 
     path = resolve_config_path(path, kind="suite")
