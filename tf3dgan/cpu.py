@@ -71,17 +71,21 @@ def vector_isa() -> str:
     return " ".join(present) + (f" (oneDNN capped at {cap})" if cap else "")
 
 
+def _onednn_cap() -> str:
+    """``ONEDNN_MAX_CPU_ISA`` as oneDNN reads it (upper case; ``ALL`` when unset)."""
+    return os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper()
+
+
 def onednn_capped_below_avx512() -> bool:
     """Whether ``ONEDNN_MAX_CPU_ISA`` keeps oneDNN below AVX-512 (TensorFlow still sends it bf16 work then,
     which it cannot run: bf16 ops abort)."""
-    return os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper() in _ISA_CAPS_BELOW_AVX512
+    return _onednn_cap() in _ISA_CAPS_BELOW_AVX512
 
 
 def onednn_cap_hides_fp16() -> bool:
     """Whether this CPU has AVX512_FP16 and ``ONEDNN_MAX_CPU_ISA`` caps oneDNN below it (TensorFlow still sends it
     float16 convolutions then, which it cannot run: they abort)."""
-    capped = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper() in _ISA_CAPS_WITHOUT_FP16
-    return capped and "avx512_fp16" in cpu_flags()
+    return _onednn_cap() in _ISA_CAPS_WITHOUT_FP16 and "avx512_fp16" in cpu_flags()
 
 
 def native_bf16() -> bool:
@@ -89,7 +93,7 @@ def native_bf16() -> bool:
     flags = cpu_flags()
     if not ({"avx512_bf16", "amx_bf16"} & flags):
         return False
-    return os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper() not in _ISA_CAPS_WITHOUT_BF16
+    return _onednn_cap() not in _ISA_CAPS_WITHOUT_BF16
 
 
 def warn_once(key: str, message: str) -> None:

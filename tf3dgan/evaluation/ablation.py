@@ -520,10 +520,10 @@ def run_suite(suite: Suite, out_dir: str | Path, progress: bool = True, log=prin
     known = results_by_key(read_events(read_from))
     trainings = [t for t in suite_trainings(suite, out_dir)
                  if (shard is None or in_shard(t.run.name, t.seed, *shard)) and (only is None or t.run.name in only)]
-    log(f"{len(trainings)} trainings, {sum(1 for t in trainings if t.key in known and known[t.key].final)} "
-        f"finished in {primary}" + (f" (shard {shard[0]} of {shard[1]})" if shard else ""))
+    unfinished = [t for t in trainings if not (t.key in known and known[t.key].final)]
+    log(f"{len(trainings)} trainings, {len(trainings) - len(unfinished)} finished in {primary}"
+        + (f" (shard {shard[0]} of {shard[1]})" if shard else ""))
     if limit is not None:
-        unfinished = [t for t in trainings if not (t.key in known and known[t.key].final)]
         trainings = unfinished[:limit]
         log(f"--limit {limit}: training {len(trainings)} of the {len(unfinished)} unfinished")
     reference_cache: dict = {}

@@ -163,15 +163,18 @@ def _seeds_needed_text(judgement, tests: int) -> str:
     expectation = judgement.expectation
     if expectation.direction != "same" or judgement.verdict != INCONCLUSIVE or not judgement.other_values:
         return ""
-    seeds = [seeds_for_equivalence(judgement.values, judgement.other_values, expectation.equivalence_margin,
-                                   SCORES[expectation.tested_score].resolution, alpha=alpha)
-             for alpha in (ALPHA, ALPHA / max(tests, 1))]
-    if seeds[0] is None:
+    def seeds(alpha):
+        return seeds_for_equivalence(judgement.values, judgement.other_values, expectation.equivalence_margin,
+                                     SCORES[expectation.tested_score].resolution, alpha=alpha)
+
+    before = seeds(ALPHA)
+    if before is None:
         return ""
     if tests <= 1:
-        return f" (about {seeds[0]} seeds a row would show it)"
-    return (f" (about {seeds[0]} seeds a row would show it before Holm's correction, "
-            f"{seeds[1] if seeds[1] is not None else 'over 1000'} after it)")
+        return f" (about {before} seeds a row would show it)"
+    after = seeds(ALPHA / tests)
+    return (f" (about {before} seeds a row would show it before Holm's correction, "
+            f"{after if after is not None else 'over 1000'} after it)")
 
 
 def verdict_lines(claims: list) -> list[str]:
