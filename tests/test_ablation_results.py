@@ -134,6 +134,30 @@ def test_an_inconclusive_same_inside_its_margin_names_the_seeds_that_would_show_
     assert _brief(_verdict(Expectation("mmd", "same"), far, base), 12).endswith(": inconclusive")
 
 
+def test_a_run_against_itself_at_another_step_is_a_paired_test_over_the_seeds_scored_at_both():
+    from types import SimpleNamespace
+
+    from tf3dgan.evaluation.claims import judge_claims
+
+    early = {0: 0.612, 1: 0.598, 2: 0.603, 3: 0.640, 4: 0.650}
+    late = {0: 0.606, 1: 0.593, 2: 0.597, 3: 0.633}  # seed 4 has not finished: it has no pair
+    expectation = Expectation("mmd", "same", at=4000, against_at="final", margin=0.02)
+    assert expectation.describe("recipe") == "mmd at step 4000: the same (±0.02) as recipe at the end"
+    run = SimpleNamespace(name="recipe", claim="stopped early, the same", claim_source="suite", expect=[expectation])
+    suite = SimpleNamespace(runs=[run], collapse=None)
+    rows = [{"run": "recipe", "seed": seed, "mmd": value} for seed, value in late.items()]
+    curves = {("recipe", seed): {4000: {"mmd": value}} for seed, value in early.items()}
+    (claim,) = judge_claims(suite, rows, curves)
+    (judgement,) = claim.judgements
+    assert judgement.values == [early[s] for s in range(4)] and judgement.other_values == [late[s] for s in range(4)]
+    assert judgement.test == "TOST ±0.02 (paired)" and judgement.difference.paired
+    differences = [early[s] - late[s] for s in range(4)]
+    shifted_up = stats.ttest_1samp([d + 0.02 for d in differences], 0.0, alternative="greater").pvalue
+    shifted_down = stats.ttest_1samp([d - 0.02 for d in differences], 0.0, alternative="less").pvalue
+    assert judgement.p == pytest.approx(max(shifted_up, shifted_down), rel=1e-9)
+    assert judgement.verdict == "equivalent" and claim.verdict == "supported"
+
+
 def test_claim_verdicts_keep_a_reversal_apart_from_a_breached_same():
     def verdicts(*names):
         judgements = []
@@ -179,6 +203,10 @@ def test_holm_corrects_a_suites_expectations_together_and_collapse_rates_use_fis
     ("[{score: mmd, direction: same, margin: 0}]", "margin must be a positive number"),
     ("[{score: mmd, direction: worse, value: 0.5, against: base}]", "give 'against' or 'value', not both"),
     ("[{score: collapse, direction: higher}]", "score 'collapse' needs the suite's 'collapse' criterion"),
+    ("[{score: mmd, direction: same, against_at: x}]", "'against_at' must be 'final' or a step"),
+    ("[{score: mmd, direction: same, value: 0.5, against_at: 2}]", "'against_at' is a step of the compared run"),
+    ("[{score: mmd, direction: same, against: saturating}]", "compares run 'saturating' with itself at the same step"),
+    ("[{score: mmd, direction: same, at: 2, against: saturating, against_at: 2}]", "with itself at the same step"),
 ])
 def test_bad_expectations_are_refused_with_one_line(tmp_path, expect, message):
     from tf3dgan.errors import ConfigError

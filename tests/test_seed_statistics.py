@@ -139,3 +139,46 @@ def test_seeds_for_equivalence_is_the_fewest_seeds_that_reach_the_power_at_the_o
     # rows without spread: the resolution floor decides, as in welch
     floored = seeds_for_equivalence([0.41] * 3, [0.41] * 3, 0.05, resolution=0.01)
     assert floored == seeds_for_equivalence([0.0, 0.01 / math.sqrt(6)], [0.0, 0.01 / math.sqrt(6)], 0.05)
+
+
+def test_paired_matches_scipys_related_samples_t_test_and_its_interval():
+    from tf3dgan.evaluation.seed_statistics import paired
+
+    early, late = [0.612, 0.598, 0.603, 0.640, 0.607], [0.606, 0.593, 0.597, 0.633, 0.602]
+    found = paired(early, late)
+    reference = stats.ttest_rel(early, late)
+    assert found.p == pytest.approx(reference.pvalue, rel=1e-12) and found.df == 4
+    assert found.t == pytest.approx(reference.statistic, rel=1e-12)
+    interval = reference.confidence_interval(0.95)
+    assert (found.ci_low, found.ci_high) == (pytest.approx(interval.low, rel=1e-10), pytest.approx(interval.high, rel=1e-10))
+    assert (found.n_a, found.n_b, found.paired) == (5, 5, True)
+    # the seed-to-seed spread (0.640 against 0.598) cancels: Welch on the same numbers cannot see the shift
+    assert found.p < 0.05 < welch(early, late).p
+    # a pair with a side missing is no pair; one pair is no test
+    assert paired([0.5, None, 0.7], [0.4, 0.3, 0.5]).n_a == 2
+    assert paired([0.5, None], [0.4, 0.3]) is None
+
+
+def test_paired_differences_are_floored_at_two_roundings():
+    from tf3dgan.evaluation.seed_statistics import paired
+
+    found = paired([2.5, 3.0, 1.75], [2.25, 2.75, 1.5], resolution=0.25)  # every difference exactly 0.25
+    se = math.sqrt((0.25**2 / 6) / 3)
+    assert found.standard_error == pytest.approx(se) and found.no_spread
+    assert found.p == pytest.approx(2 * stats.t.sf(0.25 / se, 2), rel=1e-9)
+
+
+def test_paired_seeds_for_equivalence_use_the_spread_of_the_differences():
+    early = [0.41, 0.47, 0.44, 0.50, 0.43, 0.46]
+    late = [x + 0.01 for x in early]  # the same shift on every seed: tiny spread of the differences
+    unpaired = seeds_for_equivalence(early, late, 0.05, resolution=0.01)
+    pairs = seeds_for_equivalence(early, late, 0.05, resolution=0.01, paired=True)
+    assert pairs < unpaired
+    sd = 0.01 / math.sqrt(6)  # the floor: the differences have no spread of their own
+    assert equivalence_power(pairs, sd, 0.05, -0.01, paired=True) >= 0.8
+    assert equivalence_power(pairs - 1, sd, 0.05, -0.01, paired=True) < 0.8 or pairs == 2
+    # by hand: se = sd / sqrt(n) on n - 1 degrees of freedom
+    n, d, margin = 4, 0.01, 0.05
+    se, crit = sd / math.sqrt(n), stats.t.ppf(0.95, n - 1)
+    expected = stats.t.cdf((margin - d) / se - crit, n - 1) + stats.t.cdf((margin + d) / se - crit, n - 1) - 1
+    assert equivalence_power(n, sd, margin, d, paired=True) == pytest.approx(max(0.0, expected))

@@ -51,6 +51,26 @@ def test_resume_is_exact(tmp_path, tiny_config, tiny_voxels):
     assert (tmp_path / "split" / "metrics.jsonl").read_text() == whole_log
 
 
+def test_a_shorter_training_is_the_start_of_a_longer_one_at_constant_rates(tmp_path, tiny_overrides, tiny_voxels):
+    """What lets a suite read a shorter recipe off a longer training's scores at an earlier step (chairs_cpu at
+    4,000 steps from the 7,000-step seeds): with constant learning rates and no instance noise, ``train.steps``
+    decides only where training stops. A schedule spans ``train.steps``, so there it decides the steps too."""
+    recipe_like = [*tiny_overrides, "train.r1_gamma=1.0", "train.ema_decay=0.9", "model.minibatch_std=true",
+                   "train.checkpoint_every=2"]
+    def short_and_long_at_step_4(name, *overrides):
+        short = train(load_config(None, [*recipe_like, "train.steps=4", *overrides]), tmp_path / f"{name}4",
+                      voxels=tiny_voxels, progress=False)
+        long_config = load_config(None, [*recipe_like, "train.steps=8", *overrides])
+        train(long_config, tmp_path / f"{name}8", voxels=tiny_voxels, progress=False)
+        long_at_4 = build_gan(long_config)
+        assert restore_checkpoint(long_at_4, tmp_path / f"{name}8" / "checkpoints" / "ckpt-00000004.npz") == 4
+        return short, long_at_4
+
+    _assert_same_state(*short_and_long_at_step_4("constant"))
+    with pytest.raises(AssertionError):
+        _assert_same_state(*short_and_long_at_step_4("linear", "train.lr_schedule=linear"))
+
+
 class _CtrlC(keras.callbacks.Callback):
     """At ``at_step``: a real SIGINT to this process (``signal=True``) or a KeyboardInterrupt raised here."""
 

@@ -260,7 +260,8 @@ def load_suite(path: str | Path, check_data: bool = True, overrides=()) -> Suite
             and (not k.startswith("variant.") or k in explicit)  # a variant's defaults are implied by its name
         }
         seeds = _seed_list(entry.get("seeds"), run_where, "seeds") or suite_seeds
-        expect = (parse_expectations(entry["expect"], run_where, names, collapse)
+        expect = (parse_expectations(entry["expect"], run_where, names, collapse, name,
+                                     str(runs_raw[0].get("name")))
                   if entry.get("expect") is not None else [])
         if expect and not entry.get("claim"):
             raise ConfigError(f"{run_where}: 'expect' needs a 'claim' (the observation it tests, in words)")

@@ -119,8 +119,9 @@ def claims_table(suite, claims: list) -> list[str]:
              "higher / lower / better / worse by Welch's t-test (two-sided; the interval is the difference's 95% "
              "confidence interval, run minus the row it is compared with; for 1-NNA as better/worse: of "
              "|1-NNA - 0.5|); \"the same\" by two one-sided tests against the stated margin (equivalent: inside it; "
-             "not equivalent: beyond it); a collapse rate by Fisher's exact test, with each row's k of n and its "
-             "Clopper-Pearson 95% interval"
+             "not equivalent: beyond it); a run against itself at another step by the paired t-test on each "
+             "seed's difference (its standard deviation floored at the resolution / sqrt(6)); a collapse rate by "
+             "Fisher's exact test, with each row's k of n and its Clopper-Pearson 95% interval"
              + (f" (collapsed: {', '.join(f'{k} > {v:g}' for k, v in suite.collapse.items())} at the end)"
                 if suite.collapse else "")
              + ". Each row's standard deviation is floored at its score's resolution / sqrt(12). p: raw / Holm. "
@@ -165,15 +166,17 @@ def _seeds_needed_text(judgement, tests: int) -> str:
         return ""
     def seeds(alpha):
         return seeds_for_equivalence(judgement.values, judgement.other_values, expectation.equivalence_margin,
-                                     SCORES[expectation.tested_score].resolution, alpha=alpha)
+                                     SCORES[expectation.tested_score].resolution, alpha=alpha,
+                                     paired=judgement.difference.paired)
 
     before = seeds(ALPHA)
     if before is None:
         return ""
+    unit = "seeds" if judgement.difference.paired else "seeds a row"
     if tests <= 1:
-        return f" (about {before} seeds a row would show it)"
+        return f" (about {before} {unit} would show it)"
     after = seeds(ALPHA / tests)
-    return (f" (about {before} seeds a row would show it before Holm's correction, "
+    return (f" (about {before} {unit} would show it before Holm's correction, "
             f"{after if after is not None else 'over 1000'} after it)")
 
 
@@ -189,7 +192,8 @@ def verdict_lines(claims: list) -> list[str]:
                      f"{'/'.join(map(str, n))} seed{'' if n == [1] else 's'}): **{claim.verdict}**. "
                      + "; ".join(_brief(j, tests) for j in claim.judgements) + ".")
     sizes = Counter(tuple(sorted((len(j.values), len(j.other_values)))) for claim in claims
-                    for j in claim.judgements if j.values and j.other_values and not isinstance(j.values[0], bool))
+                    for j in claim.judgements  # two rows tested (Welch's), not a constant, a rate or pairs
+                    if j.difference is not None and j.other_values and not j.difference.paired)
     if sizes:
         power = ", ".join(f"{' / '.join(f'{t_test_power(a, b, e):.0%}' for e in (1, 2, 3))} with {a} seeds against {b}"
                           for (a, b), _ in sizes.most_common())

@@ -2,18 +2,21 @@
 
 A suite run may carry ``claim`` (an observation, in words), ``claim_source`` (``blog``: the tf-3dgan blog said it,
 the default; ``suite``: the suite's own reading, e.g. of a setting the blog left open) and ``expect``: one or more
-expectations, each ``{score, direction, at, against, margin, value}``: the run's ``score`` at step ``at``
-(``final``: its last step) compared with the ``against`` run's (default: the suite's first run), or with the
-constant ``value``, is ``better``, ``worse``, ``higher``, ``lower`` or ``same`` (within ``margin``; default:
-the score's in ``SCORES``). The score ``collapse`` is the fraction of a run's trainings that collapsed by the
-suite's ``collapse`` criterion (``higher``/``lower`` only).
+expectations, each ``{score, direction, at, against, against_at, margin, value}``: the run's ``score`` at step
+``at`` (``final``: its last step) compared with the ``against`` run's at step ``against_at`` (default: ``at``;
+default run: the suite's first run), or with the constant ``value``, is ``better``, ``worse``, ``higher``,
+``lower`` or ``same`` (within ``margin``; default: the score's in ``SCORES``). A run compared with itself at
+another step (e.g. "stopped at 4,000 steps it scores the same as at the end") pairs each seed with itself. The
+score ``collapse`` is the fraction of a run's trainings that collapsed by the suite's ``collapse`` criterion
+(``higher``/``lower`` only).
 
 The tests (tf3dgan.evaluation.seed_statistics), at alpha 0.05 after Holm's correction over every expectation of
 the suite:
-- higher / lower / better / worse: Welch's t-test, two-sided: *holds* (significant, in the stated direction),
-  *opposite* (significant, the other way) or *inconclusive*; ``collapse``: Fisher's exact test the same way;
-- same: two one-sided tests against the margin: *equivalent* (significantly inside it), *not equivalent*
-  (significantly beyond it) or *inconclusive*.
+- higher / lower / better / worse: Welch's t-test (the paired t-test for a run against itself), two-sided:
+  *holds* (significant, in the stated direction), *opposite* (significant, the other way) or *inconclusive*;
+  ``collapse``: Fisher's exact test the same way;
+- same: two one-sided tests against the margin (paired for a run against itself): *equivalent* (significantly
+  inside it), *not equivalent* (significantly beyond it) or *inconclusive*.
 A row with fewer than two seeds scored there gives *too few seeds*; two rows whose every seed gave one and the
 same value give *inconclusive* (the score cannot separate them: a floor or a ceiling).
 
@@ -28,12 +31,12 @@ import math
 from dataclasses import dataclass, field
 
 from tf3dgan.errors import ConfigError
-from tf3dgan.evaluation.seed_statistics import ALPHA, Difference, Rate, fisher_exact, holm, rate, welch
+from tf3dgan.evaluation.seed_statistics import ALPHA, Difference, Rate, fisher_exact, holm, paired, rate, welch
 
 DIRECTIONS = ("better", "worse", "higher", "lower", "same")
 CLAIM_SOURCES = ("blog", "suite")
 COLLAPSE = "collapse"
-EXPECT_KEYS = {"score", "direction", "at", "against", "margin", "value"}
+EXPECT_KEYS = {"score", "direction", "at", "against", "against_at", "margin", "value"}
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,11 @@ class Expectation:
     against: str | None = None  # None: the suite's first run (unless ``value`` is given)
     margin: float | None = None  # None: the score's default (SCORES)
     value: float | None = None  # compare with this constant instead of another run
+    against_at: int | str | None = None  # the compared run's step; None: ``at``
+
+    @property
+    def other_step(self) -> int | str:
+        return self.at if self.against_at is None else self.against_at
 
     @property
     def tested_score(self) -> str:
@@ -95,18 +103,21 @@ class Expectation:
         return f"{self.value:g}" if self.value is not None else (self.against or base)
 
     def describe(self, base: str) -> str:
-        when = "at the end" if self.at == "final" else f"at step {self.at}"
+        def when(step):
+            return "at the end" if step == "final" else f"at step {step}"
         if self.direction == "same":
             relation = f"the same (±{self.equivalence_margin:g}) as"
         else:
             relation = f"{self.direction} than"
         name = "collapse rate" if self.score == COLLAPSE else self.score
-        return f"{name} {when}: {relation} {self.compared_with(base)}"
+        other = self.compared_with(base) + ("" if self.against_at is None else f" {when(self.against_at)}")
+        return f"{name} {when(self.at)}: {relation} {other}"
 
 
-def parse_expectations(value, where: str, run_names: set, collapse: dict | None = None) -> list[Expectation]:
-    """The ``expect`` entry of a suite run (a mapping or a list of them) as Expectations; ConfigError otherwise
-    (an unknown score name included)."""
+def parse_expectations(value, where: str, run_names: set, collapse: dict | None = None, run: str | None = None,
+                       base: str | None = None) -> list[Expectation]:
+    """The ``expect`` entry of suite run ``run`` (a mapping or a list of them; ``base``: the suite's first run) as
+    Expectations; ConfigError otherwise (an unknown score name included)."""
     items = value if isinstance(value, list) else [value]
     out = []
     for k, item in enumerate(items):
@@ -130,12 +141,21 @@ def parse_expectations(value, where: str, run_names: set, collapse: dict | None 
             raise ConfigError(f"{at}: unknown score {score!r} (known: {', '.join(sorted(SCORES))}, {COLLAPSE})")
         elif direction in ("better", "worse") and SCORES[score].lower_is_better is None and score != "nna":
             raise ConfigError(f"{at}: '{score}' has no better or worse; use higher, lower or same")
-        step = item.get("at", "final")
-        if step != "final" and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
-            raise ConfigError(f"{at}: 'at' must be 'final' or a step >= 0, got {step!r}")
+        for key in ("at", "against_at"):
+            step = item.get(key, "final")
+            if step != "final" and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
+                raise ConfigError(f"{at}: '{key}' must be 'final' or a step >= 0, got {step!r}")
+        step, other_step = item.get("at", "final"), item.get("against_at")
         against = item.get("against")
         if against is not None and against not in run_names:
             raise ConfigError(f"{at}: against names no run of the suite: {against!r}")
+        if other_step is not None and ("value" in item or score == COLLAPSE):
+            raise ConfigError(f"{at}: 'against_at' is a step of the compared run: not with 'value' or the collapse "
+                              "rate")
+        same_step = (step if other_step is None else other_step) == step
+        if run is not None and (against or base) == run and "value" not in item and same_step:
+            raise ConfigError(f"{at}: compares run {run!r} with itself at the same step; give 'against_at' another "
+                              "step")
         margin, constant = item.get("margin"), item.get("value")
         for key, number in (("margin", margin), ("value", constant)):
             if number is not None and (isinstance(number, bool) or not isinstance(number, (int, float))
@@ -144,7 +164,7 @@ def parse_expectations(value, where: str, run_names: set, collapse: dict | None 
         if constant is not None and against is not None:
             raise ConfigError(f"{at}: give 'against' or 'value', not both")
         out.append(Expectation(score, direction, step, against, None if margin is None else float(margin),
-                               None if constant is None else float(constant)))
+                               None if constant is None else float(constant), other_step))
     return out
 
 
@@ -183,9 +203,10 @@ class Judgement:
 
 
 def judge(expectation: Expectation, run_scores: list[dict], other_scores: list[dict], compared_with: str,
-          collapse: dict | None = None) -> Judgement:
-    """One expectation's raw test from the scores (one dict per seed) of the run and of what it is compared with;
-    ``Judgement.finish`` sets its verdict once the suite's p-values are corrected together."""
+          collapse: dict | None = None, pairs: bool = False) -> Judgement:
+    """One expectation's raw test from the scores (one dict per seed) of the run and of what it is compared with
+    (``pairs``: the same trainings, seed for seed, at another step); ``Judgement.finish`` sets its verdict once
+    the suite's p-values are corrected together."""
     if expectation.score == COLLAPSE:
         mine = [collapsed(s, collapse) for s in run_scores]
         theirs = [collapsed(s, collapse) for s in other_scores]
@@ -200,10 +221,15 @@ def judge(expectation: Expectation, run_scores: list[dict], other_scores: list[d
     mine = score_values(run_scores, score)
     theirs = [] if expectation.value is not None else score_values(other_scores, score)
     judgement = Judgement(expectation, compared_with, mine, theirs)
-    difference = welch(mine, expectation.value if expectation.value is not None else theirs, SCORES[score].resolution)
+    resolution = SCORES[score].resolution
+    if pairs:
+        difference = paired(mine, theirs, resolution)
+    else:
+        difference = welch(mine, expectation.value if expectation.value is not None else theirs, resolution)
     judgement.difference = difference
+    paired_text = " (paired)" if pairs else ""
     if difference is None:
-        judgement.test = "Welch's t"
+        judgement.test = "paired t" if pairs else "Welch's t"
         return judgement
     if difference.no_spread and difference.difference == 0:
         judgement.test, judgement.verdict = "none: every seed of both rows gave the same value", INCONCLUSIVE
@@ -212,11 +238,12 @@ def judge(expectation: Expectation, run_scores: list[dict], other_scores: list[d
         margin = expectation.equivalence_margin
         p_inside, p_beyond = difference.p_equivalent(margin), difference.p_beyond(margin)
         if p_inside <= p_beyond:
-            judgement.test, judgement.p, judgement.success = f"TOST ±{margin:g}", p_inside, EQUIVALENT
+            judgement.test, judgement.p, judgement.success = f"TOST ±{margin:g}{paired_text}", p_inside, EQUIVALENT
         else:
-            judgement.test, judgement.p, judgement.success = f"beyond ±{margin:g}", p_beyond, NOT_EQUIVALENT
+            judgement.test, judgement.p = f"beyond ±{margin:g}{paired_text}", p_beyond
+            judgement.success = NOT_EQUIVALENT
         return judgement
-    judgement.test = "Welch's t" if expectation.value is None else "one-sample t"
+    judgement.test = "paired t" if pairs else "Welch's t" if expectation.value is None else "one-sample t"
     judgement.p = difference.p
     if expectation.direction in ("higher", "lower"):
         expected_higher = expectation.direction == "higher"
@@ -273,19 +300,22 @@ def judge_claims(suite, rows: list[dict], curves: dict) -> list[ClaimJudgement]:
         claim = ClaimJudgement(run.name, run.claim, run.claim_source)
         for expectation in run.expect:
             other = expectation.against or base
-            if expectation.at == "final":
-                mine, theirs = by_run.get(run.name, []), by_run.get(other, [])
-            else:
-                mine, theirs = scores_at(curves, run.name, expectation.at), scores_at(curves, other, expectation.at)
-            claim.judgements.append(judge(expectation, mine, theirs, expectation.compared_with(base),
-                                          suite.collapse))
+            pairs = other == run.name and expectation.value is None
+            mine = _scores_by_seed(by_run, curves, run.name, expectation.at)
+            theirs = _scores_by_seed(by_run, curves, other, expectation.other_step)
+            if pairs:  # each seed against itself: the seeds scored at both steps
+                mine, theirs = ({seed: side[seed] for seed in sorted(mine.keys() & theirs.keys())}
+                                for side in (mine, theirs))
+            claim.judgements.append(judge(expectation, list(mine.values()), list(theirs.values()),
+                                          expectation.compared_with(base), suite.collapse, pairs))
         claims.append(claim)
     correct([j for claim in claims for j in claim.judgements])
     return claims
 
 
-def scores_at(curves: dict, run: str, at) -> list[dict]:
-    """One scores dict per seed of ``run`` at step ``at``, in seed order."""
-    seeds = sorted((seed if seed is not None else -1, by_step) for (name, seed), by_step in curves.items()
-                   if name == run and at in by_step)
-    return [by_step[at] for _, by_step in seeds]
+def _scores_by_seed(by_run: dict, curves: dict, run: str, at) -> dict:
+    """``{seed: scores}`` of ``run`` at step ``at`` (``final``: its finished trainings' last rows), in seed order."""
+    if at == "final":
+        return {row.get("seed"): row for row in by_run.get(run, [])}
+    found = [(seed, by_step[at]) for (name, seed), by_step in curves.items() if name == run and at in by_step]
+    return dict(sorted(found, key=lambda item: -1 if item[0] is None else item[0]))

@@ -4,13 +4,15 @@
   with the difference's confidence interval. Each row's standard deviation is floored at its score's
   resolution / sqrt(12) (the spread of rounding to that step), so a row whose seeds agree exactly does not make
   every difference significant.
+- Two scorings of the same trainings (each seed at two steps): the paired t-test on the per-seed differences,
+  their standard deviation floored at resolution / sqrt(6) (two roundings).
 - "The same": two one-sided tests (TOST) against a declared margin: equivalent when the difference is
   significantly inside (-margin, +margin); "not equivalent" when it is significantly beyond the margin.
 - Several expectations at once: Holm's step-down correction over a suite's family of tests.
 - Outcomes that split in two (a seed collapses or not): k of n with the exact Clopper-Pearson interval, two rows
   compared by Fisher's exact test.
 - Power: the chance that the t-test finds a true difference of a given size with the seeds at hand, and the
-  seeds a row that TOST would need to show two rows the same within a margin.
+  seeds a row (or pairs) that TOST would need to show two rows the same within a margin.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class Difference:
     ci_low: float  # the difference's (1 - alpha) confidence interval
     ci_high: float
     no_spread: bool  # every seed of both rows gave the same value: the score cannot tell the rows apart
+    paired: bool = False  # a paired t-test on per-seed differences (n_a == n_b: the pairs)
 
     @property
     def t(self) -> float:
@@ -103,6 +106,25 @@ def welch(a, b, resolution: float = 0.0, alpha: float = ALPHA) -> Difference | N
     no_spread = bool(np.ptp(x) == 0 and (constant or np.ptp(y) == 0))
     return Difference(len(x), 0 if constant else len(y), difference, se, float(df), p, difference - half,
                       difference + half, no_spread)
+
+
+def paired(a, b, resolution: float = 0.0, alpha: float = ALPHA) -> Difference | None:
+    """The paired t-test of ``mean(a - b)``, ``a[i]`` and ``b[i]`` the same training's scores (one seed at two
+    steps); pairs with a missing or NaN side are dropped. None when fewer than two pairs remain."""
+    pairs = [(x, y) for x, y in zip(a, b, strict=True) if x is not None and y is not None]
+    d = finite_values([x - y for x, y in pairs])
+    if len(d) < 2:
+        return None
+    n = len(d)
+    se = math.sqrt(_floored_variance(d, math.sqrt(2.0) * resolution) / n)  # both sides rounded: twice the variance
+    difference = float(d.mean())
+    if se == 0.0:
+        p, half = (1.0 if difference == 0 else 0.0), 0.0
+    else:
+        p = float(2.0 * stats.t.sf(abs(difference) / se, n - 1))
+        half = float(stats.t.ppf(1.0 - alpha / 2.0, n - 1) * se)
+    return Difference(n, n, difference, se, float(n - 1), p, difference - half, difference + half,
+                      bool(np.ptp(d) == 0), paired=True)
 
 
 def holm(p_values) -> list[float]:
@@ -154,15 +176,17 @@ def t_test_power(n_a: int, n_b: int, effect: float, alpha: float = ALPHA) -> flo
     return float(stats.nct.sf(critical, df, shift) + stats.nct.cdf(-critical, df, shift))
 
 
-def equivalence_power(n: int, sd: float, margin: float, difference: float = 0.0, alpha: float = ALPHA) -> float:
+def equivalence_power(n: int, sd: float, margin: float, difference: float = 0.0, alpha: float = ALPHA,
+                      paired: bool = False) -> float:
     """The chance that TOST at ``alpha`` with ``n`` seeds in each of two rows of standard deviation ``sd`` shows
     them within ``±margin`` when they truly differ by ``difference``: ``T((margin - d) / se - t_crit) +
     T((margin + d) / se - t_crit) - 1`` with Student's t on 2n - 2 degrees of freedom, the standard
-    approximation that takes the standard error as known."""
+    approximation that takes the standard error as known. ``paired``: ``n`` pairs whose differences have
+    standard deviation ``sd`` (se ``sd / sqrt(n)``, n - 1 degrees of freedom)."""
     if n < 2 or abs(difference) >= margin:
         return 0.0
-    df = 2 * n - 2
-    standard_error = sd * math.sqrt(2.0 / n)
+    df = n - 1 if paired else 2 * n - 2
+    standard_error = sd * math.sqrt((1.0 if paired else 2.0) / n)
     if standard_error == 0.0:
         return 1.0
     critical = stats.t.ppf(1 - alpha, df)
@@ -172,17 +196,24 @@ def equivalence_power(n: int, sd: float, margin: float, difference: float = 0.0,
 
 
 def seeds_for_equivalence(a, b, margin: float, resolution: float = 0.0, power: float = 0.8, alpha: float = ALPHA,
-                          most: int = 1000) -> int | None:
+                          most: int = 1000, paired: bool = False) -> int | None:
     """The fewest seeds a row for which TOST shows rows like ``a`` and ``b`` within ``±margin`` with ``power``,
     were their true difference the observed one (``equivalence_power`` at their pooled standard deviation,
-    floored as in ``welch``); None when a row has fewer than two seeds, when the observed difference is not
-    inside the margin, or above ``most``."""
-    x, y = finite_values(a), finite_values(b)
-    if len(x) < 2 or len(y) < 2:
-        return None
-    sd = math.sqrt((_floored_variance(x, resolution) + _floored_variance(y, resolution)) / 2.0)
-    difference = float(x.mean() - y.mean())
+    floored as in ``welch``; ``paired``: at the standard deviation of the per-seed differences, floored as in
+    ``paired``); None when a row has fewer than two seeds, when the observed difference is not inside the margin,
+    or above ``most``."""
+    if paired:
+        d = finite_values([x - y for x, y in zip(a, b, strict=True) if x is not None and y is not None])
+        if len(d) < 2:
+            return None
+        sd, difference = math.sqrt(_floored_variance(d, math.sqrt(2.0) * resolution)), float(d.mean())
+    else:
+        x, y = finite_values(a), finite_values(b)
+        if len(x) < 2 or len(y) < 2:
+            return None
+        sd = math.sqrt((_floored_variance(x, resolution) + _floored_variance(y, resolution)) / 2.0)
+        difference = float(x.mean() - y.mean())
     for n in range(2, most + 1):
-        if equivalence_power(n, sd, margin, difference, alpha) >= power:
+        if equivalence_power(n, sd, margin, difference, alpha, paired) >= power:
             return n
     return None
