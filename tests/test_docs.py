@@ -48,6 +48,29 @@ def test_relative_links_resolve(page):
     assert missing == []
 
 
+def _heading_anchors(page: Path) -> set:
+    """The anchors GitHub gives ``page``'s headings: lower case, punctuation but '-' and '_' dropped, spaces as
+    '-', a repeated one numbered from -1."""
+    anchors, seen = set(), {}
+    for heading in re.findall(r"^#{1,6} (.+)$", FENCE.sub("", page.read_text()), re.M):
+        anchor = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        anchors.add(anchor if anchor not in seen else f"{anchor}-{seen[anchor]}")
+        seen[anchor] = seen.get(anchor, 0) + 1
+    return anchors
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_links_to_a_heading_name_one_that_exists(page):
+    prose = re.sub(r"`[^`\n]*`", "", FENCE.sub("", page.read_text()))
+    broken = []
+    for target in re.findall(r"\]\(([^)\s:]*#[^)\s]+)\)", prose):
+        path, anchor = target.split("#", 1)
+        linked = page.parent / path if path else page
+        if linked.suffix == ".md" and linked.is_file() and anchor not in _heading_anchors(linked):
+            broken.append(target)
+    assert broken == []
+
+
 def test_documented_commands_exist_and_answer_help():
     choices = _subcommands()
     used = set()
