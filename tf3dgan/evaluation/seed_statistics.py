@@ -97,34 +97,39 @@ def welch(a, b, resolution: float = 0.0, alpha: float = ALPHA) -> Difference | N
         df = len(x) - 1.0
     else:
         df = (var_x + var_y) ** 2 / (var_x**2 / (len(x) - 1) + var_y**2 / (len(y) - 1))
-    difference = float(x.mean() - y.mean())
-    if se == 0.0:  # both rows constant and no resolution given: nothing to test with
+    no_spread = bool(np.ptp(x) == 0 and (constant or np.ptp(y) == 0))
+    return _t_test(len(x), 0 if constant else len(y), float(x.mean() - y.mean()), se, df, no_spread, alpha)
+
+
+def _t_test(n_a: int, n_b: int, difference: float, se: float, df: float, no_spread: bool, alpha: float,
+            paired: bool = False) -> Difference:
+    """The two-sided test and interval of ``difference`` with standard error ``se`` on ``df`` degrees of freedom."""
+    if se == 0.0:  # no spread and no resolution given: nothing to test with
         p, half = (1.0 if difference == 0 else 0.0), 0.0
     else:
         p = float(2.0 * stats.t.sf(abs(difference) / se, df))
         half = float(stats.t.ppf(1.0 - alpha / 2.0, df) * se)
-    no_spread = bool(np.ptp(x) == 0 and (constant or np.ptp(y) == 0))
-    return Difference(len(x), 0 if constant else len(y), difference, se, float(df), p, difference - half,
-                      difference + half, no_spread)
+    return Difference(n_a, n_b, difference, se, float(df), p, difference - half, difference + half, no_spread, paired)
+
+
+def _pair_differences(a, b) -> np.ndarray:
+    """``a[i] - b[i]`` over the pairs with both sides finite."""
+    return finite_values([x - y for x, y in zip(a, b, strict=True) if x is not None and y is not None])
+
+
+def _paired_variance(differences: np.ndarray, resolution: float) -> float:
+    """The differences' variance, floored at two roundings to ``resolution`` (resolution^2 / 6)."""
+    return _floored_variance(differences, math.sqrt(2.0) * resolution)
 
 
 def paired(a, b, resolution: float = 0.0, alpha: float = ALPHA) -> Difference | None:
     """The paired t-test of ``mean(a - b)``, ``a[i]`` and ``b[i]`` the same training's scores (one seed at two
     steps); pairs with a missing or NaN side are dropped. None when fewer than two pairs remain."""
-    pairs = [(x, y) for x, y in zip(a, b, strict=True) if x is not None and y is not None]
-    d = finite_values([x - y for x, y in pairs])
+    d = _pair_differences(a, b)
     if len(d) < 2:
         return None
-    n = len(d)
-    se = math.sqrt(_floored_variance(d, math.sqrt(2.0) * resolution) / n)  # both sides rounded: twice the variance
-    difference = float(d.mean())
-    if se == 0.0:
-        p, half = (1.0 if difference == 0 else 0.0), 0.0
-    else:
-        p = float(2.0 * stats.t.sf(abs(difference) / se, n - 1))
-        half = float(stats.t.ppf(1.0 - alpha / 2.0, n - 1) * se)
-    return Difference(n, n, difference, se, float(n - 1), p, difference - half, difference + half,
-                      bool(np.ptp(d) == 0), paired=True)
+    se = math.sqrt(_paired_variance(d, resolution) / len(d))
+    return _t_test(len(d), len(d), float(d.mean()), se, len(d) - 1.0, bool(np.ptp(d) == 0), alpha, paired=True)
 
 
 def holm(p_values) -> list[float]:
@@ -203,10 +208,10 @@ def seeds_for_equivalence(a, b, margin: float, resolution: float = 0.0, power: f
     ``paired``); None when a row has fewer than two seeds, when the observed difference is not inside the margin,
     or above ``most``."""
     if paired:
-        d = finite_values([x - y for x, y in zip(a, b, strict=True) if x is not None and y is not None])
+        d = _pair_differences(a, b)
         if len(d) < 2:
             return None
-        sd, difference = math.sqrt(_floored_variance(d, math.sqrt(2.0) * resolution)), float(d.mean())
+        sd, difference = math.sqrt(_paired_variance(d, resolution)), float(d.mean())
     else:
         x, y = finite_values(a), finite_values(b)
         if len(x) < 2 or len(y) < 2:
