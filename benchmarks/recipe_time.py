@@ -20,8 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import common
+import numpy as np
 
+import common
 from tf3dgan.config import load_config
 
 
@@ -44,6 +45,14 @@ def timed(command: list[str]) -> tuple[float, str]:
     return time.monotonic() - start, result.stdout
 
 
+def d_gate_rate(run: Path) -> float:
+    """The share of steps on which D's gate let D (and R1) update (the mean over the log lines, as a suite's
+    ``gate_rate``): the part of a step that differs between trainings."""
+    from tf3dgan.training.run_callbacks import read_metrics
+
+    return float(np.mean([record["d_updated"] for record in read_metrics(run)]))
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     config = load_config(args.config, args.set)
@@ -55,6 +64,7 @@ def main(argv=None) -> None:
     train = ["train", "--config", args.config, "--quiet", "--restart", *sets]
     try:
         train_s, _ = timed([*train, "--out", str(run), "--steps", str(steps)])
+        gate_rate = d_gate_rate(run)
         evaluate_s, scores = timed(["evaluate", "--run", str(run), "--reference", reference, "--n", str(args.n)])
         start_s = 0.0
         if steps < full_steps:  # the start-up (TensorFlow, data, tracing, first step) timed alone, to extrapolate
@@ -65,7 +75,8 @@ def main(argv=None) -> None:
             shutil.rmtree(run.parent, ignore_errors=True)
     print(f"{args.config} {' '.join(args.set)}: {steps} steps, batch {config.train.batch_size}, precision "
           f"{common.precision(config)}; {common.machine()}; {common.load_average()}")
-    print(f"train     {train_s:8.1f} s  {steps / train_s:6.2f} steps/s (start-up, tracing, checkpoints included)")
+    print(f"train     {train_s:8.1f} s  {steps / train_s:6.2f} steps/s (start-up, tracing, checkpoints included); "
+          f"D's gate passed on {gate_rate:.2f} of the steps")
     print(f"evaluate  {evaluate_s:8.1f} s  ({args.n} samples against {reference})")
     print(f"recipe    {(train_s + evaluate_s) / 60:8.1f} min")
     if steps < full_steps and train_s <= start_s:
