@@ -46,8 +46,8 @@ def timed(command: list[str]) -> tuple[float, str]:
 
 
 def d_gate_rate(run: Path) -> float:
-    """The share of steps on which D's gate let D (and R1) update (the mean over the log lines, as a suite's
-    ``gate_rate``): the part of a step that differs between trainings."""
+    """The share of steps on which D's gate let D (and R1) update: the mean over the log lines, as a suite's
+    ``gate_rate`` (a step with D's update costs more than one without)."""
     from tf3dgan.training.run_callbacks import read_metrics
 
     return float(np.mean([record["d_updated"] for record in read_metrics(run)]))

@@ -41,9 +41,9 @@ def add_parser(subparsers) -> None:
                    help="train at most N of the unfinished trainings (in the suite's order, seed by seed), then "
                         "stop: a suite in steps that each end with a results file to commit")
     p.add_argument("--quiet", action="store_true", help="no training progress bars")
-    add_overrides_argument(p, "train and report every run with this setting, after the suite's and the run's own (a setting "
-                              "changes which trainings are read: e.g. train.mixed_precision=none reads the float32 "
-                              "trainings of a suite whose precision is auto on a CPU with native bf16); ")
+    add_overrides_argument(p, "train and report every run with this setting, after the suite's and the run's own "
+                              "(a setting changes which trainings are read: e.g. train.mixed_precision=none reads the "
+                              "float32 trainings of a suite whose precision is auto on a CPU with native bf16); ")
     p.set_defaults(func=run)
 
 
