@@ -97,6 +97,31 @@ def test_the_closed_form_second_derivative_equals_automatic_differentiation_in_f
         assert np.abs(a - b).max() / np.abs(b).max() < 1e-5, name
 
 
+def test_a_bfloat16_grid_gives_the_float32_kernels_results_rounded_to_bfloat16():
+    """Under mixed bfloat16 the kernel reads the grid itself (no cast to float32 and back): its output and
+    input gradient are bit for bit those of the float32 kernel rounded to bfloat16, its statistics and weight
+    gradients those of the float32 kernel."""
+    rng = np.random.default_rng(4)
+    shape = (4, 6, 30, 8)
+    x16 = tf.cast(rng.normal(0.3, 2.0, size=shape), tf.bfloat16)
+    dy16 = tf.cast(rng.normal(size=shape), tf.bfloat16)
+    gamma, beta = tf.constant(rng.uniform(0.5, 1.5, 8), tf.float32), tf.constant(rng.normal(size=8), tf.float32)
+
+    def results(x, dy):
+        with tf.GradientTape() as tape:
+            tape.watch([x, gamma, beta])
+            y, mean, variance = fused_batch_norm_training(x, gamma, beta, 1e-3)
+        return [y, *tape.gradient(y, [x, gamma, beta], output_gradients=dy), mean, variance]
+
+    ours = results(x16, dy16)
+    wide = results(tf.cast(x16, tf.float32), tf.cast(dy16, tf.float32))
+    assert ours[0].dtype == ours[1].dtype == tf.bfloat16
+    for a, b in zip(ours[:2], wide[:2]):
+        np.testing.assert_array_equal(tf.cast(a, tf.float32).numpy(), tf.cast(tf.cast(b, tf.bfloat16), tf.float32).numpy())
+    for a, b in zip(ours[2:], wide[2:]):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5)  # sums in another order
+
+
 def _r1_weight_gradients(logits_of, x, variables):
     with tf.GradientTape() as outer:
         outer.watch(variables)

@@ -38,7 +38,9 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     def call(self, inputs, training=None, mask=None):
         if not self._fused_applies(inputs, training, mask):
             return super().call(inputs, training=training, mask=mask)
-        x = tf.cast(inputs, "float32")  # as Keras: statistics in float32 under mixed precision
+        # Statistics in float32 under mixed precision, as Keras; the kernel reads a bfloat16 grid itself and
+        # accumulates in float32, which saves a cast of the grid each way (and each way again in R1's pass).
+        x = inputs if inputs.dtype == tf.bfloat16 else tf.cast(inputs, "float32")
         channels = x.shape[-1]
         gamma = tf.convert_to_tensor(self.gamma) if self.scale else tf.ones(channels)
         beta = tf.convert_to_tensor(self.beta) if self.center else tf.zeros(channels)
@@ -56,10 +58,11 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
 
 
 def fused_batch_norm_training(x, gamma, beta, epsilon: float):
-    """Training-mode ``FusedBatchNormV3`` over the channels of a float32 NHWC ``x``: ``(y, batch mean, Bessel's
-    batch variance)``. Gradients flow to ``x``, ``gamma`` and ``beta`` through ``y`` only (the statistics feed
-    the moving averages, as in TensorFlow's own gradient); the backward pass is the fused gradient kernel, and
-    its own gradient (R1's second derivative) is ``_backward_gradient``."""
+    """Training-mode ``FusedBatchNormV3`` over the channels of an NHWC ``x`` (float32 or bfloat16; statistics,
+    ``gamma`` and ``beta`` in float32): ``(y, batch mean, Bessel's batch variance)``. Gradients flow to ``x``,
+    ``gamma`` and ``beta`` through ``y`` only (the statistics feed the moving averages, as in TensorFlow's own
+    gradient); the backward pass is the fused gradient kernel, and its own gradient (R1's second derivative) is
+    ``_backward_gradient``."""
 
     @tf.custom_gradient
     def normalize(x, gamma, beta):
@@ -67,16 +70,18 @@ def fused_batch_norm_training(x, gamma, beta, epsilon: float):
             x=x, scale=gamma, offset=beta, mean=tf.zeros([0]), variance=tf.zeros([0]), epsilon=epsilon,
             data_format="NHWC", is_training=True,
         )
+        count = tf.cast(tf.size(x) // tf.shape(x)[-1], variance.dtype)
+        inv_sigma = tf.math.rsqrt(variance * ((count - 1.0) / count) + epsilon)  # normalised by the biased variance
 
         def grad(dy, _dmean=None, _dvariance=None):
-            return _backward(dy, x, gamma, reserve, epsilon)
+            return _backward(dy, x, gamma, reserve, epsilon, mean, inv_sigma)
 
         return (y, mean, variance), grad
 
     return normalize(x, gamma, beta)
 
 
-def _backward(dy, x, gamma, reserve, epsilon):
+def _backward(dy, x, gamma, reserve, epsilon, mean, inv_sigma):
     """``(dx, dgamma, dbeta)`` of training-mode BatchNorm by the fused kernel, with a closed-form gradient."""
 
     @tf.custom_gradient
@@ -87,14 +92,14 @@ def _backward(dy, x, gamma, reserve, epsilon):
         )
 
         def grad(u, u_gamma=None, u_beta=None):
-            return _backward_gradient(dy, x, gamma, epsilon, u, u_gamma, u_beta)
+            return _backward_gradient(dy, x, gamma, mean, inv_sigma, dgamma, dbeta, u, u_gamma, u_beta)
 
         return (dx, dgamma, dbeta), grad
 
     return backward(dy, x, gamma)
 
 
-def _backward_gradient(dy, x, gamma, epsilon, u, u_gamma, u_beta):
+def _backward_gradient(dy, x, gamma, mean, inv_sigma, dgamma, dbeta, u, u_gamma, u_beta):
     """The gradient of ``L = <u, dx> + <u_gamma, dgamma> + <u_beta, dbeta>`` with respect to ``(dy, x, gamma)``,
     where, per channel over its M values, x_hat = (x - mean) / sigma, sigma = sqrt(biased variance + epsilon),
     a = mean(dy), b = mean(dy x_hat), dx = s (dy - a - b x_hat) with s = gamma / sigma, dgamma = M b, dbeta = M a.
@@ -103,22 +108,23 @@ def _backward_gradient(dy, x, gamma, epsilon, u, u_gamma, u_beta):
     dL/d dy = s (u - u_mean - u_x x_hat) + u_beta + u_gamma x_hat; dL/d gamma = M T / sigma; and, through x_hat
     and sigma, dL/dx = (-s b (u - u_mean) + (u_gamma - s u_x)(dy - a) + K x_hat) / sigma with
     K = s (3 b u_x - u_dy + a u_mean) - b u_gamma. (Derived by hand; tests/test_nn_batch_norm.py checks it
-    against automatic differentiation of BatchNorm written out in float64.)"""
+    against automatic differentiation of BatchNorm written out in float64.) ``mean``, ``inv_sigma`` come from the
+    forward pass and a, b from the fused backward pass (its dbeta, dgamma): fewer passes over the grid."""
     axes = [0, 1, 2]
     zero = tf.zeros_like(gamma)
     u_gamma = zero if u_gamma is None else u_gamma
     u_beta = zero if u_beta is None else u_beta
-    mean, variance = tf.nn.moments(x, axes)
-    inv_sigma = tf.math.rsqrt(variance + epsilon)
+    x_dtype, dy_dtype = x.dtype, dy.dtype
+    x, dy, u = (tf.cast(t, gamma.dtype) for t in (x, dy, u))  # bfloat16 grids: the arithmetic in float32
     x_hat = (x - mean) * inv_sigma
     count = tf.cast(tf.size(x) // tf.shape(x)[-1], x.dtype)
-    a, b = tf.reduce_mean(dy, axes), tf.reduce_mean(dy * x_hat, axes)
+    a, b = dbeta / count, dgamma / count
     u_mean, u_x, u_dy = tf.reduce_mean(u, axes), tf.reduce_mean(u * x_hat, axes), tf.reduce_mean(u * dy, axes)
     s = gamma * inv_sigma
-    d_dy = s * u + (u_gamma - s * u_x) * x_hat + (u_beta - s * u_mean)
-    d_gamma = count * (u_dy - a * u_mean - b * u_x) * inv_sigma
     slope = u_gamma - s * u_x
+    d_dy = s * u + slope * x_hat + (u_beta - s * u_mean)
+    d_gamma = count * (u_dy - a * u_mean - b * u_x) * inv_sigma
     k = s * (3.0 * b * u_x - u_dy + a * u_mean) - b * u_gamma
     d_x = ((-s * b * inv_sigma) * u + (slope * inv_sigma) * dy + (k * inv_sigma) * x_hat
            + (s * b * u_mean - slope * a) * inv_sigma)
-    return d_dy, d_x, d_gamma
+    return tf.cast(d_dy, dy_dtype), tf.cast(d_x, x_dtype), d_gamma
