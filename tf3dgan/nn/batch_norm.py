@@ -38,9 +38,11 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     def call(self, inputs, training=None, mask=None):
         if not self._fused_applies(inputs, training, mask):
             return super().call(inputs, training=training, mask=mask)
-        # Statistics in float32 under mixed precision, as Keras; the kernel reads a bfloat16 grid itself and
-        # accumulates in float32, which saves a cast of the grid each way (and each way again in R1's pass).
-        x = inputs if inputs.dtype == tf.bfloat16 else tf.cast(inputs, "float32")
+        # Statistics in float32 under mixed precision, as Keras. On a CPU the kernel reads a bfloat16 grid itself
+        # and accumulates in float32, which saves a cast of the grid each way (and each way again in R1's pass);
+        # elsewhere (not measured: no GPU was at hand) the grid is cast, as Keras does.
+        reads_bfloat16 = inputs.dtype == tf.bfloat16 and not tf.config.list_logical_devices("GPU")
+        x = inputs if reads_bfloat16 else tf.cast(inputs, "float32")
         channels = x.shape[-1]
         gamma = tf.convert_to_tensor(self.gamma) if self.scale else tf.ones(channels)
         beta = tf.convert_to_tensor(self.beta) if self.center else tf.zeros(channels)

@@ -62,7 +62,6 @@ def _without_outer_shell(grid):
     return grid[:, 1:-1, 1:-1, 1:-1], grad
 
 
-
 def _filter_gradient(inputs, kernel, out_backprop):
     return tf.raw_ops.Conv3DBackpropFilterV2(
         input=inputs, filter_sizes=tf.shape(kernel), out_backprop=out_backprop, strides=STRIDES, padding="SAME"
