@@ -1,11 +1,13 @@
 """Golden traces: tiny seeded trainings, one per training trick and variant, whose metrics and final weights are
 stored so that a refactoring of the GAN, its builder or its loop can be checked bit for bit.
 
-    python tests/golden_traces.py          # (re)write tests/fixtures/golden_traces.json and its checkpoint
+    # (re)write tests/fixtures/golden_traces.json and its checkpoint, with TensorFlow's threads as `make test` has them
+    TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 python tests/golden_traces.py
 
 Each trace trains the 16^3 test net for ``STEPS`` steps on fixed random grids with one setting changed, and keeps
 every metrics.jsonl line and a SHA-256 of every network's final weights. The traces hold on the CPU kind they
-were written on (``isa``): other vector ISAs round differently, so there the test skips. A checkpoint of the base
+were written on (``isa``) with the threads they were written with (``threads``): other vector ISAs and other
+thread counts round differently, so there the test skips. A checkpoint of the base
 trace at step ``RESUME_AT`` is kept too: the code of today must resume it to the same final weights.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -74,6 +77,12 @@ def weights_digest(gan) -> dict:
     return out
 
 
+def tensorflow_threads() -> str:
+    """TensorFlow's intra-op and inter-op thread counts in this process, as set by the environment (``make test``'s
+    pytest-xdist workers run one each: tests/conftest.py); ``default`` where unset (a thread per core)."""
+    return "/".join(os.environ.get(f"TF_NUM_{pool}_THREADS", "default") for pool in ("INTRAOP", "INTEROP"))
+
+
 def config_of(name: str):
     from tf3dgan.config import load_config
 
@@ -101,7 +110,8 @@ def main() -> None:
             if name == "base":
                 shutil.copyfile(checkpoint_path(run_dir, RESUME_AT), CHECKPOINT)
             print(f"{name}: {len(traces[name]['metrics'])} metrics lines, d_loss {traces[name]['metrics'][-1]['d_loss']:.6f}")
-    FIXTURE.write_text(json.dumps({"isa": vector_isa(), "steps": STEPS, "traces": traces}, indent=1) + "\n")
+    fixture = {"isa": vector_isa(), "threads": tensorflow_threads(), "steps": STEPS, "traces": traces}
+    FIXTURE.write_text(json.dumps(fixture, indent=1) + "\n")
     print(f"wrote {FIXTURE} and {CHECKPOINT}")
 
 

@@ -1,5 +1,6 @@
 """The golden traces (tests/golden_traces.py): every training trick and variant still trains bit for bit as it
-did when the traces were written, and a checkpoint written then still resumes to the same weights."""
+did when the traces were written, and a checkpoint written then still resumes to the same weights (on the CPU
+kind and with the TensorFlow threads they were written with)."""
 
 import json
 import shutil
@@ -18,6 +19,9 @@ def same_cpu_kind():
     if vector_isa() != STORED["isa"]:
         pytest.skip(f"the traces were written on a CPU with {STORED['isa']!r}; this one has {vector_isa()!r} "
                     "(other kernels round differently)")
+    if golden_traces.tensorflow_threads() != STORED["threads"]:
+        pytest.skip(f"the traces were written with TensorFlow's intra/inter-op threads {STORED['threads']}, this "
+                    f"process has {golden_traces.tensorflow_threads()} (other reduction orders round differently)")
 
 
 @pytest.mark.parametrize("name", sorted(golden_traces.TRACES))
