@@ -35,6 +35,15 @@ def add_common_arguments(parser) -> None:
     parser.add_argument("--matmul-size", type=int, default=2048, help="side of the square matmul reference")
 
 
+def add_precision_argument(parser, help="train.mixed_precision (default: the config's)") -> None:
+    parser.add_argument("--precision", default=None, choices=["none", "mixed_bfloat16", "mixed_float16"], help=help)
+
+
+def precision_overrides(args) -> list[str]:
+    """The config override ``--precision`` asks for (none without it)."""
+    return [f"train.mixed_precision={args.precision}"] if args.precision else []
+
+
 def configure_threads(intra_op: int, inter_op: int) -> None:
     """Thread pools must be set before TensorFlow runs its first op."""
     import tensorflow as tf

@@ -11,8 +11,7 @@ import common
 def parse_args(argv=None):
     p = common.argument_parser(__doc__, batch=None)
     p.add_argument("--batches", type=int, nargs="+", default=[1, 32], help="batch sizes (default 1 32)")
-    p.add_argument("--precision", default=None, choices=["none", "mixed_bfloat16", "mixed_float16"],
-                   help="train.mixed_precision the generator is built with (default: the config's)")
+    common.add_precision_argument(p, "train.mixed_precision the generator is built with (default: the config's)")
     p.add_argument("--shapes", type=int, default=64, help="shapes generated per timed run (default 64)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs; the median is reported (default 3)")
     common.add_common_arguments(p)
@@ -28,7 +27,7 @@ def main(argv=None) -> int:
     from tf3dgan.config import load_config
     from tf3dgan.nn.model_stats import network_stats
 
-    overrides = list(args.set) + ([f"train.mixed_precision={args.precision}"] if args.precision else [])
+    overrides = list(args.set) + common.precision_overrides(args)
     config = load_config(args.config, overrides)
     gan = build_gan(config, compile=False)
     generate = tf.function(lambda z: tf.reduce_sum(gan.generator(z, training=False)[:, :1, :1, :1]))

@@ -20,8 +20,7 @@ KINDS = (("convolution", "Conv3D"), ("BatchNorm kernel", "BatchNorm"), ("cast", 
 
 def parse_args(argv=None):
     p = common.argument_parser(__doc__, config="configs/chairs_cpu.yaml", batch=32)
-    p.add_argument("--precision", default=None, choices=["none", "mixed_bfloat16", "mixed_float16"],
-                   help="train.mixed_precision (default: the config's)")
+    common.add_precision_argument(p)
     p.add_argument("--steps", type=int, default=10, help="profiled steps (default 10)")
     p.add_argument("--top", type=int, default=25, help="ops listed by name (default 25)")
     common.add_common_arguments(p)
@@ -60,8 +59,7 @@ def main(argv=None) -> int:
     from tf3dgan.training.builder import build_gan
 
     overrides = args.set + [f"train.batch_size={args.batch}", "train.d_gate=always"]
-    if args.precision:
-        overrides.append(f"train.mixed_precision={args.precision}")
+    overrides += common.precision_overrides(args)
     config = load_config(args.config, overrides)
     gan = build_gan(config)
     m = config.model

@@ -20,8 +20,7 @@ import common
 
 def parse_args(argv=None):
     p = common.argument_parser(__doc__)
-    p.add_argument("--precision", default=None, choices=["none", "mixed_bfloat16", "mixed_float16"],
-                   help="train.mixed_precision (default: the config's)")
+    common.add_precision_argument(p)
     p.add_argument("--jit", default=None, choices=["auto", "true", "false"], help="train.jit_compile (default: the config's)")
     p.add_argument("--steps", type=int, default=2, help="train steps per timed run (default 2)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs; the median is reported (default 3)")
@@ -49,8 +48,7 @@ def main(argv=None) -> int:
     from tf3dgan.config import load_config
 
     overrides = list(args.set) + [f"train.batch_size={args.batch}", "train.d_gate=always"]
-    if args.precision:
-        overrides.append(f"train.mixed_precision={args.precision}")
+    overrides += common.precision_overrides(args)
     if args.jit:
         overrides.append(f"train.jit_compile={args.jit}")
     config = load_config(args.config, overrides)
