@@ -6,8 +6,9 @@ stored so that a refactoring of the GAN, its builder or its loop can be checked 
 
 Each trace trains the 16^3 test net for ``STEPS`` steps on fixed random grids with one setting changed, and keeps
 every metrics.jsonl line and a SHA-256 of every network's final weights. The traces hold on the CPU kind they
-were written on (``isa``) with the threads they were written with (``threads``): other vector ISAs and other
-thread counts round differently, so there the test skips. A checkpoint of the base
+were written on (``cpu``: vector ISA, CPU model and L2 size, which decide oneDNN's kernels and their blocking)
+with the threads they were written with (``threads``): elsewhere sums run in other orders and round
+differently, so there the test skips. A checkpoint of the base
 trace at step ``RESUME_AT`` is kept too: the code of today must resume it to the same final weights.
 """
 
@@ -77,6 +78,25 @@ def weights_digest(gan) -> dict:
     return out
 
 
+def cpu_kind() -> str:
+    """The vector ISA oneDNN may use, the CPU's family and model and its L2 cache (Linux; ``?`` where unknown)."""
+    from tf3dgan.cpu import vector_isa
+
+    fields = {}
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    try:
+        l2 = Path("/sys/devices/system/cpu/cpu0/cache/index2/size").read_text().strip()
+    except OSError:
+        l2 = "?"
+    return f"{vector_isa()}; family {fields.get('cpu family', '?')} model {fields.get('model', '?')}; L2 {l2}"
+
+
 def tensorflow_threads() -> str:
     """TensorFlow's intra-op and inter-op thread counts in this process, as set by the environment (``make test``'s
     pytest-xdist workers run one each: tests/conftest.py); ``default`` where unset (a thread per core)."""
@@ -99,7 +119,6 @@ def run_trace(name: str, run_dir: Path, steps: int = STEPS) -> dict:
 
 
 def main() -> None:
-    from tf3dgan.cpu import vector_isa
     from tf3dgan.training.run_folder import checkpoint_path
 
     traces = {}
@@ -110,7 +129,7 @@ def main() -> None:
             if name == "base":
                 shutil.copyfile(checkpoint_path(run_dir, RESUME_AT), CHECKPOINT)
             print(f"{name}: {len(traces[name]['metrics'])} metrics lines, d_loss {traces[name]['metrics'][-1]['d_loss']:.6f}")
-    fixture = {"isa": vector_isa(), "threads": tensorflow_threads(), "steps": STEPS, "traces": traces}
+    fixture = {"cpu": cpu_kind(), "threads": tensorflow_threads(), "steps": STEPS, "traces": traces}
     FIXTURE.write_text(json.dumps(fixture, indent=1) + "\n")
     print(f"wrote {FIXTURE} and {CHECKPOINT}")
 

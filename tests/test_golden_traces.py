@@ -14,10 +14,8 @@ STORED = json.loads(golden_traces.FIXTURE.read_text())
 
 @pytest.fixture(scope="module")
 def same_cpu_kind():
-    from tf3dgan.cpu import vector_isa
-
-    if vector_isa() != STORED["isa"]:
-        pytest.skip(f"the traces were written on a CPU with {STORED['isa']!r}; this one has {vector_isa()!r} "
+    if golden_traces.cpu_kind() != STORED["cpu"]:
+        pytest.skip(f"the traces were written on a CPU {STORED['cpu']!r}; this one is {golden_traces.cpu_kind()!r} "
                     "(other kernels round differently)")
     if golden_traces.tensorflow_threads() != STORED["threads"]:
         pytest.skip(f"the traces were written with TensorFlow's intra/inter-op threads {STORED['threads']}, this "
