@@ -52,8 +52,6 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             tf.reshape(x, (-1, x.shape[1], x.shape[2] * x.shape[3], channels)), gamma, beta, self.epsilon
         )
         y = tf.reshape(y, tf.shape(x))
-        count = tf.cast(tf.size(x, out_type=tf.int64) // channels, "float32")
-        variance = variance * ((count - 1.0) / count)  # the kernel returns Bessel's variance; Keras keeps the biased one
         self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
         self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
         return tf.cast(y, self.compute_dtype)
@@ -61,7 +59,8 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
 
 def fused_batch_norm_training(x, gamma, beta, epsilon: float):
     """Training-mode ``FusedBatchNormV3`` over the channels of an NHWC ``x`` (float32 or bfloat16; statistics,
-    ``gamma`` and ``beta`` in float32): ``(y, batch mean, Bessel's batch variance)``. Gradients flow to ``x``,
+    ``gamma`` and ``beta`` in float32): ``(y, batch mean, biased batch variance)`` (the one ``x`` is normalised by,
+    and the one Keras' moving variance averages). Gradients flow to ``x``,
     ``gamma`` and ``beta`` through ``y`` only (the statistics feed the moving averages, as in TensorFlow's own
     gradient); the backward pass is the fused gradient kernel, and its own gradient (R1's second derivative) is
     ``_backward_gradient``."""
@@ -72,18 +71,19 @@ def fused_batch_norm_training(x, gamma, beta, epsilon: float):
             x=x, scale=gamma, offset=beta, mean=tf.zeros([0]), variance=tf.zeros([0]), epsilon=epsilon,
             data_format="NHWC", is_training=True,
         )
-        count = tf.cast(tf.size(x) // tf.shape(x)[-1], variance.dtype)
-        inv_sigma = tf.math.rsqrt(variance * ((count - 1.0) / count) + epsilon)  # normalised by the biased variance
+        count = tf.cast(tf.size(x, out_type=tf.int64) // x.shape[-1], variance.dtype)
+        variance = variance * ((count - 1.0) / count)  # the kernel returns Bessel's variance
+        inv_sigma = tf.math.rsqrt(variance + epsilon)
 
         def grad(dy, _dmean=None, _dvariance=None):
-            return _backward(dy, x, gamma, reserve, epsilon, mean, inv_sigma)
+            return _backward(dy, x, gamma, reserve, epsilon, mean, inv_sigma, count)
 
         return (y, mean, variance), grad
 
     return normalize(x, gamma, beta)
 
 
-def _backward(dy, x, gamma, reserve, epsilon, mean, inv_sigma):
+def _backward(dy, x, gamma, reserve, epsilon, mean, inv_sigma, count):
     """``(dx, dgamma, dbeta)`` of training-mode BatchNorm by the fused kernel, with a closed-form gradient."""
 
     @tf.custom_gradient
@@ -94,14 +94,14 @@ def _backward(dy, x, gamma, reserve, epsilon, mean, inv_sigma):
         )
 
         def grad(u, u_gamma=None, u_beta=None):
-            return _backward_gradient(dy, x, gamma, mean, inv_sigma, dgamma, dbeta, u, u_gamma, u_beta)
+            return _backward_gradient(dy, x, gamma, mean, inv_sigma, count, dgamma, dbeta, u, u_gamma, u_beta)
 
         return (dx, dgamma, dbeta), grad
 
     return backward(dy, x, gamma)
 
 
-def _backward_gradient(dy, x, gamma, mean, inv_sigma, dgamma, dbeta, u, u_gamma, u_beta):
+def _backward_gradient(dy, x, gamma, mean, inv_sigma, count, dgamma, dbeta, u, u_gamma, u_beta):
     """The gradient of ``L = <u, dx> + <u_gamma, dgamma> + <u_beta, dbeta>`` with respect to ``(dy, x, gamma)``,
     where, per channel over its M values, x_hat = (x - mean) / sigma, sigma = sqrt(biased variance + epsilon),
     a = mean(dy), b = mean(dy x_hat), dx = s (dy - a - b x_hat) with s = gamma / sigma, dgamma = M b, dbeta = M a.
@@ -110,8 +110,9 @@ def _backward_gradient(dy, x, gamma, mean, inv_sigma, dgamma, dbeta, u, u_gamma,
     dL/d dy = s (u - u_mean - u_x x_hat) + u_beta + u_gamma x_hat; dL/d gamma = M T / sigma; and, through x_hat
     and sigma, dL/dx = (-s b (u - u_mean) + (u_gamma - s u_x)(dy - a) + K x_hat) / sigma with
     K = s (3 b u_x - u_dy + a u_mean) - b u_gamma. (Derived by hand; tests/test_nn_batch_norm.py checks it
-    against automatic differentiation of BatchNorm written out in float64.) ``mean``, ``inv_sigma`` come from the
-    forward pass and a, b from the fused backward pass (its dbeta, dgamma): fewer passes over the grid."""
+    against automatic differentiation of BatchNorm written out in float64.) ``mean``, ``inv_sigma`` and the count
+    M come from the forward pass and a, b from the fused backward pass (its dbeta, dgamma): fewer passes over the
+    grid."""
     axes = [0, 1, 2]
     zero = tf.zeros_like(gamma)
     u_gamma = zero if u_gamma is None else u_gamma
@@ -119,7 +120,6 @@ def _backward_gradient(dy, x, gamma, mean, inv_sigma, dgamma, dbeta, u, u_gamma,
     x_dtype, dy_dtype = x.dtype, dy.dtype
     x, dy, u = (tf.cast(t, gamma.dtype) for t in (x, dy, u))  # bfloat16 grids: the arithmetic in float32
     x_hat = (x - mean) * inv_sigma
-    count = tf.cast(tf.size(x) // tf.shape(x)[-1], x.dtype)
     a, b = dbeta / count, dgamma / count
     u_mean, u_x, u_dy = tf.reduce_mean(u, axes), tf.reduce_mean(u * x_hat, axes), tf.reduce_mean(u * dy, axes)
     s = gamma * inv_sigma
